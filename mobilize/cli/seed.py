@@ -1,0 +1,61 @@
+import secrets
+
+import click
+
+from mobilize.cli import CliContext, pass_cli
+
+# (username, role, street): the demo's people; passwords are random and printed, never stored in the repo.
+DEMO_USERS = (
+    ("admin", "admin", None),
+    ("commander", "commander", None),
+    ("officer-badaguan", "officer", "八大关街道"),
+    ("officer-zhanshan", "officer", "湛山街道"),
+    ("viewer", "viewer", None),
+)
+
+
+@click.group("seed")
+def seed_group() -> None:
+    """Demo data."""
+
+
+@seed_group.command("demo")
+@click.option("--volunteers", default=5000, show_default=True, help="How many synthetic volunteers.")
+@click.option("--seed", "random_seed", default=2022, show_default=True, help="Random seed (deterministic data).")
+@pass_cli
+def demo_command(context: CliContext, volunteers: int, random_seed: int) -> None:
+    """Build the demo district (idempotent) and demo logins; upgrades the database first."""
+    from mobilize.migrate import upgrade
+    from mobilize.registry.demo import seed_demo
+
+    upgrade(context.settings.database_url)
+    with context.runtime.transaction() as session:
+        summary = seed_demo(session, volunteers=volunteers, seed=random_seed)
+        logins = _demo_users(session)
+    click.echo(f"demo district: {summary}")
+    path = context.settings.instance_path / "demo-credentials.txt"
+    if logins:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            path.chmod(0o600)
+            handle.writelines(f"{line}\n" for line in logins)
+    if path.exists():
+        click.echo(f"demo logins (also in {path}):")
+        for line in path.read_text().splitlines():
+            click.echo(f"  {line}")
+
+
+def _demo_users(session) -> list[str]:
+    from mobilize.accounts import create_user, find_user
+
+    lines = []
+    for username, role, street in DEMO_USERS:
+        if find_user(session, username) is not None:
+            continue
+        password = secrets.token_urlsafe(9)
+        create_user(session, username, password, role, street)
+        lines.append(f"{username} / {password}  ({role}{', ' + street if street else ''})")
+    return lines
+
+
+COMMANDS = [seed_group]

@@ -1,0 +1,57 @@
+"""Long-running processes: the worker, the periodic scheduler, and `up` (everything on embedded defaults)."""
+import click
+
+from mobilize.cli import CliContext, pass_cli
+
+
+@click.command("worker")
+@click.option("--queues", default="high,default,bulk", show_default=True, help="Comma-separated, by priority.")
+@click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
+@click.option("--with-scheduler", is_flag=True, help="Also run RQ's scheduler for delayed jobs.")
+@click.option("--fork", is_flag=True, help="Fork a work horse per job (isolation at a cost in throughput).")
+@click.option("--name", default=None)
+@pass_cli
+def worker_command(context: CliContext, queues: str, burst: bool, with_scheduler: bool, fork: bool,
+                   name: str | None) -> None:
+    """Run an RQ worker (the app is built once per worker process)."""
+    from mobilize.runtime import RedisUnavailable
+    from workers.runner import run_worker
+
+    names = tuple(part.strip() for part in queues.split(",") if part.strip())
+    try:
+        run_worker(context.runtime, names, burst=burst, with_scheduler=with_scheduler, fork=fork, name=name)
+    except (RedisUnavailable, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.command("scheduler")
+@pass_cli
+def scheduler_command(context: CliContext) -> None:
+    """Run the periodic sweeps (RQ's cron scheduler)."""
+    from mobilize.runtime import RedisUnavailable
+    from workers.runner import run_cron
+
+    try:
+        run_cron(context.runtime)
+    except RedisUnavailable as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.command("up")
+@click.option("--port", default=5000, show_default=True, help="Web port.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--workers", "worker_count", default=2, show_default=True, help="RQ worker processes.")
+@click.option("--web-workers", default=2, show_default=True, help="gunicorn worker processes.")
+@pass_cli
+def up_command(context: CliContext, port: int, host: str, worker_count: int, web_workers: int) -> None:
+    """Run everything on the embedded defaults: Redis, migrations, web, workers, scheduler, SMS simulator."""
+    from mobilize.supervisor import Stack, StackError
+
+    try:
+        Stack(context.settings, host=host, port=port, worker_count=worker_count,
+              web_workers=web_workers).run()
+    except StackError as error:
+        raise click.ClickException(str(error)) from None
+
+
+COMMANDS = [worker_command, scheduler_command, up_command]

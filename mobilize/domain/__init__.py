@@ -1,0 +1,1 @@
+"""Pure domain logic: no Flask, no Redis, no database sessions. Reads and tests on its own."""

@@ -1,0 +1,22 @@
+"""SQLAlchemy 2 models, one module per aggregate. Importing this package registers every table on Base."""
+from mobilize.db import Base
+from mobilize.models.accounts import ApiToken, User, UserRole
+from mobilize.models.audit import AuditEvent
+from mobilize.models.registry import (
+    Community,
+    Role,
+    Site,
+    SiteKind,
+    SiteRole,
+    Skill,
+    Street,
+    Team,
+    Volunteer,
+    volunteer_skills,
+    volunteer_teams,
+)
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Base", "Community", "Role", "Site", "SiteKind", "SiteRole", "Skill", "Street",
+    "Team", "User", "UserRole", "Volunteer", "volunteer_skills", "volunteer_teams",
+]

@@ -1,0 +1,1 @@
+"""Registry services: importing volunteers, the demo district."""

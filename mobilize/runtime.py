@@ -1,0 +1,66 @@
+"""What a process needs to talk to the world: settings, the database engine and session factory, Redis.
+
+Built once per process (the web app, a worker, a CLI command), never at import time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from mobilize.db import make_engine, make_session_factory, transaction
+
+
+class RedisUnavailable(RuntimeError):
+    """No Redis to talk to; the message says how to get one."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _redis_url: str | None = field(default=None, init=False)
+
+    @classmethod
+    def from_env(cls) -> "Runtime":
+        return cls(Settings.from_env())
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    def transaction(self):
+        return transaction(self.sessions)
+
+    @property
+    def redis_url(self) -> str:
+        """REDIS_URL, or the socket of the embedded server that `mobilize up` (or a test) started."""
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        from mobilize.embedded_redis import EmbeddedRedis
+
+        embedded = EmbeddedRedis(self.settings.instance_path)
+        if not embedded.is_running():
+            raise RedisUnavailable(
+                "no Redis: the embedded server is not running (start it with `mobilize up`) "
+                "and REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379/0)"
+            )
+        return embedded.url
+
+    @cached_property
+    def redis(self):
+        from redis import Redis
+
+        return Redis.from_url(self.redis_url)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+        if "redis" in self.__dict__:
+            self.redis.close()

@@ -1,0 +1,1 @@
+"""SMS: the gateway interface, Twilio, and the Twilio-compatible simulator."""

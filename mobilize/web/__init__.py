@@ -1,0 +1,27 @@
+"""Thin HTTP entry points: blueprints for the API, Twilio webhooks, pages and health."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from mobilize.runtime import Runtime
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["mobilize"]
+
+
+def db() -> Session:
+    """The request's database session (closed at teardown; views commit what they change)."""
+    if "db_session" not in g:
+        g.db_session = runtime().sessions()
+    return g.db_session
+
+
+def register_blueprints(app: Flask) -> None:
+    from mobilize.web import errors, health
+    from mobilize.web.api import api
+
+    errors.register(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(api)

@@ -1,0 +1,6 @@
+"""The JSON API under /api/v1 (bearer tokens; OpenAPI at /api/v1/openapi.json)."""
+from apiflask import APIBlueprint
+
+api = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="mobilize")
+
+from mobilize.web.api import registry  # noqa: E402,F401  (registers the routes on the blueprint)

@@ -1,0 +1,127 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when TEST_DATABASE_URL is set) and a real Redis."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from config import Settings
+from mobilize.db import make_engine, normalise_url
+from mobilize.migrate import upgrade
+from mobilize.runtime import Runtime
+
+# Reference data loaded by the migrations; kept between tests.
+REFERENCE_TABLES = {"alembic_version", "streets", "skills", "roles"}
+POSTGRES_SKIP_REASON = "PostgreSQL tests need TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+
+
+def pytest_report_header(config):
+    url = os.environ.get("TEST_DATABASE_URL")
+    return [f"databases: sqlite{' + ' + url if url else ' only (' + POSTGRES_SKIP_REASON + ')'}",
+            f"redis: {os.environ.get('REDIS_URL') or 'embedded server started for the run'}"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("db-template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A fresh database of its own beside TEST_DATABASE_URL's (so that concurrent runs never meet), dropped after."""
+    base_url = os.environ.get("TEST_DATABASE_URL")
+    if not base_url:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    from sqlalchemy.engine import make_url
+
+    base = make_url(normalise_url(base_url))
+    name = f"{base.database}_pytest_{os.getpid()}"
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        tables = [row[0] for row in connection.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
+        doomed = [f'"{name}"' for name in tables if name not in REFERENCE_TABLES]
+        if doomed:
+            connection.execute(text(f"TRUNCATE {', '.join(doomed)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """A migrated, empty database (reference data only), once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "mobilize.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template, tmp_path) -> str:
+    """SQLite only, for tests whose subject is not the database."""
+    path = tmp_path / "mobilize.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    from mobilize.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis-instance")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    from redis import Redis
+
+    client = Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+def make_settings(tmp_path: Path, database_url: str, redis_url: str | None = None, **overrides) -> Settings:
+    return Settings(instance_path=tmp_path / "instance", database_url=database_url, redis_url=redis_url,
+                    secret_key="test-secret", testing=True, **overrides)
+
+
+@pytest.fixture
+def runtime(tmp_path, database_url) -> Runtime:
+    """A Runtime on each database, without Redis."""
+    rt = Runtime(make_settings(tmp_path, database_url))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def sqlite_runtime(tmp_path, sqlite_url) -> Runtime:
+    rt = Runtime(make_settings(tmp_path, sqlite_url))
+    yield rt
+    rt.close()
