@@ -1,0 +1,465 @@
+"""What a volunteer meant by an SMS reply: the intent, the order's reply code, and carrier keywords.
+
+Pure and total: `parse_reply` never raises, whatever the text. What it knows lives in the tables below; the
+functions only normalise, cut the text into words and apply a few ordered rules.
+
+How a reply is read
+-------------------
+1. Normalise: NFKC (full-width `Ｙ２７？` becomes `Y27?`), upper case, apostrophes dropped (`CAN'T` -> `CANT`);
+   punctuation, emoji and spaces only separate words. Times and quantities (`8点`, `8:30`, `5月12日`, `27号`,
+   `2 hours`) are recognised first, so that their digits are never taken for a reply code.
+2. Cut into words: Latin words, single CJK characters, digit runs (`#27`, `27`), `?`. A greedy longest match
+   against the vocabulary groups them into phrases (`不好意思`, `count me in`), each with a category. Runs of
+   a repeated letter collapse (`YESSS`, `NOOO`, `okk`).
+3. Reply codes: 1-4 ASCII digits, written `#27` or glued to or next to words (`Y27`, `是27`, `27是`, `Y 27`).
+   In a reply of digits only, a lone 0, 1 or 2 is the keyword (`1 27` accepts order 27, `0 27` drops out of
+   it); a bare `27` is UNKNOWN with code "27". Two different codes in one reply answer two orders at once: not
+   guessed, UNKNOWN (an opt-out, opt-in, help or hours request still counts, without a code).
+4. Decide; the first rule that applies wins, in the order of what matters most:
+   opt-out > opt-in > hours > drop out > decline (negation) > help > question or soft negation (UNKNOWN)
+   > done > arrived > excuse alone (decline) > accept > unknown.
+
+Decisions on ambiguous replies (guided by the two worst errors: a "no" read as "yes", a missed opt-out)
+----------------------------------------------------------------------------------------------------
+- Negation wins. Any 不 (except in idioms that do not negate: 不好意思, 不见不散, 不客气, 不过, 差不多,
+  能不能...), 没空, 没时间, 无法, 算了, 拒绝, 否, N, NO, CAN'T, UNABLE, BUSY... make the reply a DECLINE (a
+  DROP_OUT with 放弃/取消). So 不确定, 不一定能去 and "not available" decline; 没问题 and "no problem" accept.
+- Soft negation and questions commit nothing: 还没到, 没签退, "not yet", 可以吗?, "Y, where?" are UNKNOWN,
+  never ACCEPT/ARRIVED/DONE; the caller's not-understood reply then says how to answer.
+- ACCEPT needs an explicit yes (Y, YES, OK, 1, 是, 好, 可以, 能, 行, 去, 来, 参加, 报名, 确认, 没问题...) and every
+  other word understood (politeness, times, "I", 马上, 明天...). Unknown words and doubt (可能, 应该, 尽量,
+  考虑, maybe, but) make it UNKNOWN: 我是张三 is not a yes, 好的，不过晚点到 is not a clear one.
+- 收到 / got it / noted / roger: an acknowledgement, not a commitment: UNKNOWN alone (好的收到 accepts).
+- Commitments to come accept: 马上到, 马上就到, 一定到, 准时到, "I'll be there". Status reports do not:
+  在路上, 出发了, 快到了, "on my way" are UNKNOWN alone (they answer "where are you", not "will you come").
+- 到 alone (or 我到了, 已到, 签到, 到达, 报到, ARRIVED, "I'm here", check in) is an arrival. 8点到 (a time),
+  收到, 到家, 迟到, 看到 are not.
+- 不好意思 alone is UNKNOWN (an apology, not yet an answer). Excuses (有事, 生病, 出差, 下次吧) decline when
+  nothing else is said; with a yes (好的，有事联系) they are UNKNOWN.
+- Emoji alone (👍, 👌) is UNKNOWN: we do not act on a picture.
+- Opt-out: STOP, STOPALL, UNSUBSCRIBE, CANCEL, QUIT, REVOKE, OPTOUT, TD, 退订, 取消订阅, 不要再发, 拒收...
+  anywhere in the text: a missed opt-out breaks the law, a wrong one is undone by START / 订阅. END and T
+  only when nothing but a code or politeness comes with them (END is a common word; 回T退订 is customary in
+  China, so even T27, perhaps a mistyped Y27, opts out). CANCEL is never "drop my dispatch": Twilio opts the
+  sender out on it. 退出 opts out, unless it names the order or the task (退出27, 退出这次任务): a drop-out.
+- DECLINE and DROP_OUT are both a "no": a caller with a live dispatch should release it on either, and a
+  DROP_OUT from a volunteer who only has an invitation declines it.
+- Opt-in (START, UNSTOP, SUBSCRIBE, 订阅) with a negation (不订阅, "don't start") is read as an opt-out.
+- YES accepts, and carrier_keyword="YES" warns that Twilio may also send its own opt-in reply.
+"""
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+class Intent(str, enum.Enum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    DROP_OUT = "drop_out"
+    ARRIVED = "arrived"
+    DONE = "done"
+    HELP = "help"
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HOURS = "hours"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    intent: Intent
+    code: str | None  # the order's reply code digits as written, e.g. "27"; None when absent or ambiguous
+    normalized: str  # the text after normalisation (upper case, NFKC, punctuation and emoji gone), for logs
+    carrier_keyword: str | None  # "STOP", "YES", "HELP"...: Twilio itself acts on this body (carrier level)
+
+
+# --- Twilio -------------------------------------------------------------------------------------------------
+# Twilio acts on these when they are the whole (single-word, case-insensitive) body: it blocks or unblocks the
+# sender (error 21610 afterwards) and may send its own reply. We still see the message.
+TWILIO_KEYWORDS: dict[str, Intent] = {
+    **dict.fromkeys(
+        ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"), Intent.OPT_OUT
+    ),
+    **dict.fromkeys(("START", "UNSTOP"), Intent.OPT_IN),
+    "YES": Intent.ACCEPT,  # an opt-in at Twilio, an accept for us
+    **dict.fromkeys(("HELP", "INFO"), Intent.HELP),
+}
+
+
+class _Cat(enum.Enum):
+    """What a word or phrase contributes to the decision."""
+
+    ACCEPT = "accept"
+    DECLINE = "decline"  # negation: wins over any yes
+    DECLINE_WEAK = "decline_weak"  # an excuse (有事, 出差): a no when nothing else is said
+    DROP = "drop"
+    NEG_DROP = "neg_drop"  # 不取消, 别放弃: a negated drop-out is neither a drop-out nor a yes
+    ARRIVE = "arrive"
+    ARRIVE_WEAK = "arrive_weak"  # 到, HERE: an arrival only when nothing else of substance is said
+    DONE = "done"
+    HELP = "help"
+    HOURS = "hours"
+    OPT_OUT = "opt_out"
+    OPT_OUT_SOLE = "opt_out_sole"  # END, T: an opt-out only as the whole reply
+    QUIT = "quit"  # 退出: opt-out, or drop-out when the order or task is named
+    OPT_IN = "opt_in"
+    NEG = "neg"  # soft negation (没, 未, NOT): commits nothing
+    QUESTION = "question"
+    FILLER = "filler"  # politeness, pronouns, times of day, "on my way": neutral
+    BLOCK = "block"  # words known to hide a trap (可能, 可是, 到家): never part of a yes
+    UNKNOWN = "unknown"
+    NUMBER = "number"  # a digit run, before code resolution
+    CODE = "code"
+    TIME = "time"  # 8点, 8:30, 5月12日, 2 hours
+
+
+# --- Vocabulary ---------------------------------------------------------------------------------------------
+# Chinese entries are matched character by character, English ones word by word (runs of a repeated letter
+# collapse: YESSS = YES, NOOO = NO, OKK = OK). Longest match wins, so 不好意思 is read before 不 and 好.
+_ZH: dict[_Cat, str] = {
+    _Cat.ACCEPT: """
+        是 是的 是滴 是啊 好 好的 好滴 好哒 好嘞 好吧 好啊 好好 很好 太好了 可以 可以的 可 能 行 还行 也行 都行 行吧
+        去 我去 来 我来 来了 过来 参加 参与 报名 已报名 报名参加 确认 确定 同意 愿意 乐意 接受 答应 妥 妥妥的 必须的
+        当然 当然可以 没问题 不见不散 服从安排 听从安排 待命 随时待命 马上到 马上就到 立刻到 一定到 准时到 按时到
+        保证到 会到 能到 能去 能参加 可以参加 一定参加 准时参加 可以帮助 能帮助
+    """,
+    _Cat.DECLINE: """
+        不 否 不能 不行 不去 不来 不参加 不可以 不方便 去不了 来不了 到不了 来不及 没空 没有空 没时间 没有时间 没法
+        没办法 无法 算了 拒绝 婉拒 下次一定
+    """,
+    _Cat.DECLINE_WEAK: "有事 有急事 家里有事 出差 在外地 生病 病了 请假 加班 下次 下次吧 改天",
+    _Cat.DROP: "放弃 取消 取消报名 取消派遣 我要放弃 我放弃",
+    _Cat.NEG_DROP: "不放弃 不取消 别取消 不要取消 不用取消 没取消 不退出",
+    _Cat.ARRIVE: """
+        签到 已签到 报到 已报到 已到 已经到 到了 我到了 到达 已到达 到场 已到场 到岗 已到岗 到位 已到位
+        在岗 在现场 已在现场
+    """,
+    _Cat.ARRIVE_WEAK: "到",
+    _Cat.DONE: "签退 已签退 完成 已完成 任务完成 完毕 结束 结束了 已结束 收工",
+    _Cat.HELP: """
+        帮助 求助 说明 使用说明 怎么回复 如何回复 回复什么 怎么回 怎么操作 怎么报名 怎么参加 什么意思 啥意思 不懂
+        看不懂 不明白 不会回复 不知道怎么回复 菜单 指令 客服
+    """,
+    _Cat.HOURS: "时长 服务时长 积分 星级 几星 工时 小时数 多少小时 查时长 查积分",
+    _Cat.OPT_OUT: """
+        退订 退订阅 取消订阅 不要再发 不要发 别再发 别发 别发了 不想收到 不想再收到 不要再收到 不再接收 停止发送 拒收
+        拉黑 屏蔽 骚扰 别给我发 不要给我发
+    """,
+    _Cat.QUIT: "退出",
+    _Cat.OPT_IN: "订阅 重新订阅 恢复订阅 恢复接收 恢复短信",
+    _Cat.NEG: "没 没有 还没 没到 还没到 未到 没签 未 尚未 别 无 甭 莫 没事",
+    _Cat.QUESTION: """
+        吗 么 什么 啥 哪 哪里 哪儿 哪个 几 几点 怎么 怎样 如何 为什么 为啥 谁 多少 是否 能否 可否 是不是 能不能
+        可不可以 行不行 好不好 去不去 要不要 有没有 请问 确定吗
+    """,
+    _Cat.FILLER: """
+        我 我们 本人 俺 你 您 你好 您好 大家好 的 了 啦 啊 呀 吧 哦 噢 喔 嗯 嗯嗯 哈 哈哈 呵呵 嘿 滴 哒 嘞 咧 呐 嘛 呢
+        都 也 就 还 会 要 想 一定 肯定 必须 马上 立刻 立即 准时 按时 今天 明天 后天 今晚 明早 早上 上午 中午 下午
+        晚上 现在 随时 有空 有时间 时间 正好 刚好 谢谢 感谢 多谢 谢了 辛苦了 辛苦 老师 领导 同志 主任 书记 收到
+        收到了 明白 明白了 知道了 知道 了解 在 已 已经 正在 路上 在路上 出发 已出发 出发了 快到 快到了 就到 到时
+        到时候 届时 到时见 见 准备 一起 积极 加油 现场 号 编号 回复 招募 招募令 任务 活动 这次 本次 此次 派遣 岗位
+        值班 志愿者 志愿 服务 帮忙 支持 一下 请 放心 请放心 特别 非常 很 真 那 那就 这个 不好意思 不客气 不用谢
+        不错 通知 等通知 安排 保证 刚 刚刚 才 刚看到 刚刚看到 才看到 差不多到了 差不多到 快要到了 快要到 就要到了 要到了
+    """,
+    _Cat.BLOCK: """
+        可能 可是 可惜 可怕 只能 只是 但是 还是 就是 要是 于是 总是 不过 不仅 不管 不少 不久 差不多 不一定 好像 最好
+        好久 好多 好几 行程 银行 行李 行动 进行 旅行 出行 步行 执行 去年 过去 回去 出去 下去 上去 进去 去过 去掉
+        失去 原来 后来 来电 来源 未来 起来 出来 回来 能力 功能 也许 大概 应该 尽量 考虑 再说 看情况 试试 暂时 确认一下
+        收到吗 迟到 到家 回到 看到 听到 想到 得到 遇到 找到 做到 等到 到底 周到 到点 到期 别的 别人 无所谓
+        已到家 已经到家 已到点 已经到点 已到期 已经到期
+    """,
+}
+
+_EN: dict[_Cat, tuple[str, ...]] = {
+    _Cat.ACCEPT: (
+        "Y", "YES", "YSE", "YEP", "YEAH", "YEA", "YA", "YUP", "OK", "OKAY", "K", "SURE", "ACCEPT", "ACCEPTED",
+        "AGREE", "CONFIRM", "CONFIRMED", "ALRIGHT", "ALL RIGHT", "FINE", "CAN", "COMING", "JOIN", "AVAILABLE",
+        "COUNT ME IN", "IM IN", "I AM IN", "WILL COME", "ILL COME", "BE THERE", "SEE YOU THERE", "NO PROBLEM",
+        "NO PROB", "NO WORRIES", "NP", "OF COURSE", "I CAN HELP", "CAN HELP", "WILL HELP", "TO HELP",
+    ),
+    _Cat.DECLINE: (
+        "N", "NO", "NOPE", "NAH", "NEGATIVE", "DECLINE", "DECLINED", "CANT", "CANNOT", "CAN NOT", "UNABLE",
+        "WONT", "WILL NOT", "BUSY", "UNAVAILABLE", "NOT AVAILABLE", "NOT COMING", "NOT GOING", "NOT ABLE",
+        "NOT FREE", "NOT POSSIBLE", "PASS", "SKIP", "NEXT TIME",
+    ),
+    _Cat.DROP: ("DROP", "DROP OUT", "DROPOUT", "WITHDRAW"),
+    _Cat.ARRIVE: (
+        "ARRIVED", "ARRIVE", "CHECK IN", "CHECKIN", "CHECKED IN", "ON SITE", "ONSITE", "I AM HERE", "IM HERE",
+    ),
+    _Cat.ARRIVE_WEAK: ("HERE",),
+    _Cat.DONE: (
+        "DONE", "ALL DONE", "FINISHED", "FINISH", "CHECK OUT", "CHECKOUT", "CHECKED OUT", "SIGN OUT",
+        "SIGNED OUT",
+    ),
+    _Cat.HELP: ("HELP", "INFO", "HOW TO REPLY"),
+    _Cat.HOURS: ("HOURS", "MY HOURS", "STARS", "POINTS"),
+    _Cat.OPT_OUT: (
+        "STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "QUIT", "REVOKE", "OPTOUT",
+        "OPT OUT", "TD", "ARRET", "REMOVE ME", "DONT TEXT", "DO NOT TEXT", "STOP TEXTING", "DONT MESSAGE",
+    ),
+    _Cat.OPT_OUT_SOLE: ("END", "T"),
+    _Cat.OPT_IN: ("START", "UNSTOP", "SUBSCRIBE", "OPT IN", "OPTIN"),
+    _Cat.NEG: (
+        "NOT", "DONT", "DIDNT", "DOESNT", "ISNT", "ARENT", "HAVENT", "HASNT", "WASNT", "NEVER", "NOT YET",
+    ),
+    _Cat.QUESTION: ("WHAT", "WHERE", "WHEN", "WHO", "WHY", "HOW", "WHICH"),
+    _Cat.FILLER: (
+        "I", "IM", "I AM", "ME", "MY", "WE", "US", "YOU", "U", "IT", "ITS", "IS", "AM", "ARE", "BE", "WILL",
+        "ILL", "WOULD", "SHALL", "THE", "A", "AN", "TO", "FOR", "AT", "IN", "ON", "OF", "AND", "SO", "THEN",
+        "THERE", "THANKS", "THANK", "THX", "TY", "PLEASE", "PLS", "PLZ", "HI", "HELLO", "HEY", "DEAR", "SIR",
+        "MADAM", "MAAM", "TEAM", "OFFICER", "TODAY", "TOMORROW", "TONIGHT", "NOW", "SOON", "ASAP", "RIGHT",
+        "AWAY", "JUST", "ALSO", "GOT", "GOT IT", "NOTED", "RECEIVED", "ROGER", "COPY", "UNDERSTOOD", "GREAT",
+        "GOOD", "COOL", "NICE", "HAPPY", "GLAD", "WILLING", "READY", "DEFINITELY", "ABSOLUTELY", "ORDER",
+        "CODE", "REPLY", "VOLUNTEER", "ON MY WAY", "OMW", "ON THE WAY", "HEADING", "LOL", "HAHA", "OH",
+        "TIME", "SEE", "YOU THERE",
+    ),
+}
+
+# Substrings that make any reply a "no" (tested: a reply containing one is never ACCEPT).
+DECLINE_MARKERS: tuple[str, ...] = (
+    "不能", "不行", "不去", "不来", "不参加", "不可以", "不方便", "不是很", "不太", "去不了", "来不了", "到不了", "不了",
+    "没空", "没有空", "没时间", "没有时间", "没法", "没办法", "无法", "算了", "拒绝", "否",
+)
+# Idioms with 不/否 that do not negate the answer; removed before looking for negation (never contain a marker).
+_NOT_NEGATING: tuple[str, ...] = (
+    "不好意思", "不见不散", "不客气", "不用谢", "不错", "不过", "不仅", "不管", "不少", "不久", "差不多",
+    "不放弃", "不取消", "不要取消", "不用取消", "不退出", "不懂", "看不懂", "不明白", "不会回复", "不知道怎么回复",
+    "是不是", "能不能", "可不可以", "行不行", "好不好", "去不去", "要不要", "是否", "能否", "可否",
+)
+_NEGATION_SUBSTRINGS = ("不",) + DECLINE_MARKERS
+# Opt-out is also looked for as a plain substring of the Chinese text: missing one is the worst error.
+_OPT_OUT_SUBSTRINGS: tuple[str, ...] = tuple(_ZH[_Cat.OPT_OUT].split())
+_TASK_WORDS = ("任务", "活动", "这次", "本次", "此次", "这个", "派遣", "岗位", "值班", "报名", "招募")
+
+_KEYWORD_DIGITS = {"0": _Cat.DROP, "1": _Cat.ACCEPT, "2": _Cat.DECLINE}
+_MAX_CODE_DIGITS = 4
+
+
+_REPEATED = re.compile(r"(.)\1+")
+
+
+def _collapse(word: str) -> str:
+    """YESSS -> YES, NOOO -> NO: people lean on keys."""
+    return _REPEATED.sub(r"\1", word)
+
+
+def _build_vocabulary() -> dict[tuple[str, ...], _Cat]:
+    entries = [(tuple(word), category) for category, words in _ZH.items() for word in words.split()]
+    entries += [
+        (tuple(_collapse(word) for word in phrase.split()), category)
+        for category, phrases in _EN.items()
+        for phrase in phrases
+    ]
+    vocabulary: dict[tuple[str, ...], _Cat] = {}
+    for key, category in entries:
+        if vocabulary.setdefault(key, category) is not category:  # a table edit must not silently shadow
+            raise ValueError(f"reply vocabulary: {key} is both {vocabulary[key].name} and {category.name}")
+    return vocabulary
+
+
+_VOCABULARY = _build_vocabulary()
+_LONGEST = max(len(key) for key in _VOCABULARY)
+
+# --- Normalisation and words --------------------------------------------------------------------------------
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TIME_SUFFIX = (
+    "点半|点钟|点|分钟|分|号|日|月|年|小时|个|人|岁|天|周|楼|栋|单元|室|米|公里|块|元|"
+    "KM|AM|PM|HOURS|HOUR|HRS|HR|H|MINUTES|MINUTE|MINS|MIN"
+)
+_UNIT = re.compile(
+    rf"(?P<time>[0-9]+月[0-9]+[日号]?|[0-9]{{1,2}}[:.][0-9]{{2}}|[0-9]+\s*(?:{_TIME_SUFFIX})(?![A-Z]))"
+    rf"|(?P<hash>#[0-9]+)|(?P<digits>[0-9]+)|(?P<latin>[A-Z]+)|(?P<cjk>[{_CJK}])|(?P<q>\?)"
+    rf"|(?P<other>[^\W_A-Z0-9{_CJK}]+)"
+)
+# Dropped before anything else: apostrophes (CAN'T -> CANT), zero-width characters, soft hyphens.
+_DROPPED = dict.fromkeys(map(ord, "'‘’`´\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# Units the vocabulary does not name keep the category of their kind; unknown words stay UNKNOWN.
+_KIND_CATEGORY = {"time": _Cat.TIME, "hash": _Cat.NUMBER, "digits": _Cat.NUMBER, "q": _Cat.QUESTION}
+
+
+@dataclass(frozen=True)
+class _Unit:
+    kind: str  # time, hash, digits, latin, cjk, q, other
+    text: str
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        return _collapse(self.text) if self.kind == "latin" else self.text
+
+
+@dataclass(frozen=True)
+class _Token:
+    cat: _Cat
+    text: str
+
+
+def _prepare(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_DROPPED).upper()
+
+
+def _units(prepared: str) -> list[_Unit]:
+    units = []
+    for match in _UNIT.finditer(prepared):
+        kind = match.lastgroup or "other"
+        units.append(_Unit(kind, re.sub(r"\s+", "", match.group()), match.start(), match.end()))
+    return units
+
+
+def _join(units: list[_Unit]) -> str:
+    """The normalised text: words touching in the original stay together (Y27, 好的), others get one space."""
+    parts: list[str] = []
+    for index, unit in enumerate(units):
+        if index and units[index - 1].end != unit.start:
+            parts.append(" ")
+        parts.append(unit.text)
+    return "".join(parts)
+
+
+def _segment(units: list[_Unit]) -> list[_Token]:
+    """Greedy longest match against the vocabulary; what is not in it keeps the category of its kind."""
+    tokens: list[_Token] = []
+    index = 0
+    while index < len(units):
+        for length in range(min(_LONGEST, len(units) - index), 0, -1):
+            span = units[index:index + length]
+            category = _VOCABULARY.get(tuple(unit.key for unit in span))
+            if category is not None:
+                tokens.append(_Token(category, "".join(unit.text for unit in span)))
+                index += length
+                break
+        else:
+            unit = units[index]
+            tokens.append(_Token(_KIND_CATEGORY.get(unit.kind, _Cat.UNKNOWN), unit.text))
+            index += 1
+    return tokens
+
+
+
+# --- Codes --------------------------------------------------------------------------------------------------
+def _resolve_numbers(tokens: list[_Token]) -> tuple[list[_Token], list[str]]:
+    """Turn digit runs into reply codes or the 0/1/2 keywords; returns the new tokens and the codes found."""
+    numbers = [token for token in tokens if token.cat is _Cat.NUMBER]
+    digits_only = len(numbers) == len(tokens)
+    keyword = _keyword_number(numbers) if digits_only else None
+    codes: list[str] = []
+    resolved: list[_Token] = []
+    for token in tokens:
+        if token.cat is not _Cat.NUMBER:
+            resolved.append(token)
+        elif token is keyword:
+            resolved.append(_Token(_KEYWORD_DIGITS[token.text], token.text))
+        elif len(token.text.lstrip("#")) <= _MAX_CODE_DIGITS:
+            codes.append(token.text.lstrip("#"))
+            resolved.append(_Token(_Cat.CODE, token.text))
+        else:  # a phone number or another long figure: not something we understand
+            resolved.append(_Token(_Cat.UNKNOWN, token.text))
+    return resolved, codes
+
+
+def _keyword_number(numbers: list[_Token]) -> _Token | None:
+    """In a digits-only reply, which number is the 0/1/2 keyword: `1`, `1 27`, `27 1`, `#27 1`."""
+    plain = [token for token in numbers if not token.text.startswith("#")]
+    hashed = len(numbers) - len(plain)
+    if hashed and len(plain) == 1 and plain[0].text in _KEYWORD_DIGITS:
+        return plain[0]
+    if hashed or not 1 <= len(plain) <= 2:
+        return None
+    for token in plain:  # the first keyword-like one: "1 2" accepts order 2, the order the templates teach
+        if token.text in _KEYWORD_DIGITS:
+            return token
+    return None
+
+
+# --- Decision -----------------------------------------------------------------------------------------------
+_ACCEPT_COMPANIONS = {_Cat.ACCEPT, _Cat.FILLER, _Cat.TIME, _Cat.ARRIVE_WEAK, _Cat.CODE}
+_NEEDS_ONE_CODE = {Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE}
+
+
+def _chinese(units: list[_Unit]) -> str:
+    return "".join(unit.text for unit in units if unit.kind == "cjk")
+
+
+def _negated(chinese: str, cats: set[_Cat]) -> bool:
+    """Negation wins: any decline word, or any 不 once the idioms that do not negate are taken out."""
+    if _Cat.DECLINE in cats:
+        return True
+    for idiom in _NOT_NEGATING:
+        chinese = chinese.replace(idiom, " ")
+    return any(marker in chinese for marker in _NEGATION_SUBSTRINGS)
+
+
+def _only(cats_in_order: list[_Cat], wanted: _Cat, allowed: set[_Cat]) -> bool:
+    """True when `wanted` is present and everything else is in `allowed`."""
+    return wanted in cats_in_order and all(cat is wanted or cat in allowed for cat in cats_in_order)
+
+
+def _decide(tokens: list[_Token], chinese: str, has_code: bool) -> Intent:
+    order = [token.cat for token in tokens]
+    cats = set(order)
+    substantive = cats - {_Cat.CODE}
+    if not substantive:
+        return Intent.UNKNOWN  # empty, emoji only, or a bare code like "27"
+    if substantive == {_Cat.QUESTION}:
+        return Intent.HELP  # "?" or "？"
+    if _Cat.OPT_OUT in cats or any(marker in chinese for marker in _OPT_OUT_SUBSTRINGS):
+        return Intent.OPT_OUT
+    if _Cat.QUIT in cats:
+        return Intent.DROP_OUT if has_code or any(word in chinese for word in _TASK_WORDS) else Intent.OPT_OUT
+    if _only(order, _Cat.OPT_OUT_SOLE, {_Cat.FILLER, _Cat.CODE}):
+        return Intent.OPT_OUT
+    negated = _negated(chinese, cats)
+    if _Cat.OPT_IN in cats:
+        return Intent.OPT_OUT if negated or _Cat.NEG in cats else Intent.OPT_IN
+    if _Cat.HOURS in cats:
+        return Intent.HOURS
+    if _Cat.NEG_DROP in cats and not negated:
+        return Intent.UNKNOWN
+    if _Cat.DROP in cats:
+        return Intent.DROP_OUT
+    if negated:
+        return Intent.DECLINE
+    if _Cat.HELP in cats:
+        return Intent.HELP
+    if cats & {_Cat.NEG, _Cat.QUESTION}:
+        return Intent.UNKNOWN  # a question or a "not yet" commits to nothing
+    if _Cat.DONE in cats:
+        return Intent.DONE
+    if _Cat.ARRIVE in cats or _only(order, _Cat.ARRIVE_WEAK, {_Cat.FILLER, _Cat.CODE}):
+        return Intent.ARRIVED
+    if _Cat.DECLINE_WEAK in cats:  # an excuse alone is a no; with a yes it is a doubt
+        return Intent.UNKNOWN if _Cat.ACCEPT in cats else Intent.DECLINE
+    if _only(order, _Cat.ACCEPT, _ACCEPT_COMPANIONS):
+        return Intent.ACCEPT
+    return Intent.UNKNOWN
+
+
+# --- Public API ---------------------------------------------------------------------------------------------
+def carrier_keyword(text: str) -> str | None:
+    """The Twilio keyword this body is, if Twilio itself acts on it: the whole body, one word, any case."""
+    word = (text or "").strip().strip(".!?。！？ \t\r\n").upper()
+    return word if word in TWILIO_KEYWORDS else None
+
+
+def extract_code(text: str) -> str | None:
+    """The one reply code in the text (`Y27`, `#27`, `是27`, `1 27`), or None when there is none or several."""
+    units = _units(_prepare(text if isinstance(text, str) else ""))
+    _, codes = _resolve_numbers(_segment(units))
+    return codes[0] if len(set(codes)) == 1 else None
+
+
+def parse_reply(text: str) -> ParsedReply:
+    """Read an inbound SMS body. Never raises; anything not understood is Intent.UNKNOWN."""
+    text = text if isinstance(text, str) else ""
+    units = _units(_prepare(text))
+    tokens, codes = _resolve_numbers(_segment(units))
+    distinct = set(codes)
+    code = codes[0] if len(distinct) == 1 else None
+    intent = _decide(tokens, _chinese(units), has_code=code is not None)
+    if len(distinct) > 1 and intent in _NEEDS_ONE_CODE:
+        intent = Intent.UNKNOWN  # "Y27 N28": two orders answered at once, we do not pick one
+    return ParsedReply(intent, code, _join(units), carrier_keyword(text))

@@ -1,0 +1,280 @@
+"""Every outbound SMS text, in Chinese and English.
+
+`render("invitation", "zh", code="27", title=..., window=..., area=...)` picks the text by the volunteer's
+language and fills it in; a missing value raises TemplateError naming the template and the value.
+
+Cost and throughput are per segment (see `segments.py`), so the standard templates are written to fit in two
+segments with realistic values (SAMPLE_VALUES: long Chinese site names and addresses, E.164 phone numbers).
+Chinese texts go as UCS-2: two segments are 134 UTF-16 units. English texts use GSM-7 characters only (no
+curly quotes, dashes or emoji), so they stay GSM-7 with English values (306 septets in two segments); with the
+district's Chinese site names they become UCS-2 too, and are kept short enough to fit in 134 units as well.
+
+The reply instructions the texts teach (Y27, N27, 0 27, 到27, 签退27, ARRIVED 27, DONE 27, TD, 订阅, START,
+时长, HOURS, 帮助, HELP) are all understood by `replies.parse_reply`; tests hold the two together.
+"""
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from mobilize.domain.segments import count_segments
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+MAX_SEGMENTS = 2  # what a standard template may cost with realistic values
+LIST_SEPARATORS = {"zh": "、", "en": ", "}  # how a list value (e.g. several order codes) is written
+
+
+class TemplateError(ValueError):
+    """A template that cannot be rendered; the message names the template and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    zh: str
+    en: str
+    purpose: str
+    standard: bool = True  # False: the text is the caller's (a notice), so its length is the caller's too
+    fields: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        zh_fields, en_fields = _fields(self.zh), _fields(self.en)
+        if zh_fields != en_fields:  # both languages must ask for the same values, or callers break in one
+            raise TemplateError(
+                f"template {self.name!r}: zh uses {sorted(zh_fields)}, en uses {sorted(en_fields)}"
+            )
+        object.__setattr__(self, "fields", frozenset(zh_fields))
+
+    def text(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+_ALL: tuple[Template, ...] = (
+    Template(
+        "invitation",
+        "【招募令#{code}】{title}，{window}，{area}。回复Y{code}参加，N{code}不参加。退订回TD",
+        "Call-out #{code}: {title}, {window}, {area}. Reply Y{code} to join, N{code} if you can't. "
+        "TD to opt out",
+        "a wartime order invites the volunteer",
+    ),
+    Template(
+        "dispatch",
+        "【派遣#{code}】请于{start}到{site}（{address}）任{role}，联系人{officer}{officer_phone}。"
+        "回复Y{code}确认，到达回复到{code}，不能来回复0 {code}",
+        "#{code}: {start} at {site} ({address}), {role}. Ask {officer} {officer_phone}. "
+        "Y{code} = confirm, 0 {code} = drop out",
+        "an accepted volunteer is placed at a site and role",
+    ),
+    Template(
+        "dispatch_confirmed",
+        "【#{code}已确认】{start}，{site}。到达后回复到{code}签到，如有变化回复0 {code}。",
+        "#{code} confirmed: {start}, {site}. Reply ARRIVED {code} when you get there, "
+        "0 {code} if plans change.",
+        "the volunteer confirmed the dispatch",
+    ),
+    Template(
+        "standby",
+        "【#{code}】已收到您的报名。岗位暂满，您已列入候补，有空缺将优先通知您，感谢！",
+        "#{code}: thank you for answering. All places are taken for now; you are on standby and first "
+        "in line if one frees up.",
+        "accepted but not placed (yet)",
+    ),
+    Template(
+        "decline_ack",
+        "【#{code}】已收到，您本次不参加。感谢关注，期待下次相聚！",
+        "#{code}: noted, you are not coming this time. Thank you for letting us know.",
+        "the volunteer declined an invitation",
+    ),
+    Template(
+        "dropout_ack",
+        "【#{code}】已为您取消本次派遣，名额将另行安排。感谢及时告知！",
+        "#{code}: your dispatch is cancelled and the place will be given to someone else. "
+        "Thanks for telling us.",
+        "the volunteer dropped out of a dispatch",
+    ),
+    Template(
+        "arrival_ack",
+        "【#{code}】签到成功：{site}。服务结束时回复签退{code}。",
+        "#{code}: checked in at {site}. Reply DONE {code} when you finish.",
+        "the volunteer's arrival is recorded",
+    ),
+    Template(
+        "done_ack",
+        "【#{code}】签退成功，本次服务约{hours}小时，待负责人认证。辛苦了！",
+        "#{code}: checked out, about {hours} h of service, to be certified by the officer. Thank you!",
+        "the volunteer signed out",
+    ),
+    Template(
+        "confirm_timeout",
+        "【#{code}】您未在规定时间内确认，{site}的名额已释放。如仍能参加，回复Y{code}进入候补。",
+        "#{code}: no confirmation in time, your place at {site} was released. "
+        "Reply Y{code} to go on standby.",
+        "an unconfirmed dispatch timed out",
+    ),
+    Template(
+        "order_cancelled",
+        "【招募令#{code}已取消】{title}取消，无需前往，如已出发请返回。感谢您的支持！",
+        "Call-out #{code} ({title}) is cancelled: please do not go, or turn back. "
+        "Thank you for your support.",
+        "the command center cancelled the order",
+    ),
+    Template(
+        "thank_you",
+        "【#{code}】{title}已结束，您本次服务{hours}小时已认证，累计{total_hours}小时。感谢您的付出！",
+        "#{code} ({title}) is closed. {hours} h certified for you, {total_hours} h in total. Thank you!",
+        "the order is closed and hours certified",
+    ),
+    Template(
+        "which_order",
+        "您有多个招募令待回复：{codes}。请在回复中带上编号，如Y{code}参加、N{code}不参加。",
+        "You have several open call-outs: {codes}. Please add the number to your reply, "
+        "e.g. Y{code} or N{code}.",
+        "a reply without a code while several invitations are open; codes: the open ones as written in the "
+        "invitations (['#27', '#31']), code: one of them for the example",
+    ),
+    Template(
+        "help",
+        "志愿服务短信：Y加编号参加，N加编号不参加，0 编号放弃派遣，到编号签到，签退编号结束，"
+        "时长查询服务时长，TD退订。咨询{hotline}",
+        "Volunteer SMS: Y+number to join, N+number to decline, 0 number to drop out, ARRIVED number, "
+        "DONE number, HOURS for your hours, STOP to opt out. Help: {hotline}",
+        "answer to HELP / 帮助",
+    ),
+    Template(
+        "not_understood",
+        "抱歉，没能看懂您的回复。参加请回Y加编号，不参加回N加编号（编号为#后数字），说明请回帮助。",
+        "Sorry, we did not understand. Reply Y+number to join or N+number to decline (the number after #), "
+        "HELP for more.",
+        "a reply nobody could read (sent once, never in a loop)",
+    ),
+    Template(
+        "opt_out_confirm",
+        "您已退订志愿服务短信，将不再收到通知。如需恢复，请回复订阅。",
+        "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
+        "the volunteer opted out (the last message they get)",
+    ),
+    Template(
+        "opt_in_confirm",
+        "您已恢复接收志愿服务短信。退订请回TD。",
+        "You will receive volunteer messages again. Reply STOP to opt out.",
+        "the volunteer opted in again",
+    ),
+    Template(
+        "unknown_sender",
+        "您的号码尚未登记为志愿者，无法处理本条短信。请联系所在社区或致电{hotline}登记。",
+        "This number is not registered as a volunteer. "
+        "Please register with your community or call {hotline}.",
+        "an SMS from a number we do not know",
+    ),
+    Template(
+        "hours_reply",
+        "您累计认证服务{hours}小时，积分{points}，当前为{stars}星志愿者。感谢您的奉献！",
+        "You have {hours} certified hours, {points} points, star rating {stars}. Thank you for your service!",
+        "answer to 时长 / HOURS",
+    ),
+    Template(
+        "shift_reminder_day",
+        "【值班提醒】明天{start}在{site}（{address}）{role}，负责人{officer}{officer_phone}。如不能到岗请提前联系。",
+        "Shift tomorrow {start}: {site} ({address}), {role}. Officer {officer} {officer_phone}. "
+        "Call if you can't come.",
+        "peacetime shift, the day before",
+    ),
+    Template(
+        "shift_reminder_hour",
+        "【值班提醒】{start}在{site}{role}，1小时后开始，请准时到岗。",
+        "Shift in 1 hour, {start}: {site}, {role}. Please be on time.",
+        "peacetime shift, an hour before",
+    ),
+    Template(
+        "notice",
+        "【通知】{text}",
+        "Notice: {text}",
+        "a free text from the command center, wrapped",
+        standard=False,
+    ),
+)
+
+TEMPLATES: dict[str, Template] = {template.name: template for template in _ALL}
+
+# Realistic values, per language, for tests and previews. Sites, addresses, officers and order titles exist
+# only in Chinese in this district, so English volunteers get them in Chinese too (and their SMS go as UCS-2).
+_COMMON: dict[str, Any] = {
+    "code": "27",
+    "title": "全员核酸检测志愿者招募",
+    "area": "八大关街道太平角社区",
+    "site": "八大关街道太平角社区核酸检测点",
+    "address": "太平角一路12号",
+    "officer": "王建国",
+    "officer_phone": "+8613800138000",
+    "hours": 4.5,
+    "total_hours": 126.5,
+    "points": 1265,
+    "stars": 1,
+    "codes": ("#27", "#31", "#35"),
+    "hotline": "0532-82870000",
+}
+SAMPLE_VALUES: dict[str, dict[str, Any]] = {
+    "zh": {
+        **_COMMON,
+        "window": "5月12日07:00-12:00",
+        "start": "5月12日07:00",
+        "role": "秩序维护",
+        "text": "明日起八大关街道各核酸检测点开放时间调整为07:00-19:00，请相互转告。",
+    },
+    "en": {
+        **_COMMON,
+        "window": "12 May 07:00-12:00",
+        "start": "12 May 07:00",
+        "role": "Medical support",
+        "text": "From tomorrow the testing sites of Badaguan Street open 07:00-19:00. Please pass it on.",
+    },
+}
+
+
+def normalise_language(language: str | None) -> str:
+    """zh or en from what a volunteer record or a header may hold: None/"" (the default), "zh-CN", "EN"."""
+    if not language:
+        return DEFAULT_LANGUAGE
+    primary = str(language).strip().lower().replace("_", "-").split("-")[0]
+    if primary not in LANGUAGES:
+        raise TemplateError(f"unsupported language {language!r} (expected one of {', '.join(LANGUAGES)})")
+    return primary
+
+
+def render(template: str, language: str, **values: Any) -> str:
+    """The SMS text of `template` in `language`, filled with `values` (extra values are ignored)."""
+    spec = TEMPLATES.get(template)
+    if spec is None:
+        raise TemplateError(f"unknown SMS template {template!r} (known: {', '.join(sorted(TEMPLATES))})")
+    language = normalise_language(language)
+    missing = sorted(name for name in spec.fields if values.get(name) is None)
+    if missing:
+        raise TemplateError(
+            f"SMS template {template!r} ({language}) is missing value(s): {', '.join(missing)}"
+        )
+    formatted = {name: _format_value(values[name], language) for name in spec.fields}
+    return spec.text(language).format_map(formatted)
+
+
+def _format_value(value: Any, language: str) -> str:
+    if isinstance(value, (float, Decimal)):  # hours: 4.0 reads "4", 4.50 reads "4.5", 1265.25 stays
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return LIST_SEPARATORS[language].join(_format_value(item, language) for item in value)
+    if isinstance(value, Mapping):
+        raise TemplateError(f"a mapping cannot be put in an SMS: {value!r}")
+    return str(value)
+
+
+def segment_report(template: str, language: str, **values: Any) -> tuple[str, int]:
+    """The rendered text and its segment count: what a preview or a cost estimate needs."""
+    text = render(template, language, **values)
+    return text, count_segments(text).segments
