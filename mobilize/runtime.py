@@ -7,11 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import Engine
+import structlog
+from redis.exceptions import RedisError
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from mobilize.db import make_engine, make_session_factory, transaction
+
+log = structlog.get_logger(__name__)
+
+
+def _forget_queued(session: Session, _previous_transaction) -> None:
+    session.info.pop("queued_priorities", None)
 
 
 class RedisUnavailable(RuntimeError):
@@ -33,7 +41,23 @@ class Runtime:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine)
+        factory = make_session_factory(self.engine)
+        event.listen(factory, "after_commit", self._after_commit)
+        event.listen(factory, "after_soft_rollback", _forget_queued)
+        return factory
+
+    def _after_commit(self, session: Session) -> None:
+        """Messages were queued in this transaction: make sure senders are on their way. If Redis is not
+        reachable now, the periodic reconciler kicks them later (the outbox rows are the truth)."""
+        priorities = session.info.pop("queued_priorities", None)
+        if not priorities:
+            return
+        try:
+            from workers.sms import kick_senders
+
+            kick_senders(self.redis, priorities)
+        except (RedisUnavailable, RedisError, OSError) as error:
+            log.warning("sms.kick_deferred", error=str(error))
 
     def transaction(self):
         return transaction(self.sessions)

@@ -22,12 +22,16 @@ def seed_group() -> None:
 @seed_group.command("demo")
 @click.option("--volunteers", default=5000, show_default=True, help="How many synthetic volunteers.")
 @click.option("--seed", "random_seed", default=2022, show_default=True, help="Random seed (deterministic data).")
+@click.option("--allow-real-sms", is_flag=True, help="Seed even though SMS_BACKEND=twilio (real phones!).")
 @pass_cli
-def demo_command(context: CliContext, volunteers: int, random_seed: int) -> None:
+def demo_command(context: CliContext, volunteers: int, random_seed: int, allow_real_sms: bool) -> None:
     """Build the demo district (idempotent) and demo logins; upgrades the database first."""
     from mobilize.migrate import upgrade
     from mobilize.registry.demo import seed_demo
 
+    if context.settings.sms_backend == "twilio" and not allow_real_sms:
+        raise click.ClickException("the demo's synthetic phone numbers may belong to real people: with "
+                                   "SMS_BACKEND=twilio, seed only with --allow-real-sms")
     upgrade(context.settings.database_url)
     with context.runtime.transaction() as session:
         summary = seed_demo(session, volunteers=volunteers, seed=random_seed)

@@ -2,6 +2,7 @@
 from mobilize.db import Base
 from mobilize.models.accounts import ApiToken, User, UserRole
 from mobilize.models.audit import AuditEvent
+from mobilize.models.messaging import InboundMessage, OutboundMessage, OutboundStatus, Priority
 from mobilize.models.registry import (
     Community,
     Role,
@@ -17,6 +18,6 @@ from mobilize.models.registry import (
 )
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Base", "Community", "Role", "Site", "SiteKind", "SiteRole", "Skill", "Street",
+    "ApiToken", "AuditEvent", "Base", "Community", "InboundMessage", "OutboundMessage", "OutboundStatus", "Priority", "Role", "Site", "SiteKind", "SiteRole", "Skill", "Street",
     "Team", "User", "UserRole", "Volunteer", "volunteer_skills", "volunteer_teams",
 ]

@@ -1,0 +1,147 @@
+"""The SMS conversation: what an inbound message means for the volunteer who sent it, and what we answer.
+
+Runs inside the transaction that marks the inbound message processed, so its effects happen exactly once.
+Answers go through the outbox (priority high). No Flask, no Redis.
+
+Order replies (accept, decline, drop out, arrived, done) are handed to the handler registered for them by the
+wartime module; without one (or with no open invitation) the volunteer is told there is nothing to answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config import Settings
+from mobilize.domain.replies import Intent, ParsedReply, parse_reply
+from mobilize.domain.templates import render
+from mobilize.models import InboundMessage, OutboundMessage, Priority, Volunteer
+from mobilize.models._types import utcnow
+from mobilize.sms import outbox
+
+ORDER_INTENTS = frozenset({Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE})
+# Twilio answers these itself at the carrier level (and blocks us after STOP): we don't answer a second time.
+CARRIER_ANSWERED = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
+                              "START", "UNSTOP"})
+HINT_INTERVAL = timedelta(hours=24)  # unknown senders and unreadable replies get one answer a day at most
+DEFAULT_HOTLINE = "12345"
+
+
+class Replier(Protocol):
+    def __call__(self, template: str, **values) -> OutboundMessage | None: ...
+
+
+@dataclass
+class Exchange:
+    """One inbound message being handled: who sent it, what it says, and how to answer them."""
+
+    session: Session
+    settings: Settings
+    inbound: InboundMessage
+    parsed: ParsedReply
+    volunteer: Volunteer | None
+    now: datetime
+
+    @property
+    def language(self) -> str:
+        return self.volunteer.language if self.volunteer else "zh"
+
+    def reply(self, template: str, **values) -> OutboundMessage | None:
+        values.setdefault("hotline", getattr(self.settings, "hotline", None) or DEFAULT_HOTLINE)
+        body = render(template, self.language, **values)
+        return outbox.queue_message(self.session, body=body, kind=template, priority=Priority.high,
+                                    volunteer=self.volunteer,
+                                    to_phone=None if self.volunteer else self.inbound.from_phone)
+
+    def answered_recently(self, template: str) -> bool:
+        since = self.now - HINT_INTERVAL
+        return self.session.scalar(
+            select(OutboundMessage.id).where(OutboundMessage.to_phone == self.inbound.from_phone,
+                                             OutboundMessage.kind == template,
+                                             OutboundMessage.created_at >= since).limit(1)) is not None
+
+
+# The wartime module registers the handler of order replies here: (exchange) -> outcome.
+OrderReplyHandler = Callable[[Exchange], str]
+_order_reply_handlers: list[OrderReplyHandler] = []
+
+
+def register_order_reply_handler(handler: OrderReplyHandler) -> None:
+    if handler not in _order_reply_handlers:
+        _order_reply_handlers.append(handler)
+
+
+def handle_inbound(session: Session, settings: Settings, inbound: InboundMessage,
+                   now: datetime | None = None) -> str:
+    """Apply one inbound message; returns a short outcome for the record (also stored on the message)."""
+    parsed = parse_reply(inbound.body)
+    volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == inbound.from_phone))
+    exchange = Exchange(session, settings, inbound, parsed, volunteer, now or utcnow())
+    inbound.volunteer_id = volunteer.id if volunteer else None
+    inbound.intent = parsed.intent.value
+    inbound.reply_code = parsed.code
+    outcome = _route(exchange)
+    inbound.outcome = outcome
+    return outcome
+
+
+def _route(exchange: Exchange) -> str:
+    intent = exchange.parsed.intent
+    if intent is Intent.OPT_OUT:
+        return _opt_out(exchange)
+    if intent is Intent.OPT_IN:
+        return _opt_in(exchange)
+    if exchange.volunteer is None:
+        return _unknown_sender(exchange)
+    if exchange.volunteer.opted_out:
+        return "ignored_opted_out"  # nothing but START/订阅 is answered after an opt-out
+    if intent is Intent.HELP:
+        exchange.reply("help")
+        return "help_sent"
+    if intent in ORDER_INTENTS:
+        for handler in _order_reply_handlers:
+            return handler(exchange)
+        return _not_understood(exchange, "no_open_invitation")
+    return _not_understood(exchange, "not_understood")
+
+
+def _opt_out(exchange: Exchange) -> str:
+    volunteer = exchange.volunteer
+    if volunteer is None:
+        return "opt_out_unknown_sender"
+    already = volunteer.opted_out
+    outbox.mark_opted_out(exchange.session, volunteer.id, exchange.now)
+    exchange.session.refresh(volunteer)
+    if not already and exchange.parsed.carrier_keyword not in CARRIER_ANSWERED:
+        exchange.reply(outbox.OPT_OUT_CONFIRMATION)
+    return "opted_out" if not already else "already_opted_out"
+
+
+def _opt_in(exchange: Exchange) -> str:
+    volunteer = exchange.volunteer
+    if volunteer is None:
+        return _unknown_sender(exchange)
+    if not volunteer.opted_out:
+        return "already_opted_in"
+    volunteer.opted_out_at = None
+    if exchange.parsed.carrier_keyword not in CARRIER_ANSWERED:
+        exchange.reply("opt_in_confirm")
+    return "opted_in"
+
+
+def _unknown_sender(exchange: Exchange) -> str:
+    if exchange.answered_recently("unknown_sender"):
+        return "unknown_sender_quiet"
+    exchange.reply("unknown_sender")
+    return "unknown_sender_hint"
+
+
+def _not_understood(exchange: Exchange, outcome: str) -> str:
+    """One short help reply; a second unreadable message within a day gets none (never a loop)."""
+    if exchange.answered_recently("not_understood"):
+        return f"{outcome}_quiet"
+    exchange.reply("not_understood")
+    return outcome
