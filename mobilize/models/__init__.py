@@ -2,6 +2,18 @@
 from mobilize.db import Base
 from mobilize.models.accounts import ApiToken, User, UserRole
 from mobilize.models.audit import AuditEvent
+from mobilize.models.orders import (
+    ACTIVE_ASSIGNMENT,
+    Assignment,
+    AssignmentStatus,
+    Demand,
+    Invitation,
+    InvitationStatus,
+    Order,
+    OrderState,
+    PeacetimePolicy,
+    Response,
+)
 from mobilize.models.messaging import InboundMessage, OutboundMessage, OutboundStatus, Priority
 from mobilize.models.registry import (
     Community,
@@ -18,6 +30,8 @@ from mobilize.models.registry import (
 )
 
 __all__ = [
+    "ACTIVE_ASSIGNMENT", "Assignment", "AssignmentStatus", "Demand", "Invitation", "InvitationStatus", "Order",
+    "OrderState", "PeacetimePolicy", "Response",
     "ApiToken", "AuditEvent", "Base", "Community", "InboundMessage", "OutboundMessage", "OutboundStatus", "Priority", "Role", "Site", "SiteKind", "SiteRole", "Skill", "Street",
     "Team", "User", "UserRole", "Volunteer", "volunteer_skills", "volunteer_teams",
 ]

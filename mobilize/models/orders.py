@@ -1,0 +1,209 @@
+"""Wartime recruitment orders (招募令): demands per site and role, invitations, responses, assignments.
+
+Capacity is enforced by the database: `demands.filled` counts the active assignments and is only ever changed by
+an atomic conditional UPDATE (`filled < capacity`), with a CHECK constraint as the last line of defence.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mobilize.db import Base
+from mobilize.models._types import UTCDateTime, utcnow
+from mobilize.models.registry import Role, Site, Skill, Volunteer
+
+
+class OrderState(str, enum.Enum):
+    draft = "draft"
+    open = "open"
+    filled = "filled"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class PeacetimePolicy(str, enum.Enum):
+    leave = "leave"  # volunteers on an overlapping shift are not invited
+    release = "release"  # they may be invited; if placed, they are released from the shift (never protected posts)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("expected_answer_rate > 0 AND expected_answer_rate <= 1", name="answer_rate"),
+        CheckConstraint("over_recruit_factor >= 1", name="over_recruit"),
+        # a reply code names one order among those volunteers can still answer
+        Index("uq_orders_live_code", "reply_code", unique=True,
+              sqlite_where=text("state IN ('draft', 'open', 'filled')"),
+              postgresql_where=text("state IN ('draft', 'open', 'filled')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(80))
+    reply_code: Mapped[str] = mapped_column(String(4))
+    state: Mapped[OrderState] = mapped_column(Enum(OrderState, native_enum=False, length=12),
+                                              default=OrderState.draft)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # eligibility
+    street_ids: Mapped[list | None] = mapped_column(JSON)  # None: the whole district
+    max_distance_m: Mapped[float | None] = mapped_column(Float)
+    languages: Mapped[list | None] = mapped_column(JSON)  # None: any
+    rest_hours: Mapped[int] = mapped_column(Integer, default=0)  # not mobilised in the last N hours
+    peacetime_policy: Mapped[PeacetimePolicy] = mapped_column(Enum(PeacetimePolicy, native_enum=False, length=10),
+                                                              default=PeacetimePolicy.leave)
+    # strategy
+    expected_answer_rate: Mapped[float] = mapped_column(Float, default=0.5)
+    over_recruit_factor: Mapped[float] = mapped_column(Float, default=1.2)
+    wave_interval_s: Mapped[int] = mapped_column(Integer, default=600)
+    confirmation_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    confirmation_timeout_s: Mapped[int] = mapped_column(Integer, default=1800)
+    open_call: Mapped[bool] = mapped_column(Boolean, default=False)  # unregistered senders may join by SMS
+    # lifecycle
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waves_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+    demands: Mapped[list["Demand"]] = relationship(back_populates="order", cascade="all, delete-orphan",
+                                                   order_by="Demand.id")
+
+
+class Demand(Base):
+    """(order, site, role) with a capacity: how many people are wanted there."""
+
+    __tablename__ = "demands"
+    __table_args__ = (
+        UniqueConstraint("order_id", "site_id", "role_id"),
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("filled >= 0 AND filled <= capacity", name="filled_within_capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="RESTRICT"))
+    capacity: Mapped[int] = mapped_column(Integer)
+    filled: Mapped[int] = mapped_column(Integer, default=0)  # active assignments; see module docstring
+    required_skill_id: Mapped[int | None] = mapped_column(ForeignKey("skills.id", ondelete="RESTRICT"))
+    accepts_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    order: Mapped[Order] = relationship(back_populates="demands")
+    site: Mapped[Site] = relationship()
+    role: Mapped[Role] = relationship()
+    required_skill: Mapped[Skill | None] = relationship()
+
+
+class InvitationStatus(str, enum.Enum):
+    queued = "queued"  # chosen for a wave, SMS in the outbox
+    invited = "invited"  # awaiting an answer
+    accepted = "accepted"
+    declined = "declined"
+    cancelled = "cancelled"  # the order was cancelled or closed before an answer
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("order_id", "volunteer_id"),  # nobody is invited twice to one order
+        Index("ix_invitations_volunteer_status", "volunteer_id", "status"),
+        Index("ix_invitations_order_status", "order_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"))
+    wave: Mapped[int] = mapped_column(Integer)
+    status: Mapped[InvitationStatus] = mapped_column(Enum(InvitationStatus, native_enum=False, length=12),
+                                                     default=InvitationStatus.invited)
+    distance_m: Mapped[float | None] = mapped_column(Float)  # to the nearest open demand when invited
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    standby_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship()
+    volunteer: Mapped[Volunteer] = relationship()
+
+
+class Response(Base):
+    """What a volunteer answered about an order, as parsed from an inbound SMS (or set by an officer)."""
+
+    __tablename__ = "responses"
+    __table_args__ = (Index("ix_responses_order", "order_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"))
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id", ondelete="SET NULL"))
+    intent: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssignmentStatus(str, enum.Enum):
+    proposed = "proposed"  # placed by matching; dispatch SMS in the outbox
+    notified = "notified"  # dispatch sent; awaiting confirmation (when required)
+    confirmed = "confirmed"
+    arrived = "arrived"
+    completed = "completed"
+    released = "released"  # dropped out, timed out, released by an officer, or the order ended
+    declined = "declined"
+    no_show = "no_show"
+
+
+ACTIVE_ASSIGNMENT = ("proposed", "notified", "confirmed", "arrived", "completed")
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        # one live place per volunteer per order (released ones stay as history)
+        Index("uq_assignments_active_volunteer", "order_id", "volunteer_id", unique=True,
+              sqlite_where=text("status IN ('proposed', 'notified', 'confirmed', 'arrived', 'completed')"),
+              postgresql_where=text("status IN ('proposed', 'notified', 'confirmed', 'arrived', 'completed')")),
+        Index("ix_assignments_demand_status", "demand_id", "status"),
+        Index("ix_assignments_confirm_by", "status", "confirm_by"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"), index=True)
+    status: Mapped[AssignmentStatus] = mapped_column(Enum(AssignmentStatus, native_enum=False, length=12),
+                                                     default=AssignmentStatus.proposed)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False)  # took the place of someone released
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # released / declined / no-show
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    hours: Mapped[float | None] = mapped_column(Float)  # certified at close
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    order: Mapped[Order] = relationship()
+    demand: Mapped[Demand] = relationship()
+    volunteer: Mapped[Volunteer] = relationship()
