@@ -79,6 +79,12 @@ def _register_commands() -> None:
             cli.add_command(command)
 
 
+def build_cli() -> click.Group:
+    """The `mobilize` group with every command registered (done once, on first use, not at import)."""
+    if not cli.commands:
+        _register_commands()
+    return cli
+
+
 def main() -> None:
-    _register_commands()
-    cli(prog_name="mobilize")
+    build_cli()(prog_name="mobilize")
