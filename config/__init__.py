@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Mapping
 
 SMS_BACKENDS = ("simulator", "twilio")
+# The simulator's well-known development credentials (they guard nothing real; `mobilize up` uses random ones).
+SIMULATOR_ACCOUNT_SID = "AC" + "5" * 32
+SIMULATOR_AUTH_TOKEN = "simulator-auth-token"
+SIMULATOR_DEFAULT_URL = "http://127.0.0.1:5010"
 DEFAULT_STAR_THRESHOLDS = (100, 300, 600, 1000, 1500)
 
 
@@ -42,6 +46,7 @@ class Settings:
     simulator_url: str | None = None
     secret_key: str = ""
     default_region: str = "CN"
+    hotline: str = "12345"  # the number SMS replies give for questions (12345: the citizens' service line)
     timezone: str = "Asia/Shanghai"
     sms_segments_per_second: float = 100.0
     geocoder: str = "offline"
@@ -84,6 +89,7 @@ class Settings:
             simulator_url=env.get("SIMULATOR_URL") or None,
             secret_key=env.get("SECRET_KEY") or "",
             default_region=env.get("DEFAULT_PHONE_REGION", "CN"),
+            hotline=env.get("MOBILIZE_HOTLINE", "12345"),
             timezone=env.get("MOBILIZE_TIMEZONE", "Asia/Shanghai"),
             sms_segments_per_second=_float(env, "SMS_SEGMENTS_PER_SECOND", 100.0),
             geocoder=env.get("GEOCODER", "offline").strip().lower(),
@@ -96,6 +102,13 @@ class Settings:
         )
         if backend == "twilio":
             _require_twilio(settings)
+        else:
+            settings = replace(
+                settings,
+                twilio_account_sid=settings.twilio_account_sid or SIMULATOR_ACCOUNT_SID,
+                twilio_auth_token=settings.twilio_auth_token or SIMULATOR_AUTH_TOKEN,
+                simulator_url=(settings.simulator_url or SIMULATOR_DEFAULT_URL).rstrip("/"),
+            )
         return settings
 
     def resolved_secret_key(self) -> str:

@@ -27,7 +27,6 @@ ORDER_INTENTS = frozenset({Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Inten
 CARRIER_ANSWERED = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
                               "START", "UNSTOP"})
 HINT_INTERVAL = timedelta(hours=24)  # unknown senders and unreadable replies get one answer a day at most
-DEFAULT_HOTLINE = "12345"
 
 
 class Replier(Protocol):
@@ -50,7 +49,7 @@ class Exchange:
         return self.volunteer.language if self.volunteer else "zh"
 
     def reply(self, template: str, **values) -> OutboundMessage | None:
-        values.setdefault("hotline", getattr(self.settings, "hotline", None) or DEFAULT_HOTLINE)
+        values.setdefault("hotline", self.settings.hotline)
         body = render(template, self.language, **values)
         return outbox.queue_message(self.session, body=body, kind=template, priority=Priority.high,
                                     volunteer=self.volunteer,

@@ -151,8 +151,6 @@ class Stack:
         base = f"http://{self.host}:{self.port}"
         lines = [
             "", "mobilize is up:",
-            f"  command center   {base}/command",
-            f"  street board     {base}/board/八大关",
             f"  API              {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json)",
             f"  health           {base}/healthz",
         ]

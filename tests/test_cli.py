@@ -83,3 +83,26 @@ def test_worker_without_redis_says_how_to_get_one(cli_env):
 def test_python_dash_m_and_console_script_agree(cli_env):
     assert "mobilize" in subprocess.run([os.path.join(os.path.dirname(sys.executable), "mobilize"), "--version"],
                                         capture_output=True, text=True, env=cli_env).stdout
+
+
+def test_seed_demo_builds_the_district_and_prints_demo_logins(cli_env, runtime, tmp_path):
+    first = run_cli("seed", "demo", "--volunteers", "400", env=cli_env)
+    assert "demo logins" in first.stdout and "commander / " in first.stdout
+    credentials = (tmp_path / "instance" / "demo-credentials.txt").read_text()
+    assert credentials.count("\n") == 5 and oct((tmp_path / "instance" / "demo-credentials.txt").stat().st_mode)[-3:] == "600"
+    second = run_cli("seed", "demo", "--volunteers", "400", env=cli_env)  # idempotent: nothing new
+    assert "already" in second.stdout
+    assert (tmp_path / "instance" / "demo-credentials.txt").read_text() == credentials
+    from mobilize.models import Volunteer
+    from sqlalchemy import func
+
+    with runtime.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Volunteer)) == 400
+        assert session.scalar(select(func.count()).select_from(User)) == 5
+
+
+def test_seed_demo_refuses_real_sms_without_the_flag(cli_env):
+    env = dict(cli_env, SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="x",
+               TWILIO_FROM="+8610690000")
+    result = run_cli("seed", "demo", env=env, check=False)
+    assert result.returncode == 1 and "--allow-real-sms" in result.stderr

@@ -94,7 +94,7 @@ def test_up_serves_health_and_api_and_stops_cleanly_on_ctrl_c(up_env):
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
     assert up.returncode == 0, output
-    assert "mobilize is up" in output and f"{base}/command" in output
+    assert "mobilize is up" in output and f"{base}/api/v1" in output
     time.sleep(0.5)
     assert [pid for pid in children if alive(pid)] == [], output
 

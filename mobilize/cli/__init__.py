@@ -69,12 +69,7 @@ def _register_commands() -> None:
     import importlib
 
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"mobilize.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"mobilize.cli.{name}":
-                raise
-            continue  # a command module still being written; the rest of the CLI works
+        module = importlib.import_module(f"mobilize.cli.{name}")
         for command in module.COMMANDS:
             cli.add_command(command)
 

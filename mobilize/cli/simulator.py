@@ -31,7 +31,8 @@ def _probability(ctx, param, value):
 @click.option("--time-scale", default=1.0, show_default=True, type=float,
               help="Multiplies every simulated delay (0.01: a hundred times faster than life).")
 @click.option("--sent-delay", default=0.5, show_default=True, type=float, help="queued -> sent, seconds.")
-@click.option("--delivery-delay", default=2.0, show_default=True, type=float, help="sent -> delivered, seconds.")
+@click.option("--delivery-delay", default=2.0, show_default=True, type=float,
+              help="sent -> delivered, seconds.")
 @click.option("--throttle-rate", default=0.0, show_default=True, type=float, callback=_probability,
               help="Probability a REST request gets 429 (Twilio 20429).")
 @click.option("--server-error-rate", default=0.0, show_default=True, type=float, callback=_probability,
@@ -46,14 +47,15 @@ def _probability(ctx, param, value):
               help="Probability a webhook (inbound or status callback) is delivered twice.")
 @click.option("--seed", default=None, type=int, help="Seed for the fault draws (reproducible runs).")
 @click.option("--responder", default=None,
-              help="How registered phones answer: default, silent, or an import path package.module:function.")
+              help="How registered phones answer: default, silent, or an import path module:function.")
 @click.option("--server", "server_kind", type=click.Choice(["gunicorn", "werkzeug"]), default="gunicorn",
-              show_default=True, help="gunicorn (one gthread worker, keep-alive) or werkzeug's threaded server.")
+              show_default=True, help="gunicorn (one gthread worker, keep-alive) or werkzeug (threaded).")
 @click.option("--threads", default=32, show_default=True, type=int, help="gunicorn request threads.")
 def simulator_command(host: str, port: int, account_sid: str | None, auth_token: str | None,
-                      webhook_url: str | None, sender_number: str | None, time_scale: float, sent_delay: float,
-                      delivery_delay: float, throttle_rate: float, server_error_rate: float, latency_ms: str,
-                      undelivered_rate: float, failed_rate: float, duplicate_webhook_rate: float,
+                      webhook_url: str | None, sender_number: str | None, time_scale: float,
+                      sent_delay: float, delivery_delay: float, throttle_rate: float,
+                      server_error_rate: float, latency_ms: str, undelivered_rate: float, failed_rate: float,
+                      duplicate_webhook_rate: float,
                       seed: int | None, responder: str | None, server_kind: str, threads: int) -> None:
     """Run the Twilio-compatible SMS simulator (Messages API, signed webhooks, phones at /phones)."""
     from mobilize.sms.simulator.engine import DEFAULT_SENDER, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, SimulatorConfig
@@ -67,8 +69,9 @@ def simulator_command(host: str, port: int, account_sid: str | None, auth_token:
         webhook_url = None
     try:
         faults = FaultConfig(throttle_rate=throttle_rate, server_error_rate=server_error_rate,
-                             latency_ms=latency_ms, undelivered_rate=undelivered_rate, failed_rate=failed_rate,
-                             duplicate_webhook_rate=duplicate_webhook_rate, seed=seed)
+                             latency_ms=latency_ms, undelivered_rate=undelivered_rate,
+                             failed_rate=failed_rate, duplicate_webhook_rate=duplicate_webhook_rate,
+                             seed=seed)
         config = SimulatorConfig(
             account_sid=account_sid or DEV_ACCOUNT_SID, auth_token=auth_token or DEV_AUTH_TOKEN,
             webhook_url=webhook_url, sender_number=sender_number or DEFAULT_SENDER, time_scale=time_scale,

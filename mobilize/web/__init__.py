@@ -19,10 +19,11 @@ def db() -> Session:
 
 
 def register_blueprints(app: Flask) -> None:
-    from mobilize.web import errors, health, twilio
+    from mobilize.web import errors, health, pages, twilio
     from mobilize.web.api import api
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(twilio.blueprint)
+    app.register_blueprint(pages.blueprint)
     app.register_blueprint(api)
