@@ -121,11 +121,11 @@ class SimulatorConfig:
 
 @lru_cache(maxsize=200_000)
 def is_valid_number(number: str) -> bool:
-    """E.164 and a possible number for its country (what Twilio checks before answering 21211)."""
+    """E.164 and a valid number for its country (what Twilio checks before answering 21211)."""
     if not E164.match(number):
         return False
     try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(number, None))
+        return phonenumbers.is_valid_number(phonenumbers.parse(number, None))
     except phonenumbers.NumberParseException:
         return False
 
