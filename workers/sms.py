@@ -48,7 +48,13 @@ def gateway() -> TwilioGateway:
 
 def rate_limiter() -> SegmentRateLimiter:
     runtime = get_runtime()
-    return SegmentRateLimiter(runtime.redis_url, runtime.settings.sms_segments_per_second, gateway().sender_key)
+    return _limiter_for(runtime.redis_url, runtime.settings.sms_segments_per_second, gateway().sender_key)
+
+
+@lru_cache(maxsize=4)
+def _limiter_for(redis_url: str, segments_per_second: float, sender_key: str) -> SegmentRateLimiter:
+    # one limiter (and its Redis connection pool) per worker process, not one per job
+    return SegmentRateLimiter(redis_url, segments_per_second, sender_key)
 
 
 def status_callback_url(message_id: int) -> str:
