@@ -3,14 +3,14 @@
 Runs inside the transaction that marks the inbound message processed, so its effects happen exactly once.
 Answers go through the outbox (priority high). No Flask, no Redis.
 
-Order replies (accept, decline, drop out, arrived, done) are handed to the handler registered for them by the
-wartime module; without one (or with no open invitation) the volunteer is told there is nothing to answer.
+Order replies (accept, decline, drop out, arrived, done) go to the wartime reply handler
+(`mobilize.wartime.replies`); when they apply to nothing, the volunteer gets the short not-understood help.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from mobilize.domain.templates import render
 from mobilize.models import InboundMessage, OutboundMessage, Priority, Volunteer
 from mobilize.models._types import utcnow
 from mobilize.sms import outbox
+from mobilize.wartime.replies import handle_order_reply
 
 ORDER_INTENTS = frozenset({Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE})
 # Twilio answers these itself at the carrier level (and blocks us after STOP): we don't answer a second time.
@@ -63,16 +64,6 @@ class Exchange:
                                              OutboundMessage.created_at >= since).limit(1)) is not None
 
 
-# The wartime module registers the handler of order replies here: (exchange) -> outcome.
-OrderReplyHandler = Callable[[Exchange], str]
-_order_reply_handlers: list[OrderReplyHandler] = []
-
-
-def register_order_reply_handler(handler: OrderReplyHandler) -> None:
-    if handler not in _order_reply_handlers:
-        _order_reply_handlers.append(handler)
-
-
 def handle_inbound(session: Session, settings: Settings, inbound: InboundMessage,
                    now: datetime | None = None) -> str:
     """Apply one inbound message; returns a short outcome for the record (also stored on the message)."""
@@ -101,9 +92,8 @@ def _route(exchange: Exchange) -> str:
         exchange.reply("help")
         return "help_sent"
     if intent in ORDER_INTENTS:
-        for handler in _order_reply_handlers:
-            return handler(exchange)
-        return _not_understood(exchange, "no_open_invitation")
+        outcome = handle_order_reply(exchange)
+        return outcome if outcome is not None else _not_understood(exchange, "no_open_invitation")
     return _not_understood(exchange, "not_understood")
 
 

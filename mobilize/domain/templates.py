@@ -101,6 +101,12 @@ _ALL: tuple[Template, ...] = (
         "the volunteer dropped out of a dispatch",
     ),
     Template(
+        "dispatch_released",
+        "【#{code}】负责人已取消您在{site}的派遣，无需前往。感谢您的支持！",
+        "#{code}: the officer cancelled your dispatch to {site}, please do not go. Thank you for your support.",
+        "an officer released a dispatched volunteer before arrival",
+    ),
+    Template(
         "arrival_ack",
         "【#{code}】签到成功：{site}。服务结束时回复签退{code}。",
         "#{code}: checked in at {site}. Reply DONE {code} when you finish.",

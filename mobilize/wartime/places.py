@@ -1,0 +1,120 @@
+"""Capacity, enforced by the database. Every writer of an order's places or state goes through here.
+
+- `lock_order` first, in every transaction that changes an order's places or state: on PostgreSQL a row lock
+  (SELECT ... FOR UPDATE), on SQLite the write lock BEGIN IMMEDIATE already took. One lock, always taken first,
+  so there is no lock-order deadlock, and one matcher at a time sees an order's whole standby (which keeps the
+  micro-batch optimal).
+- `reserve_place` is nevertheless an atomic conditional UPDATE (filled < capacity, rowcount 1 or nothing) and
+  `place` relies on the partial unique index of active assignments: even a code path that forgot the lock can
+  neither overfill a demand nor place a volunteer twice (the CHECK constraint is the last line behind both).
+- `demands.filled` always equals the number of active assignments: it moves only with an assignment entering or
+  leaving the active statuses, in the same transaction.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mobilize.domain.order_states import OrderAction
+from mobilize.models import ACTIVE_ASSIGNMENT, Assignment, AssignmentStatus, Demand, Order, OrderState
+from mobilize.wartime import audit
+from mobilize.wartime.errors import NotFound, require_transition
+
+ACTIVE = tuple(AssignmentStatus(status) for status in ACTIVE_ASSIGNMENT)
+# Active but not yet on site: what a drop-out, a timeout, a no-show or an officer's release can end.
+NOT_YET_ARRIVED = (AssignmentStatus.proposed, AssignmentStatus.notified, AssignmentStatus.confirmed)
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    """The order, locked until the transaction ends, with fresh values (NotFound if there is none)."""
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update()
+                           .execution_options(populate_existing=True))
+    if order is None:
+        raise NotFound(f"no order {order_id}", details={"order_id": order_id})
+    return order
+
+
+def reserve_place(session: Session, demand_id: int) -> bool:
+    """Take one place of the demand if one is free: an atomic conditional UPDATE, True if it took one."""
+    result = session.execute(update(Demand).where(Demand.id == demand_id, Demand.filled < Demand.capacity)
+                             .values(filled=Demand.filled + 1).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def place(session: Session, order_id: int, demand_id: int, volunteer_id: int, now: datetime, *,
+          distance_m: float | None = None, backfill: bool = False,
+          status: AssignmentStatus = AssignmentStatus.notified, confirm_by: datetime | None = None
+          ) -> Assignment | None:
+    """Reserve a place and create the assignment together, in a savepoint: None (and nothing changed) when the
+    demand is full or the volunteer already has an active assignment in this order."""
+    pending_kicks = {key: set(value) for key, value in session.info.items() if isinstance(value, set)}
+    try:
+        with session.begin_nested():
+            if not reserve_place(session, demand_id):
+                return None
+            assignment = Assignment(order_id=order_id, demand_id=demand_id, volunteer_id=volunteer_id,
+                                    status=status, distance_m=distance_m, backfill=backfill, created_at=now,
+                                    notified_at=now, confirm_by=confirm_by, notes="")
+            session.add(assignment)
+            session.flush()  # the partial unique index speaks here
+    except IntegrityError:
+        # A concurrent placement of the same volunteer won; the savepoint undid our reservation. Rolling back a
+        # savepoint fires after_soft_rollback, which forgets the whole transaction's sender kicks: put them back.
+        session.info.update(pending_kicks)
+        return None
+    return assignment
+
+
+def move_assignment(session: Session, assignment_id: int, from_statuses: Iterable[AssignmentStatus],
+                    **values) -> bool:
+    """Change an assignment's fields only if it is still in one of `from_statuses` (a conditional UPDATE, so a
+    timeout and a confirmation arriving together cannot both win). Does not touch places: see `end_assignment`."""
+    result = session.execute(update(Assignment)
+                             .where(Assignment.id == assignment_id, Assignment.status.in_(list(from_statuses)))
+                             .values(**values).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def end_assignment(session: Session, assignment: Assignment, status: AssignmentStatus, reason: str,
+                   now: datetime, from_statuses: Iterable[AssignmentStatus] = NOT_YET_ARRIVED) -> bool:
+    """Release / no-show / decline an active assignment and free its place, in the caller's transaction (which
+    holds the order lock). False if it was no longer in `from_statuses`."""
+    if status.value in ACTIVE_ASSIGNMENT:
+        raise ValueError(f"{status.value} is not an ending status")
+    if not move_assignment(session, assignment.id, from_statuses, status=status, ended_at=now, end_reason=reason):
+        return False
+    session.execute(update(Demand).where(Demand.id == assignment.demand_id, Demand.filled > 0)
+                    .values(filled=Demand.filled - 1).execution_options(synchronize_session=False))
+    session.refresh(assignment)
+    return True
+
+
+def open_places(session: Session, order_id: int) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(Demand.capacity - Demand.filled), 0))
+                              .where(Demand.order_id == order_id)))
+
+
+def refresh_fill_state(session: Session, order: Order, now: datetime) -> OrderState:
+    """open <-> filled from the demands as they are now (the caller holds the order lock). Audited."""
+    if order.state not in (OrderState.open, OrderState.filled):
+        return order.state
+    demands, short = session.execute(
+        select(func.count(), func.count().filter(Demand.filled < Demand.capacity))
+        .where(Demand.order_id == order.id)
+    ).one()
+    if order.state is OrderState.open and demands and not short:
+        action = OrderAction.fill
+    elif order.state is OrderState.filled and short:
+        action = OrderAction.reopen
+    else:
+        return order.state
+    order.state = require_transition(order.id, order.state, action)
+    if action is OrderAction.fill:
+        order.filled_at = now
+    audit.record(session, audit.SYSTEM, f"order.{order.state.value}", "order", order.id, now,
+                 reason="every demand is full" if action is OrderAction.fill else "a place is free again")
+    return order.state

@@ -1,0 +1,285 @@
+"""What an SMS answer does to the volunteer's orders: accept, decline, drop out, confirm, arrive, sign out.
+
+Which order a reply is about: the code in it (Y27) names the order. A bare reply (Y) applies only when exactly one
+of the volunteer's open orders can take that answer; with several, the volunteer is asked which (the codes are
+listed), never guessed. Every applied answer leaves a Response row and an audit event; replies go out through
+the outbox in the same transaction (`conversation` runs us inside the one that marks the inbound processed).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilize.domain.order_states import RUNNING_STATES
+from mobilize.domain.replies import Intent
+from mobilize.domain.service_time import service_hours
+from mobilize.models import Assignment, AssignmentStatus, Invitation, InvitationStatus, Order, Response, Volunteer
+from mobilize.wartime import audit, followups
+from mobilize.wartime.dispatch import standby_filter
+from mobilize.wartime.messages import DEFAULT_ZONE, dispatch_values, send
+from mobilize.wartime.places import (
+    ACTIVE,
+    NOT_YET_ARRIVED,
+    end_assignment,
+    lock_order,
+    move_assignment,
+    refresh_fill_state,
+)
+
+if TYPE_CHECKING:
+    from mobilize.conversation import Exchange
+
+
+class Stage(str, enum.Enum):
+    """Where a volunteer stands in one order."""
+
+    invited = "invited"  # awaiting their answer
+    standby = "standby"  # accepted, not placed
+    dispatched = "dispatched"  # placed, not yet confirmed
+    confirmed = "confirmed"
+    arrived = "arrived"
+    completed = "completed"
+    declined = "declined"  # said no (or dropped out): a "yes" naming the order by its code takes them back
+    other = "other"  # accepted but taken out (no-show, released by an officer): nothing to answer
+
+
+# The stages an answer can apply to; a bare answer is ambiguous when it applies in several orders.
+APPLIES_TO: dict[Intent, frozenset[Stage]] = {
+    Intent.ACCEPT: frozenset({Stage.invited, Stage.standby, Stage.dispatched, Stage.confirmed}),
+    Intent.DECLINE: frozenset({Stage.invited, Stage.standby, Stage.dispatched, Stage.confirmed}),
+    Intent.DROP_OUT: frozenset({Stage.invited, Stage.standby, Stage.dispatched, Stage.confirmed}),
+    Intent.ARRIVED: frozenset({Stage.dispatched, Stage.confirmed, Stage.arrived}),
+    Intent.DONE: frozenset({Stage.arrived, Stage.completed}),
+}
+# Only when the reply names the order by its code: a bare "Y" never revives an invitation the volunteer declined.
+BY_CODE_ONLY: dict[Intent, frozenset[Stage]] = {Intent.ACCEPT: frozenset({Stage.declined})}
+_BY_STATUS = {AssignmentStatus.proposed: Stage.dispatched, AssignmentStatus.notified: Stage.dispatched,
+              AssignmentStatus.confirmed: Stage.confirmed, AssignmentStatus.arrived: Stage.arrived,
+              AssignmentStatus.completed: Stage.completed}
+
+
+@dataclass
+class Standing:
+    order: Order
+    invitation: Invitation | None
+    assignment: Assignment | None  # the active one, if any
+    stage: Stage
+
+
+def standings(session: Session, volunteer_id: int) -> list[Standing]:
+    """The volunteer's place in every running order they were invited to or placed in, by order id."""
+    orders = {o.id: o for o in session.scalars(select(Order).where(Order.state.in_(list(RUNNING_STATES))))}
+    if not orders:
+        return []
+    invitations = {i.order_id: i for i in session.scalars(select(Invitation).where(
+        Invitation.volunteer_id == volunteer_id, Invitation.order_id.in_(list(orders)),
+        Invitation.status.in_([InvitationStatus.invited, InvitationStatus.accepted, InvitationStatus.declined])))}
+    assignments = {a.order_id: a for a in session.scalars(select(Assignment).where(
+        Assignment.volunteer_id == volunteer_id, Assignment.order_id.in_(list(orders)),
+        Assignment.status.in_(list(ACTIVE))))}
+    standby = _standby_orders(session, invitations)
+    result = []
+    for order_id in sorted(set(invitations) | set(assignments)):
+        invitation, assignment = invitations.get(order_id), assignments.get(order_id)
+        result.append(Standing(orders[order_id], invitation, assignment,
+                               _stage(invitation, assignment, order_id in standby)))
+    return result
+
+
+def _standby_orders(session: Session, invitations: dict[int, Invitation]) -> set[int]:
+    accepted = [i for i in invitations.values() if i.status is InvitationStatus.accepted]
+    return {i.order_id for i in accepted
+            if session.scalar(select(Invitation.id).where(Invitation.id == i.id, standby_filter(i.order_id)))}
+
+
+def _stage(invitation: Invitation | None, assignment: Assignment | None, standby: bool) -> Stage:
+    if assignment is not None:
+        return _BY_STATUS[assignment.status]
+    if invitation is not None and invitation.status is InvitationStatus.invited:
+        return Stage.invited
+    if invitation is not None and invitation.status is InvitationStatus.declined:
+        return Stage.declined
+    return Stage.standby if standby else Stage.other
+
+
+# --- entry point from the conversation ---------------------------------------------------------------------
+
+
+def handle_order_reply(exchange: "Exchange", zone: str | None = None) -> str | None:
+    """Apply an order answer; the outcome for the record, or None when it applies to nothing (the conversation
+    then sends its not-understood help, at most once a day)."""
+    session, volunteer, parsed = exchange.session, exchange.volunteer, exchange.parsed
+    zone = zone or getattr(exchange.settings, "timezone", None) or DEFAULT_ZONE
+    every = standings(session, volunteer.id)
+    relevant = [s for s in every if s.stage in APPLIES_TO[parsed.intent]]
+    if parsed.code is not None:
+        also = BY_CODE_ONLY.get(parsed.intent, frozenset())
+        named = [s for s in every if s.order.reply_code == parsed.code
+                 and (s.stage in APPLIES_TO[parsed.intent] or s.stage in also)]
+        if not named:
+            return _ask_which(exchange, relevant) if relevant else None
+        relevant = named
+    if len(relevant) > 1:
+        return _ask_which(exchange, relevant)
+    if not relevant:
+        return None
+    standing = relevant[0]
+    outcome = _APPLY[(parsed.intent, standing.stage)](_Context(exchange, standing, zone))
+    session.add(Response(order_id=standing.order.id, volunteer_id=volunteer.id,
+                         inbound_message_id=exchange.inbound.id, intent=parsed.intent.value, outcome=outcome,
+                         at=exchange.now))
+    return outcome
+
+
+def _ask_which(exchange: "Exchange", relevant: list[Standing]) -> str:
+    codes = [f"#{s.order.reply_code}" for s in relevant]
+    exchange.reply("which_order", codes=codes, code=relevant[0].order.reply_code)
+    return "asked_which_order"
+
+
+@dataclass
+class _Context:
+    exchange: "Exchange"
+    standing: Standing
+    zone: str
+
+    @property
+    def session(self) -> Session:
+        return self.exchange.session
+
+    @property
+    def now(self) -> datetime:
+        return self.exchange.now
+
+    @property
+    def order(self) -> Order:
+        return self.standing.order
+
+    @property
+    def volunteer(self) -> Volunteer:
+        return self.exchange.volunteer
+
+    def audit(self, action: str, subject_type: str, subject_id: int, **details) -> None:
+        audit.record(self.session, audit.Actor.sms(self.volunteer.phone), action, subject_type, subject_id,
+                     self.now, order_id=self.order.id, **details)
+
+
+# --- what each answer does in each stage ---------------------------------------------------------------------
+
+
+def _accept_invitation(ctx: _Context) -> str:
+    invitation = ctx.standing.invitation
+    invitation.status, invitation.answered_at = InvitationStatus.accepted, ctx.now
+    invitation.standby_notified_at = None
+    ctx.audit("invitation.accepted", "invitation", invitation.id)
+    followups.request_match(ctx.session, ctx.order.id)  # the dispatch (or standby) SMS is the answer
+    return "accepted"
+
+
+def _already_standby(ctx: _Context) -> str:
+    followups.request_match(ctx.session, ctx.order.id)
+    return "already_accepted"
+
+
+def _confirm(ctx: _Context) -> str:
+    assignment = ctx.standing.assignment
+    if not move_assignment(ctx.session, assignment.id, (AssignmentStatus.proposed, AssignmentStatus.notified),
+                           status=AssignmentStatus.confirmed, confirmed_at=ctx.now):
+        return "confirm_too_late"  # timed out or released a moment ago
+    values = dispatch_values(ctx.order, assignment.demand, ctx.volunteer.language, ctx.zone)
+    send(ctx.session, ctx.volunteer, "dispatch_confirmed", dedupe_key=f"confirmed:assignment:{assignment.id}",
+         **values)
+    ctx.audit("assignment.confirmed", "assignment", assignment.id)
+    return "confirmed"
+
+
+def _already_confirmed(ctx: _Context) -> str:
+    return "already_confirmed"
+
+
+def _decline_invitation(ctx: _Context) -> str:
+    invitation = ctx.standing.invitation
+    was = invitation.status
+    invitation.status, invitation.answered_at = InvitationStatus.declined, ctx.now
+    send(ctx.session, ctx.volunteer, "decline_ack", code=ctx.order.reply_code)
+    ctx.audit("invitation.declined", "invitation", invitation.id, was=was.value)
+    return "declined" if was is InvitationStatus.invited else "left_standby"
+
+
+def _drop_out(ctx: _Context) -> str:
+    """A "no" with a live dispatch releases it: the place is freed and backfilled (standby first, then waves)."""
+    order = lock_order(ctx.session, ctx.order.id)
+    assignment = ctx.standing.assignment
+    if not end_assignment(ctx.session, assignment, AssignmentStatus.released, "dropped_out", ctx.now):
+        return "drop_out_too_late"
+    if ctx.standing.invitation is not None:
+        ctx.standing.invitation.status = InvitationStatus.declined
+        ctx.standing.invitation.answered_at = ctx.now
+    refresh_fill_state(ctx.session, order, ctx.now)
+    send(ctx.session, ctx.volunteer, "dropout_ack", dedupe_key=f"dropout:assignment:{assignment.id}",
+         code=order.reply_code)
+    ctx.audit("assignment.dropped_out", "assignment", assignment.id, demand_id=assignment.demand_id)
+    followups.request_match(ctx.session, order.id)
+    return "dropped_out"
+
+
+def _arrive(ctx: _Context) -> str:
+    assignment = ctx.standing.assignment
+    return "arrived" if mark_arrived(ctx.session, ctx.order, assignment, ctx.now,
+                                     audit.Actor.sms(ctx.volunteer.phone)) else "arrival_too_late"
+
+
+def _already_arrived(ctx: _Context) -> str:
+    return "already_arrived"
+
+
+def _done(ctx: _Context) -> str:
+    assignment = ctx.standing.assignment
+    if not move_assignment(ctx.session, assignment.id, (AssignmentStatus.arrived,),
+                           status=AssignmentStatus.completed, completed_at=ctx.now):
+        return "done_too_late"
+    hours = service_hours(assignment.arrived_at, ctx.now, ctx.order.starts_at, ctx.order.ends_at)
+    send(ctx.session, ctx.volunteer, "done_ack", dedupe_key=f"done:assignment:{assignment.id}",
+         code=ctx.order.reply_code, hours=hours)
+    ctx.audit("assignment.completed", "assignment", assignment.id, hours=hours)
+    return "completed"
+
+
+def _already_completed(ctx: _Context) -> str:
+    return "already_completed"
+
+
+def mark_arrived(session: Session, order: Order, assignment: Assignment, now: datetime, actor: audit.Actor) -> bool:
+    """Arrival, by the volunteer's SMS or an officer: confirms the dispatch too; the volunteer is told how to
+    sign out."""
+    if not move_assignment(session, assignment.id, NOT_YET_ARRIVED, status=AssignmentStatus.arrived,
+                           arrived_at=now, confirmed_at=assignment.confirmed_at or now):
+        return False
+    session.refresh(assignment)
+    send(session, assignment.volunteer, "arrival_ack", dedupe_key=f"arrival:assignment:{assignment.id}",
+         code=order.reply_code, site=assignment.demand.site.name)
+    audit.record(session, actor, "assignment.arrived", "assignment", assignment.id, now, order_id=order.id)
+    return True
+
+
+_APPLY: dict[tuple[Intent, Stage], Callable[[_Context], str]] = {
+    (Intent.ACCEPT, Stage.invited): _accept_invitation,
+    (Intent.ACCEPT, Stage.declined): _accept_invitation,
+    (Intent.ACCEPT, Stage.standby): _already_standby,
+    (Intent.ACCEPT, Stage.dispatched): _confirm,
+    (Intent.ACCEPT, Stage.confirmed): _already_confirmed,
+    **{(intent, Stage.invited): _decline_invitation for intent in (Intent.DECLINE, Intent.DROP_OUT)},
+    **{(intent, Stage.standby): _decline_invitation for intent in (Intent.DECLINE, Intent.DROP_OUT)},
+    **{(intent, stage): _drop_out for intent in (Intent.DECLINE, Intent.DROP_OUT)
+       for stage in (Stage.dispatched, Stage.confirmed)},
+    (Intent.ARRIVED, Stage.dispatched): _arrive,
+    (Intent.ARRIVED, Stage.confirmed): _arrive,
+    (Intent.ARRIVED, Stage.arrived): _already_arrived,
+    (Intent.DONE, Stage.arrived): _done,
+    (Intent.DONE, Stage.completed): _already_completed,
+}

@@ -1,0 +1,81 @@
+"""Everything that waits on time, driven by a periodic sweep that reads the database only (the truth).
+
+Per running order, every ~10 s: unconfirmed dispatches past `confirm_by` are released (confirm_timeout SMS; the
+place goes to standby, nearest first, then to a new wave), the open/filled state is reconciled, and matching and
+waves are requested when the database says they are needed. So a lost job, a dead worker or a flushed Redis only
+delays things by one sweep.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mobilize.domain.order_states import RUNNING_STATES
+from mobilize.models import Assignment, AssignmentStatus, Invitation, InvitationStatus, Order
+from mobilize.wartime import audit, followups
+from mobilize.wartime.dispatch import standby_filter
+from mobilize.wartime.messages import send
+from mobilize.wartime.places import end_assignment, lock_order, refresh_fill_state
+from mobilize.wartime.waves import assess
+
+TIMEOUT_REASON = "confirm_timeout"
+UNCONFIRMED = (AssignmentStatus.proposed, AssignmentStatus.notified)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    order_id: int
+    timed_out: int = 0
+    match_requested: bool = False
+    wave_requested: bool = False
+
+
+def running_order_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Order.id).where(Order.state.in_(list(RUNNING_STATES))).order_by(Order.id)))
+
+
+def sweep_order(session: Session, order_id: int, now: datetime) -> SweepResult:
+    order = lock_order(session, order_id)
+    if order.state not in RUNNING_STATES:
+        return SweepResult(order_id)
+    timed_out = expire_confirmations(session, order, now)
+    refresh_fill_state(session, order, now)
+    need = assess(session, order, now)
+    untold = session.scalar(select(func.count()).select_from(Invitation).where(
+        standby_filter(order.id), Invitation.standby_notified_at.is_(None)))
+    match = need.placeable > 0 or untold > 0
+    wave = need.due and need.size > 0
+    if match:
+        followups.request_match(session, order.id)
+    if wave:
+        followups.request_wave(session, order.id)
+    return SweepResult(order_id, timed_out, match, wave)
+
+
+def expire_confirmations(session: Session, order: Order, now: datetime) -> int:
+    """Release dispatches nobody confirmed in time (the caller holds the order lock). The volunteer may still say
+    yes: their invitation awaits an answer again and a "Y" puts them back on standby."""
+    expired = session.scalars(select(Assignment).where(
+        Assignment.order_id == order.id, Assignment.status.in_(list(UNCONFIRMED)),
+        Assignment.confirm_by.is_not(None), Assignment.confirm_by < now).order_by(Assignment.id)).all()
+    released = 0
+    for assignment in expired:
+        if not end_assignment(session, assignment, AssignmentStatus.released, TIMEOUT_REASON, now,
+                              from_statuses=UNCONFIRMED):
+            continue  # confirmed a moment ago
+        released += 1
+        invitation = session.scalar(select(Invitation).where(Invitation.order_id == order.id,
+                                                             Invitation.volunteer_id == assignment.volunteer_id))
+        if invitation is not None and invitation.status is InvitationStatus.accepted:
+            invitation.status, invitation.answered_at, invitation.standby_notified_at = (
+                InvitationStatus.invited, None, None)
+        send(session, assignment.volunteer, "confirm_timeout", dedupe_key=f"timeout:assignment:{assignment.id}",
+             code=order.reply_code, site=assignment.demand.site.name)
+        audit.record(session, audit.SYSTEM, "assignment.timed_out", "assignment", assignment.id, now,
+                     order_id=order.id, demand_id=assignment.demand_id)
+    if released:
+        followups.request_match(session, order.id)
+    return released

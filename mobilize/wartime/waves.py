@@ -1,0 +1,143 @@
+"""Invitation waves: nearest eligible volunteers first, just enough of them, and again while the order is short.
+
+A wave is due when none was sent yet, when the previous one has mostly answered, or when its interval has passed;
+it is sized by `domain.matching.wave_size` from the places the current standby cannot fill, the expected answer
+rate, the over-recruit factor and the invitations of the current interval still awaiting an answer. Older
+unanswered invitations no longer count as pending: after an interval silence is an answer too.
+Nobody is invited twice to one order: the unique (order, volunteer) constraint decides, with
+INSERT ... ON CONFLICT DO NOTHING, so even concurrent wave jobs cannot send a second invitation.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mobilize.domain.matching import Slot, wave_size
+from mobilize.models import Invitation, InvitationStatus, Order, OrderState, Priority, Street, Volunteer
+from mobilize.wartime import audit
+from mobilize.wartime.audience import choose_wave, evaluate
+from mobilize.wartime.dispatch import solve
+from mobilize.wartime.messages import DEFAULT_ZONE, area_name, invitation_values, invite_key, send
+from mobilize.wartime.places import lock_order
+
+MOSTLY_ANSWERED = 0.8  # the previous wave counts as answered when 80% of it has answered
+INSERT_CHUNK = 500  # rows per INSERT (SQLite allows 32766 parameters)
+
+
+def wave_due(order: Order, last_wave_size: int, last_wave_unanswered: int, now: datetime) -> bool:
+    if order.last_wave_at is None:
+        return True
+    if now >= order.last_wave_at + timedelta(seconds=order.wave_interval_s):
+        return True
+    return last_wave_size > 0 and last_wave_unanswered <= (1 - MOSTLY_ANSWERED) * last_wave_size
+
+
+@dataclass(frozen=True)
+class WaveNeed:
+    placeable: int  # standby volunteers matching would place now
+    short: int  # open places the current standby cannot fill
+    pending: int  # invitations of the current interval awaiting an answer
+    due: bool
+    size: int  # invitations the next wave would send (before the audience runs out)
+    residual: tuple[Slot, ...]  # the open places left after placing the standby, as matching slots
+
+
+def assess(session: Session, order: Order, now: datetime) -> WaveNeed:
+    """Does the order need a wave now, and how big (reads only)."""
+    if order.state is not OrderState.open:
+        return WaveNeed(0, 0, 0, False, 0, ())
+    slots, planned = solve(session, order)
+    taken = Counter(placement.demand_id for placement in planned.placements)
+    residual = tuple(Slot(s.demand_id, s.site_lat, s.site_lon, s.street_id, s.open_capacity - taken[s.demand_id],
+                          s.required_skill, s.accepts_provisional)
+                     for s in slots if s.open_capacity > taken[s.demand_id])
+    short = sum(slot.open_capacity for slot in residual)
+    since = now - timedelta(seconds=order.wave_interval_s)
+    pending = session.scalar(select(func.count()).select_from(Invitation).where(
+        Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
+        Invitation.invited_at > since))
+    last_size, last_unanswered = _last_wave(session, order)
+    due = wave_due(order, last_size, last_unanswered, now)
+    size = wave_size(short, order.expected_answer_rate, order.over_recruit_factor, pending) if short else 0
+    return WaveNeed(len(planned.placements), short, pending, due, size, residual)
+
+
+def _last_wave(session: Session, order: Order) -> tuple[int, int]:
+    """Size and unanswered part of the last wave actually sent (a wave that found nobody has no invitations)."""
+    if order.last_wave_at is None:
+        return 0, 0
+    size, unanswered = session.execute(select(
+        func.count(), func.count().filter(Invitation.status == InvitationStatus.invited)).where(
+        Invitation.order_id == order.id, Invitation.wave == order.waves_sent,
+        Invitation.invited_at >= order.last_wave_at)).one()
+    return size, unanswered
+
+
+@dataclass(frozen=True)
+class WaveResult:
+    invited: int
+    wave: int | None
+    reason: str  # sent | not_open | not_due | enough_expected | audience_exhausted
+
+
+def send_wave(session: Session, order_id: int, now: datetime, zone: str = DEFAULT_ZONE) -> WaveResult:
+    """Send the next wave if one is due, in the caller's transaction (invitations and their SMS together)."""
+    order = lock_order(session, order_id)
+    if order.state is not OrderState.open:
+        return WaveResult(0, None, "not_open")
+    need = assess(session, order, now)
+    if not need.due:
+        return WaveResult(0, None, "not_due")
+    if need.size <= 0:
+        return WaveResult(0, None, "enough_expected")
+    audience = evaluate(session, order, open_only=True, slots=list(need.residual), keep_per_rule=need.size)
+    chosen = choose_wave(audience, need.size, order.expected_answer_rate, order.over_recruit_factor)
+    order.last_wave_at = now
+    if len(chosen) == 0:
+        audit.record(session, audit.SYSTEM, "order.wave_exhausted", "order", order.id, now, short=need.short)
+        return WaveResult(0, None, "audience_exhausted")
+    number = order.waves_sent + 1
+    rows = [{"order_id": order.id, "volunteer_id": int(audience.pool.ids[i]), "wave": number,
+             "status": InvitationStatus.invited, "distance_m": float(audience.nearest_distance_m[i]),
+             "invited_at": now} for i in chosen]
+    inserted = _insert_new(session, rows)
+    streets = {int(audience.pool.ids[i]): int(audience.nearest_street_id[i]) for i in chosen}
+    sent = _send_invitations(session, order, inserted, streets, zone)
+    order.waves_sent = number
+    audit.record(session, audit.SYSTEM, "order.wave", "order", order.id, now, wave=number, invited=sent,
+                 short=need.short, pending=need.pending)
+    return WaveResult(sent, number, "sent")
+
+
+def _insert_new(session: Session, rows: list[dict]) -> dict[int, int]:
+    """Insert invitations, skipping anyone already invited to the order: {volunteer id: invitation id}."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    inserted: dict[int, int] = {}
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = (insert(Invitation).values(rows[start:start + INSERT_CHUNK])
+                     .on_conflict_do_nothing(index_elements=["order_id", "volunteer_id"])
+                     .returning(Invitation.volunteer_id, Invitation.id))
+        inserted.update(dict(session.execute(statement).all()))
+    return inserted
+
+
+def _send_invitations(session: Session, order: Order, inserted: dict[int, int], streets: dict[int, int],
+                      zone: str) -> int:
+    volunteers = session.scalars(select(Volunteer).where(Volunteer.id.in_(list(inserted)))).all()
+    street_rows = {street.id: street for street in session.scalars(select(Street))}
+    unsent = []
+    for volunteer in volunteers:
+        area = area_name(street_rows.get(streets.get(volunteer.id)), volunteer.language)
+        message = send(session, volunteer, "invitation", Priority.bulk, invite_key(order.id, volunteer.id),
+                       **invitation_values(order, volunteer.language, area, zone))
+        if message is None:  # opted out since the audience was read
+            unsent.append(inserted[volunteer.id])
+    if unsent:
+        session.execute(update(Invitation).where(Invitation.id.in_(unsent))
+                        .values(status=InvitationStatus.cancelled).execution_options(synchronize_session=False))
+    return len(inserted) - len(unsent)

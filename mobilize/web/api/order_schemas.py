@@ -1,0 +1,267 @@
+"""Request and response schemas of the orders API (APIFlask/marshmallow: they validate input, giving 422 in
+DESIGN's error format, and describe the endpoints in the OpenAPI document)."""
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range
+
+from mobilize.models import AssignmentStatus, OrderState
+from mobilize.wartime import drafts
+from mobilize.web.api.pagination import PageQuery
+from mobilize.web.api.registry import PaginationOut
+
+ASSIGNMENT_STATUSES = [status.value for status in AssignmentStatus]
+
+
+class DemandIn(Schema):
+    site_id = Integer(required=True)
+    role = String(required=True, metadata={"description": "Role code, e.g. registration, queue_keeping."})
+    capacity = Integer(required=True, validate=Range(min=1, max=drafts.MAX_CAPACITY))
+    skill = String(load_default=None, allow_none=True,
+                   metadata={"description": "A skill code required on top of the role's own (e.g. english)."})
+
+
+class EligibilityIn(Schema):
+    streets = List(String(), load_default=None, allow_none=True,
+                   metadata={"description": "Streets whose volunteers are invited (names); none: the district."})
+    max_distance_m = Float(load_default=None, allow_none=True, validate=Range(min=0, min_inclusive=False))
+    languages = List(String(validate=OneOf(["zh", "en"])), load_default=None, allow_none=True)
+    rest_hours = Integer(load_default=0, validate=Range(min=0, max=drafts.MAX_REST_HOURS),
+                         metadata={"description": "Not mobilised by another order within this many hours."})
+    peacetime_policy = String(load_default="leave", validate=OneOf(["leave", "release"]))
+
+
+class StrategyIn(Schema):
+    expected_answer_rate = Float(load_default=0.5, validate=Range(min=0, max=1, min_inclusive=False))
+    over_recruit_factor = Float(load_default=1.2, validate=Range(min=1, max=10))
+    wave_interval_s = Integer(load_default=600, validate=Range(min=10, max=86_400))
+    confirmation_required = Boolean(load_default=True)
+    confirmation_timeout_s = Integer(load_default=1800, validate=Range(min=60, max=172_800))
+
+
+class OrderIn(Schema):
+    title = String(required=True, validate=Length(min=1, max=80))
+    starts_at = DateTime(required=True, metadata={"description": "ISO 8601; without an offset: local time."})
+    ends_at = DateTime(required=True)
+    demands = List(Nested(DemandIn), required=True, validate=Length(min=1))
+    eligibility = Nested(EligibilityIn, load_default=lambda: EligibilityIn().load({}))
+    strategy = Nested(StrategyIn, load_default=lambda: StrategyIn().load({}))
+
+
+class EligibilityPatch(Schema):
+    streets = List(String(), allow_none=True)
+    max_distance_m = Float(allow_none=True, validate=Range(min=0, min_inclusive=False))
+    languages = List(String(validate=OneOf(["zh", "en"])), allow_none=True)
+    rest_hours = Integer(validate=Range(min=0, max=drafts.MAX_REST_HOURS))
+    peacetime_policy = String(validate=OneOf(["leave", "release"]))
+
+
+class StrategyPatch(Schema):
+    expected_answer_rate = Float(validate=Range(min=0, max=1, min_inclusive=False))
+    over_recruit_factor = Float(validate=Range(min=1, max=10))
+    wave_interval_s = Integer(validate=Range(min=10, max=86_400))
+    confirmation_required = Boolean()
+    confirmation_timeout_s = Integer(validate=Range(min=60, max=172_800))
+
+
+class OrderPatch(Schema):
+    title = String(validate=Length(min=1, max=80))
+    starts_at = DateTime()
+    ends_at = DateTime()
+    demands = List(Nested(DemandIn), validate=Length(min=1),
+                   metadata={"description": "Replaces all demands of the draft."})
+    eligibility = Nested(EligibilityPatch)
+    strategy = Nested(StrategyPatch)
+
+
+class TopUpDemandIn(Schema):
+    site_id = Integer(required=True)
+    role = String(required=True)
+    add = Integer(required=True, validate=Range(min=1, max=drafts.MAX_CAPACITY),
+                  metadata={"description": "Places added to this site and role (a new demand if it had none)."})
+    skill = String(load_default=None, allow_none=True)
+
+
+class TopUpIn(Schema):
+    demands = List(Nested(TopUpDemandIn), required=True, validate=Length(min=1))
+
+
+class CancelIn(Schema):
+    reason = String(load_default=None, allow_none=True, validate=Length(max=200))
+
+
+class DemandOut(Schema):
+    id = Integer()
+    site_id = Integer()
+    site = String()
+    street_id = Integer()
+    street = String()
+    role = String()
+    capacity = Integer()
+    filled = Integer()
+    open = Integer()
+    skill = String(allow_none=True)
+    accepts_provisional = Boolean()
+
+
+class EligibilityOut(Schema):
+    streets = List(String(), allow_none=True)
+    max_distance_m = Float(allow_none=True)
+    languages = List(String(), allow_none=True)
+    rest_hours = Integer()
+    peacetime_policy = String()
+
+
+class StrategyOut(Schema):
+    expected_answer_rate = Float()
+    over_recruit_factor = Float()
+    wave_interval_s = Integer()
+    confirmation_required = Boolean()
+    confirmation_timeout_s = Integer()
+
+
+class OrderOut(Schema):
+    id = Integer()
+    title = String()
+    reply_code = String()
+    state = String()
+    starts_at = DateTime()
+    ends_at = DateTime()
+    capacity = Integer()
+    filled = Integer()
+    eligibility = Nested(EligibilityOut)
+    strategy = Nested(StrategyOut)
+    demands = List(Nested(DemandOut))
+    waves_sent = Integer()
+    last_wave_at = DateTime(allow_none=True)
+    created_at = DateTime()
+    launched_at = DateTime(allow_none=True)
+    filled_at = DateTime(allow_none=True)
+    closed_at = DateTime(allow_none=True)
+    cancelled_at = DateTime(allow_none=True)
+
+
+class OrderPage(Schema):
+    items = List(Nested(OrderOut))
+    pagination = Nested(PaginationOut)
+
+
+class OrderFilter(PageQuery):
+    state = String(load_default=None, validate=OneOf([state.value for state in OrderState]))
+
+
+class EndingOut(Schema):
+    order = Nested(OrderOut)
+    told = Integer(metadata={"description": "Volunteers told by SMS."})
+    released = Integer(metadata={"description": "Assignments ended."})
+    certified_hours = Float()
+
+
+class WaveOut(Schema):
+    invitations = Integer()
+    segments = Integer()
+
+
+class SmsCostOut(Schema):
+    invitations = Integer(metadata={"description": "SMS if every eligible volunteer were invited."})
+    segments = Integer()
+    segments_per_invitation = Dict(keys=String(), values=Integer())
+    first_wave = Nested(WaveOut)
+
+
+class PreviewOut(Schema):
+    eligible = Integer()
+    excluded = Dict(keys=String(), values=Integer(),
+                    metadata={"description": "Excluded volunteers by the first reason that applies."})
+    open_places = Integer()
+    sms = Nested(SmsCostOut)
+
+
+class ProgressCounts(Schema):
+    capacity = Integer()
+    assigned = Integer()
+    confirmed = Integer()
+    arrived = Integer()
+    no_show = Integer()
+    open = Integer()
+
+
+class AnswerCounts(ProgressCounts):
+    invited = Integer()
+    accepted = Integer()
+    standby = Integer()
+    declined = Integer()
+    no_answer = Integer()
+
+
+class StreetProgress(AnswerCounts):
+    street_id = Integer()
+    street = String()
+
+
+class SiteProgress(ProgressCounts):
+    site_id = Integer()
+    site = String()
+    street_id = Integer()
+
+
+class RoleProgress(ProgressCounts):
+    role = String()
+
+
+class ProgressOut(Schema):
+    order_id = Integer()
+    state = String()
+    reply_code = String()
+    totals = Nested(AnswerCounts)
+    streets = List(Nested(StreetProgress),
+                   metadata={"description": "Places by the site's street; answers by the volunteer's street."})
+    sites = List(Nested(SiteProgress))
+    roles = List(Nested(RoleProgress))
+
+
+class ProgressQuery(Schema):
+    street = String(load_default=None, metadata={"description": "One street (officers: their own)."})
+
+
+class AssignmentVolunteerOut(Schema):
+    id = Integer()
+    name = String()
+    phone = String()
+    street_id = Integer()
+
+
+class AssignmentOut(Schema):
+    id = Integer()
+    order_id = Integer()
+    demand_id = Integer()
+    status = String()
+    volunteer = Nested(AssignmentVolunteerOut)
+    site_id = Integer()
+    site = String()
+    street_id = Integer()
+    street = String()
+    role = String()
+    distance_m = Float(allow_none=True)
+    backfill = Boolean()
+    created_at = DateTime()
+    notified_at = DateTime(allow_none=True)
+    confirm_by = DateTime(allow_none=True)
+    confirmed_at = DateTime(allow_none=True)
+    arrived_at = DateTime(allow_none=True)
+    completed_at = DateTime(allow_none=True)
+    ended_at = DateTime(allow_none=True)
+    end_reason = String(allow_none=True)
+    hours = Float(allow_none=True)
+
+
+class AssignmentPage(Schema):
+    items = List(Nested(AssignmentOut))
+    pagination = Nested(PaginationOut)
+
+
+class AssignmentFilter(PageQuery):
+    street = String(load_default=None)
+    status = String(load_default=None, validate=OneOf(ASSIGNMENT_STATUSES))
+    site_id = Integer(load_default=None)

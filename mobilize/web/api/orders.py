@@ -1,0 +1,313 @@
+"""Wartime orders over HTTP: thin views over `mobilize.wartime` (rules, states and counts live there).
+
+Commanders and admins change orders; officers read their own street's progress and assignments and mark arrivals,
+no-shows and releases there (403 elsewhere); viewers read, with phone numbers masked.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from mobilize.domain.phones import mask_phone
+from mobilize.models import Assignment, Demand, Order, OrderState, Site, Street
+from mobilize.models._types import utcnow
+from mobilize.wartime import board, drafts, lifecycle
+from mobilize.wartime.audience import preview as audience_preview
+from mobilize.wartime.audit import Actor
+from mobilize.wartime.drafts import DemandSpec, OrderSpec
+from mobilize.wartime.errors import NotFound, WartimeError
+from mobilize.web import db, runtime
+from mobilize.web.api import api
+from mobilize.web.api.auth import check_street, current, require_command, token_auth
+from mobilize.web.api.order_schemas import (
+    AssignmentFilter,
+    AssignmentOut,
+    AssignmentPage,
+    CancelIn,
+    EndingOut,
+    OrderFilter,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    OrderPatch,
+    PreviewOut,
+    ProgressOut,
+    ProgressQuery,
+    TopUpIn,
+)
+from mobilize.web.api.pagination import paginate
+from mobilize.web.api.registry import _street_id
+from mobilize.web.errors import ApiError, error_body
+
+
+@api.record
+def _install_followups(state) -> None:
+    """Commits that request waves or matching queue the jobs (the app factory is where the runtime is built)."""
+    from workers.orders import install
+
+    install(state.app.extensions["mobilize"])
+
+
+@api.errorhandler(WartimeError)
+def _wartime_error(error: WartimeError):
+    return error_body(error.status, error.message, error.code, error.details), error.status
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _actor() -> Actor:
+    principal = current()
+    return Actor.user(principal.username, principal.user_id)
+
+
+def _zone() -> str:
+    return runtime().settings.timezone
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Times without an offset are the district's local time."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo(_zone()))
+
+
+def _demand_specs(items: list[dict], capacity_key: str = "capacity") -> tuple[DemandSpec, ...]:
+    return tuple(DemandSpec(item["site_id"], item["role"], item[capacity_key], item.get("skill")) for item in items)
+
+
+def _spec_changes(data: dict) -> dict:
+    changes = {key: data[key] for key in ("title",) if key in data}
+    for key in ("starts_at", "ends_at"):
+        if key in data:
+            changes[key] = _aware(data[key])
+    if "demands" in data:
+        changes["demands"] = _demand_specs(data["demands"])
+    for group in ("eligibility", "strategy"):
+        changes.update(data.get(group) or {})
+    for key in ("streets", "languages"):
+        if changes.get(key) is not None:
+            changes[key] = tuple(changes[key])
+    return changes
+
+
+def _load_order(order_id: int) -> Order:
+    order = db().scalar(select(Order).where(Order.id == order_id).options(
+        selectinload(Order.demands).selectinload(Demand.site).selectinload(Site.street),
+        selectinload(Order.demands).selectinload(Demand.role),
+        selectinload(Order.demands).selectinload(Demand.required_skill)))
+    if order is None:
+        raise NotFound(f"no order {order_id}", details={"order_id": order_id})
+    return order
+
+
+def order_view(order: Order) -> dict:
+    streets = None
+    if order.street_ids is not None:
+        names = dict(db().execute(select(Street.id, Street.name).where(Street.id.in_(order.street_ids))).all())
+        streets = [names.get(street_id, str(street_id)) for street_id in order.street_ids]
+    demands = [{"id": d.id, "site_id": d.site_id, "site": d.site.name, "street_id": d.site.street_id,
+                "street": d.site.street.name, "role": d.role.code, "capacity": d.capacity, "filled": d.filled,
+                "open": d.capacity - d.filled, "skill": d.required_skill.code if d.required_skill else None,
+                "accepts_provisional": d.accepts_provisional} for d in order.demands]
+    return {
+        "id": order.id, "title": order.title, "reply_code": order.reply_code, "state": order.state.value,
+        "starts_at": order.starts_at, "ends_at": order.ends_at,
+        "capacity": sum(d["capacity"] for d in demands), "filled": sum(d["filled"] for d in demands),
+        "eligibility": {"streets": streets, "max_distance_m": order.max_distance_m, "languages": order.languages,
+                        "rest_hours": order.rest_hours, "peacetime_policy": order.peacetime_policy.value},
+        "strategy": {"expected_answer_rate": order.expected_answer_rate,
+                     "over_recruit_factor": order.over_recruit_factor, "wave_interval_s": order.wave_interval_s,
+                     "confirmation_required": order.confirmation_required,
+                     "confirmation_timeout_s": order.confirmation_timeout_s},
+        "demands": demands, "waves_sent": order.waves_sent, "last_wave_at": order.last_wave_at,
+        "created_at": order.created_at, "launched_at": order.launched_at, "filled_at": order.filled_at,
+        "closed_at": order.closed_at, "cancelled_at": order.cancelled_at,
+    }
+
+
+def _committed_view(order_id: int) -> dict:
+    db().commit()
+    db().expire_all()
+    return order_view(_load_order(order_id))
+
+
+def assignment_view(assignment: Assignment) -> dict:
+    volunteer, site = assignment.volunteer, assignment.demand.site
+    phone = volunteer.phone if current().sees_phone_numbers else mask_phone(volunteer.phone)
+    return {
+        "id": assignment.id, "order_id": assignment.order_id, "demand_id": assignment.demand_id,
+        "status": assignment.status.value,
+        "volunteer": {"id": volunteer.id, "name": volunteer.name, "phone": phone, "street_id": volunteer.street_id},
+        "site_id": site.id, "site": site.name, "street_id": site.street_id, "street": site.street.name,
+        "role": assignment.demand.role.code, "distance_m": assignment.distance_m, "backfill": assignment.backfill,
+        **{key: getattr(assignment, key) for key in (
+            "created_at", "notified_at", "confirm_by", "confirmed_at", "arrived_at", "completed_at", "ended_at",
+            "end_reason", "hours")},
+    }
+
+
+# --- orders -------------------------------------------------------------------------------------------------
+
+
+@api.post("/orders")
+@api.auth_required(token_auth)
+@api.input(OrderIn)
+@api.output(OrderOut, status_code=201)
+def create_order(json_data):
+    """Draft a recruitment order; the reply code is allocated automatically."""
+    require_command()
+    order = drafts.create_draft(db(), OrderSpec(**_spec_changes(json_data)), _actor(), utcnow())
+    return _committed_view(order.id)
+
+
+@api.get("/orders")
+@api.auth_required(token_auth)
+@api.input(OrderFilter, location="query")
+@api.output(OrderPage)
+def list_orders(query_data):
+    """Orders, newest first, optionally by state."""
+    statement = select(Order).options(
+        selectinload(Order.demands).selectinload(Demand.site).selectinload(Site.street),
+        selectinload(Order.demands).selectinload(Demand.role),
+        selectinload(Order.demands).selectinload(Demand.required_skill)).order_by(Order.id.desc())
+    if query_data["state"]:
+        statement = statement.where(Order.state == OrderState(query_data["state"]))
+    items, pagination = paginate(db(), statement, query_data["page"], query_data["per_page"])
+    return {"items": [order_view(order) for order in items], "pagination": pagination}
+
+
+@api.get("/orders/<int:order_id>")
+@api.auth_required(token_auth)
+@api.output(OrderOut)
+def get_order(order_id: int):
+    """An order with its demands."""
+    return order_view(_load_order(order_id))
+
+
+@api.patch("/orders/<int:order_id>")
+@api.auth_required(token_auth)
+@api.input(OrderPatch)
+@api.output(OrderOut)
+def update_order(order_id: int, json_data):
+    """Edit a draft (409 once launched)."""
+    require_command()
+    drafts.update_draft(db(), order_id, _spec_changes(json_data), _actor(), utcnow())
+    return _committed_view(order_id)
+
+
+@api.post("/orders/<int:order_id>/launch")
+@api.auth_required(token_auth)
+@api.output(OrderOut)
+def launch_order(order_id: int):
+    """draft -> open: the first invitation wave goes out."""
+    require_command()
+    lifecycle.launch(db(), order_id, _actor(), utcnow())
+    return _committed_view(order_id)
+
+
+@api.post("/orders/<int:order_id>/top-up")
+@api.auth_required(token_auth)
+@api.input(TopUpIn)
+@api.output(OrderOut)
+def top_up_order(order_id: int, json_data):
+    """More places on an open or filled order (a filled order opens again)."""
+    require_command()
+    lifecycle.top_up(db(), order_id, list(_demand_specs(json_data["demands"], "add")), _actor(), utcnow())
+    return _committed_view(order_id)
+
+
+@api.post("/orders/<int:order_id>/cancel")
+@api.auth_required(token_auth)
+@api.input(CancelIn)
+@api.output(EndingOut)
+def cancel_order(order_id: int, json_data):
+    """Cancel: everyone dispatched or invited is told."""
+    require_command()
+    ending = lifecycle.cancel(db(), order_id, _actor(), utcnow(), json_data.get("reason"), _zone())
+    return {"order": _committed_view(order_id), "told": ending.told, "released": ending.released,
+            "certified_hours": 0.0}
+
+
+@api.post("/orders/<int:order_id>/close")
+@api.auth_required(token_auth)
+@api.output(EndingOut)
+def close_order(order_id: int):
+    """Close: hours of those who came are certified and they are thanked."""
+    require_command()
+    ending = lifecycle.close(db(), order_id, _actor(), utcnow(), _zone())
+    return {"order": _committed_view(order_id), "told": ending.told, "released": ending.released,
+            "certified_hours": ending.certified_hours}
+
+
+@api.get("/orders/<int:order_id>/preview")
+@api.auth_required(token_auth)
+@api.output(PreviewOut)
+def preview_order(order_id: int):
+    """Who would be invited, who is left out and why, and the SMS cost (segments)."""
+    order = _load_order(order_id)
+    return audience_preview(db(), order, _zone()).as_dict()
+
+
+@api.get("/orders/<int:order_id>/progress")
+@api.auth_required(token_auth)
+@api.input(ProgressQuery, location="query")
+@api.output(ProgressOut)
+def order_progress(order_id: int, query_data):
+    """Capacity, invitations, answers and placements per street, site and role (officers: their street)."""
+    order = _load_order(order_id)
+    return board.progress(db(), order, _street_id(query_data["street"]))
+
+
+# --- assignments --------------------------------------------------------------------------------------------
+
+
+@api.get("/orders/<int:order_id>/assignments")
+@api.auth_required(token_auth)
+@api.input(AssignmentFilter, location="query")
+@api.output(AssignmentPage)
+def list_assignments(order_id: int, query_data):
+    """Who is sent where (officers: their street; viewers see masked phone numbers)."""
+    _load_order(order_id)
+    statement = board.assignments_query(order_id, _street_id(query_data["street"]), query_data["status"],
+                                        query_data["site_id"])
+    items, pagination = paginate(db(), statement, query_data["page"], query_data["per_page"])
+    return {"items": [assignment_view(a) for a in items], "pagination": pagination}
+
+
+def _officer_action(order_id: int, assignment_id: int, action) -> dict:
+    principal = current()
+    if not (principal.can_command or principal.is_officer):
+        raise ApiError(403, "only admins, commanders and the street's officers may do this", code="forbidden")
+    assignment = board.get_assignment(db(), order_id, assignment_id)
+    check_street(board.assignment_street(assignment))
+    action(db(), assignment, _actor(), utcnow())
+    db().commit()
+    return assignment_view(board.get_assignment(db(), order_id, assignment_id))
+
+
+@api.post("/orders/<int:order_id>/assignments/<int:assignment_id>/arrive")
+@api.auth_required(token_auth)
+@api.output(AssignmentOut)
+def arrive_assignment(order_id: int, assignment_id: int):
+    """The volunteer is on site."""
+    return _officer_action(order_id, assignment_id, board.officer_arrive)
+
+
+@api.post("/orders/<int:order_id>/assignments/<int:assignment_id>/no-show")
+@api.auth_required(token_auth)
+@api.output(AssignmentOut)
+def no_show_assignment(order_id: int, assignment_id: int):
+    """The volunteer did not come: the place is freed and backfilled."""
+    return _officer_action(order_id, assignment_id, board.officer_no_show)
+
+
+@api.post("/orders/<int:order_id>/assignments/<int:assignment_id>/release")
+@api.auth_required(token_auth)
+@api.output(AssignmentOut)
+def release_assignment(order_id: int, assignment_id: int):
+    """Release a volunteer (told not to come if not yet there): the place is freed and backfilled."""
+    return _officer_action(order_id, assignment_id, board.officer_release)

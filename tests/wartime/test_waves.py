@@ -1,0 +1,171 @@
+"""Waves: nearest eligible first, sized from what is still needed, again while short, never twice per person."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from mobilize.models import Invitation, InvitationStatus, OutboundMessage, Priority
+from mobilize.models._types import utcnow
+from mobilize.wartime import waves
+from tests.wartime.conftest import (
+    ZHANSHAN,
+    draft,
+    invited_ids,
+    launched,
+    order_row,
+    people,
+    run_match,
+    run_wave,
+    sent,
+    sites,
+    text,
+)
+
+
+def test_the_first_wave_is_sized_and_nearest_first(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 30)  # 100 m, 200 m, ... from the site
+    # 4 places, half answer, 1.5x over-recruited: 4 * 1.5 / 0.5 = 12 invitations
+    order_id = launched(rt, [(site.id, "registration", 4)], expected_answer_rate=0.5, over_recruit_factor=1.5)
+    assert invited_ids(rt, order_id) == [v.id for v in crowd[:12]]
+    invitations = sent(rt, "invitation")
+    assert len(invitations) == 12
+    assert all(m.priority is Priority.bulk for m in invitations)
+    assert {m.dedupe_key for m in invitations} == {f"invite:order:{order_id}:volunteer:{v.id}" for v in crowd[:12]}
+    assert "八大关街道" in invitations[0].body and "回复Y" in invitations[0].body
+    order = order_row(rt, order_id)
+    assert order.waves_sent == 1 and order.last_wave_at is not None
+
+
+def test_no_new_wave_before_it_is_due_then_one_sized_by_what_is_missing(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 40)
+    order_id = launched(rt, [(site.id, "registration", 4)], expected_answer_rate=0.5, wave_interval_s=600)
+    assert len(invited_ids(rt, order_id)) == 8
+    assert run_wave(rt, order_id).reason == "not_due"
+    # two of the eight accept and are placed; the rest stay silent past the interval
+    for volunteer in crowd[:2]:
+        text(rt, volunteer, "Y")
+    run_match(rt, order_id)
+    result = run_wave(rt, order_id, now=utcnow() + timedelta(seconds=601))
+    # 2 places left, 0 pending within the interval: 2 / 0.5 = 4 more, the next nearest
+    assert result.reason == "sent" and result.wave == 2 and result.invited == 4
+    assert invited_ids(rt, order_id)[8:] == [v.id for v in crowd[8:12]]
+
+
+def test_a_mostly_answered_wave_brings_the_next_one_early(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 40)
+    order_id = launched(rt, [(site.id, "registration", 5)], expected_answer_rate=0.5)
+    assert len(invited_ids(rt, order_id)) == 10
+    for volunteer in crowd[:9]:  # 9 of 10 answer: one yes, eight no
+        text(rt, volunteer, "Y" if volunteer is crowd[0] else "N")
+    run_match(rt, order_id)
+    result = run_wave(rt, order_id)
+    # 4 places left, 1 pending still expected to bring half a yes: 4 / 0.5 - 1 = 7
+    assert result.reason == "sent" and result.invited == 7
+
+
+def test_inviting_stops_once_filled(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 10)
+    order_id = launched(rt, [(site.id, "registration", 2)], expected_answer_rate=1.0)
+    for volunteer in crowd[:2]:
+        text(rt, volunteer, "Y")
+    run_match(rt, order_id)
+    assert order_row(rt, order_id).state.value == "filled"
+    assert run_wave(rt, order_id, now=utcnow() + timedelta(days=1)).reason == "not_open"
+    assert len(invited_ids(rt, order_id)) == 2
+
+
+def test_standby_counts_before_a_new_wave(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 10)
+    order_id = launched(rt, [(site.id, "registration", 2)], expected_answer_rate=0.5)
+    for volunteer in crowd[:3]:
+        text(rt, volunteer, "Y")  # 3 yes for 2 places, nobody placed yet
+    with rt.transaction() as session:
+        need = waves.assess(session, order_row(rt, order_id), utcnow())
+    assert need.placeable == 2 and need.short == 0 and need.size == 0
+
+
+def test_waves_aim_at_the_places_standby_cannot_fill(rt):
+    with rt.transaction() as session:
+        site, other = sites(session)
+        near = people(session, 6)  # no skill, around 八大关
+        medics = people(session, 4, "湛山", near=ZHANSHAN, step_m=3000, skills=("medical",))
+    order_id = launched(rt, [(site.id, "registration", 1), (other.id, "medical_support", 1)],
+                        expected_answer_rate=1.0)
+    first = set(invited_ids(rt, order_id))
+    assert near[0].id in first and medics[0].id in first
+    assert near[1].id not in first  # the second place is for a medic, however near near[1] lives
+    text(rt, near[0], "Y")
+    run_match(rt, order_id)
+    result = run_wave(rt, order_id, now=utcnow() + timedelta(hours=1))
+    # only the medical place is short: the new wave goes to medics, not to nearer unskilled people
+    assert result.invited == 1 and invited_ids(rt, order_id)[-1] == medics[1].id
+
+
+def test_nobody_is_invited_twice_even_by_concurrent_waves(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        people(session, 60)
+    order_id = launched(rt, [(site.id, "registration", 10)], wave=False, expected_answer_rate=0.5)
+    errors = []
+
+    def wave():
+        try:
+            run_wave(rt, order_id)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=wave) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    ids = invited_ids(rt, order_id)
+    assert len(ids) == len(set(ids)) == 20  # one wave: the others found it not due
+    with rt.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OutboundMessage)) == 20
+
+
+def test_the_unique_constraint_is_the_last_word(rt):
+    """Even a wave computed from a stale view cannot invite someone twice: INSERT ... ON CONFLICT DO NOTHING."""
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 3)
+    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=1.0)
+    with rt.transaction() as session:
+        rows = [{"order_id": order_id, "volunteer_id": v.id, "wave": 9, "status": InvitationStatus.invited,
+                 "distance_m": 1.0, "invited_at": utcnow()} for v in crowd]
+        inserted = waves._insert_new(session, rows)
+    assert set(inserted) == {crowd[1].id, crowd[2].id}
+    with rt.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Invitation)) == 3
+
+
+def test_an_exhausted_audience_waits_for_the_interval(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        people(session, 2)
+    order_id = launched(rt, [(site.id, "registration", 5)], expected_answer_rate=0.5)
+    assert len(invited_ids(rt, order_id)) == 2
+    assert run_wave(rt, order_id, now=utcnow() + timedelta(hours=1)).reason == "audience_exhausted"
+    assert run_wave(rt, order_id, now=utcnow() + timedelta(hours=1, seconds=5)).reason == "not_due"
+
+
+def test_a_draft_gets_no_wave(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        people(session, 2)
+    order_id = draft(rt, [(site.id, "registration", 1)])
+    assert run_wave(rt, order_id).reason == "not_open"
