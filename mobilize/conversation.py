@@ -22,6 +22,7 @@ from mobilize.models import InboundMessage, OutboundMessage, Priority, Volunteer
 from mobilize.models._types import utcnow
 from mobilize.sms import outbox
 from mobilize.wartime.replies import handle_order_reply
+from mobilize.peacetime.sms import CHECK_INTENTS, ROSTER_INTENTS, handle_roster_reply, handle_shift_check
 
 ORDER_INTENTS = frozenset({Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE})
 # Twilio answers these itself at the carrier level (and blocks us after STOP): we don't answer a second time.
@@ -91,6 +92,14 @@ def _route(exchange: Exchange) -> str:
     if intent is Intent.HELP:
         exchange.reply("help")
         return "help_sent"
+    # peacetime roster: 时长/HOURS, 班次/SHIFT, 换班/SWAP; 签到/签退 on a shift now (else they stay order replies)
+    if intent in ROSTER_INTENTS:
+        outcome = handle_roster_reply(exchange)
+        return outcome if outcome is not None else _not_understood(exchange, "nothing_to_answer")
+    if intent in CHECK_INTENTS:
+        outcome = handle_shift_check(exchange)
+        if outcome is not None:
+            return outcome
     if intent in ORDER_INTENTS:
         outcome = handle_order_reply(exchange)
         return outcome if outcome is not None else _not_understood(exchange, "no_open_invitation")

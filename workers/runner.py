@@ -29,13 +29,15 @@ def run_worker(runtime: Runtime, queues: tuple[str, ...] = QUEUE_NAMES, burst: b
 
 def periodic_jobs() -> list[dict]:
     """The periodic sweeps: (function, queue, interval in seconds)."""
-    from workers import maintenance, orders, sms
+    from workers import maintenance, orders, roster, sms
 
     return [
         {"func": maintenance.heartbeat, "queue_name": "default", "interval": 60},
         {"func": sms.reconcile_outbox, "queue_name": "default", "interval": 10},
         {"func": sms.requeue_unprocessed, "queue_name": "default", "interval": 10},
         {"func": orders.sweep_orders, "queue_name": "default", "interval": 10},
+        {"func": roster.generate_roster, "queue_name": "default", "interval": 3600},
+        {"func": roster.sweep_roster, "queue_name": "default", "interval": 60},
     ]
 
 

@@ -27,6 +27,7 @@ def seed_group() -> None:
 def demo_command(context: CliContext, volunteers: int, random_seed: int, allow_real_sms: bool) -> None:
     """Build the demo district (idempotent) and demo logins; upgrades the database first."""
     from mobilize.migrate import upgrade
+    from mobilize.peacetime.demo import seed_roster
     from mobilize.registry.demo import seed_demo
 
     if context.settings.sms_backend == "twilio" and not allow_real_sms:
@@ -35,8 +36,10 @@ def demo_command(context: CliContext, volunteers: int, random_seed: int, allow_r
     upgrade(context.settings.database_url)
     with context.runtime.transaction() as session:
         summary = seed_demo(session, volunteers=volunteers, seed=random_seed)
+        roster = seed_roster(session)
         logins = _demo_users(session)
     click.echo(f"demo district: {summary}")
+    click.echo(f"peacetime roster: {roster}")
     path = context.settings.instance_path / "demo-credentials.txt"
     if logins:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,8 @@ How a reply is read
    it); a bare `27` is UNKNOWN with code "27". Two different codes in one reply answer two orders at once: not
    guessed, UNKNOWN (an opt-out, opt-in, help or hours request still counts, without a code).
 4. Decide; the first rule that applies wins, in the order of what matters most:
-   opt-out > opt-in > hours > drop out > decline (negation) > help > question or soft negation (UNKNOWN)
-   > done > arrived > excuse alone (decline) > accept > unknown.
+   opt-out > opt-in > hours > swap > shift > drop out > decline (negation) > help > question or soft negation
+   (UNKNOWN) > done > arrived > excuse alone (decline) > accept > unknown.
 
 Decisions on ambiguous replies (guided by the two worst errors: a "no" read as "yes", a missed opt-out)
 ----------------------------------------------------------------------------------------------------
@@ -46,6 +46,18 @@ Decisions on ambiguous replies (guided by the two worst errors: a "no" read as "
   DROP_OUT from a volunteer who only has an invitation declines it.
 - Opt-in (START, UNSTOP, SUBSCRIBE, 订阅) with a negation (不订阅, "don't start") is read as an opt-out.
 - YES accepts, and carrier_keyword="YES" warns that Twilio may also send its own opt-in reply.
+
+Peacetime shifts and swaps (their codes are the shift's or the swap's, not an order's)
+---------------------------------------------------------------------------------------
+- 班次 / SHIFT(S) without a code asks for open shifts near home (SHIFTS), questions included (有班次吗?).
+- With one code and nothing but a yes, politeness or times around it, it takes that shift: 班次2718,
+  报名班次2718, SHIFT 2718 (SHIFT_TAKE). Unknown words or a question with a code commit nothing (UNKNOWN).
+- Negation wins here too: with a negation, 取消/放弃/DROP or 退出 it leaves the shift (SHIFT_LEAVE): 取消班次2718,
+  不参加班次2718, DROP SHIFT 2718; never a take. Without a code the caller lists the volunteer's bookings.
+- 换班 / SWAP answers a swap request: 换班357, SWAP 357 accept (SWAP_ACCEPT, only with a plain yes around);
+  不换班357, NO SWAP 357, 取消换班 refuse (SWAP_DECLINE). Without a code it applies to the only open swap.
+- 签到/签退 (ARRIVED/DONE) with 班次 stay arrivals and check-outs: the conversation decides whether they are
+  about a shift or an order.
 """
 from __future__ import annotations
 
@@ -65,6 +77,11 @@ class Intent(str, enum.Enum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     HOURS = "hours"
+    SHIFTS = "shifts"  # peacetime: which shifts near me are open?
+    SHIFT_TAKE = "shift_take"  # take the shift named by the code
+    SHIFT_LEAVE = "shift_leave"  # leave the shift named by the code (without one: list my shifts)
+    SWAP_ACCEPT = "swap_accept"
+    SWAP_DECLINE = "swap_decline"
     UNKNOWN = "unknown"
 
 
@@ -102,6 +119,8 @@ class _Cat(enum.Enum):
     DONE = "done"
     HELP = "help"
     HOURS = "hours"
+    SHIFT = "shift"  # 班次, SHIFT: a peacetime shift
+    SWAP = "swap"  # 换班, SWAP: a swap between two volunteers
     OPT_OUT = "opt_out"
     OPT_OUT_SOLE = "opt_out_sole"  # END, T: an opt-out only as the whole reply
     QUIT = "quit"  # 退出: opt-out, or drop-out when the order or task is named
@@ -144,6 +163,8 @@ _ZH: dict[_Cat, str] = {
         看不懂 不明白 不会回复 不知道怎么回复 菜单 指令 客服
     """,
     _Cat.HOURS: "时长 服务时长 积分 星级 几星 工时 小时数 多少小时 查时长 查积分",
+    _Cat.SHIFT: "班次 空缺班次 值班班次 查班次 可报名班次 附近班次 排班",
+    _Cat.SWAP: "换班 调班 换岗",
     _Cat.OPT_OUT: """
         退订 退订阅 取消订阅 不要再发 不要发 别再发 别发 别发了 不想收到 不想再收到 不要再收到 不再接收 停止发送 拒收
         拉黑 屏蔽 骚扰 别给我发 不要给我发
@@ -196,6 +217,8 @@ _EN: dict[_Cat, tuple[str, ...]] = {
     ),
     _Cat.HELP: ("HELP", "INFO", "HOW TO REPLY"),
     _Cat.HOURS: ("HOURS", "MY HOURS", "STARS", "POINTS"),
+    _Cat.SHIFT: ("SHIFT", "SHIFTS", "OPEN SHIFTS", "ANY SHIFTS", "TAKE SHIFT", "BOOK SHIFT"),
+    _Cat.SWAP: ("SWAP", "SWAPS"),
     _Cat.OPT_OUT: (
         "STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "UNSUB", "CANCEL", "QUIT", "REVOKE", "OPTOUT",
         "OPT OUT", "TD", "ARRET", "REMOVE ME", "DONT TEXT", "DO NOT TEXT", "STOP TEXTING", "DONT MESSAGE",
@@ -232,7 +255,7 @@ _NOT_NEGATING: tuple[str, ...] = (
 _NEGATION_SUBSTRINGS = ("不",) + DECLINE_MARKERS
 # Opt-out is also looked for as a plain substring of the Chinese text: missing one is the worst error.
 _OPT_OUT_SUBSTRINGS: tuple[str, ...] = tuple(_ZH[_Cat.OPT_OUT].split())
-_TASK_WORDS = ("任务", "活动", "这次", "本次", "此次", "这个", "派遣", "岗位", "值班", "报名", "招募")
+_TASK_WORDS = ("任务", "活动", "这次", "本次", "此次", "这个", "派遣", "岗位", "值班", "报名", "招募", "班次")
 
 _KEYWORD_DIGITS = {"0": _Cat.DROP, "1": _Cat.ACCEPT, "2": _Cat.DECLINE}
 _MAX_CODE_DIGITS = 4
@@ -377,7 +400,9 @@ def _keyword_number(numbers: list[_Token]) -> _Token | None:
 
 # --- Decision -----------------------------------------------------------------------------------------------
 _ACCEPT_COMPANIONS = {_Cat.ACCEPT, _Cat.FILLER, _Cat.TIME, _Cat.ARRIVE_WEAK, _Cat.CODE}
-_NEEDS_ONE_CODE = {Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE}
+_NEEDS_ONE_CODE = {Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE, Intent.SHIFT_TAKE,
+                   Intent.SHIFT_LEAVE, Intent.SWAP_ACCEPT, Intent.SWAP_DECLINE}
+_TAKE_COMPANIONS = {_Cat.ACCEPT, _Cat.FILLER, _Cat.TIME, _Cat.CODE}
 
 
 def _chinese(units: list[_Unit]) -> str:
@@ -409,6 +434,8 @@ def _decide(tokens: list[_Token], chinese: str, has_code: bool) -> Intent:
     if _Cat.OPT_OUT in cats or any(marker in chinese for marker in _OPT_OUT_SUBSTRINGS):
         return Intent.OPT_OUT
     if _Cat.QUIT in cats:
+        if _Cat.SHIFT in cats:
+            return Intent.SHIFT_LEAVE  # 退出班次2718: leaves the shift (names the task, like 退出这次任务)
         return Intent.DROP_OUT if has_code or any(word in chinese for word in _TASK_WORDS) else Intent.OPT_OUT
     if _only(order, _Cat.OPT_OUT_SOLE, {_Cat.FILLER, _Cat.CODE}):
         return Intent.OPT_OUT
@@ -417,6 +444,10 @@ def _decide(tokens: list[_Token], chinese: str, has_code: bool) -> Intent:
         return Intent.OPT_OUT if negated or _Cat.NEG in cats else Intent.OPT_IN
     if _Cat.HOURS in cats:
         return Intent.HOURS
+    if _Cat.SWAP in cats:
+        return _swap(order, cats, negated)
+    if _Cat.SHIFT in cats and not cats & {_Cat.ARRIVE, _Cat.ARRIVE_WEAK, _Cat.DONE}:
+        return _shift(order, cats, negated, has_code)
     if _Cat.NEG_DROP in cats and not negated:
         return Intent.UNKNOWN
     if _Cat.DROP in cats:
@@ -435,6 +466,28 @@ def _decide(tokens: list[_Token], chinese: str, has_code: bool) -> Intent:
         return Intent.UNKNOWN if _Cat.ACCEPT in cats else Intent.DECLINE
     if _only(order, _Cat.ACCEPT, _ACCEPT_COMPANIONS):
         return Intent.ACCEPT
+    return Intent.UNKNOWN
+
+
+def _swap(order: list[_Cat], cats: set[_Cat], negated: bool) -> Intent:
+    if _Cat.NEG_DROP in cats and not negated:
+        return Intent.UNKNOWN  # 不取消换班: neither a yes nor a no
+    if negated or cats & {_Cat.DROP, _Cat.DECLINE_WEAK}:
+        return Intent.SWAP_DECLINE
+    if _only(order, _Cat.SWAP, _TAKE_COMPANIONS):
+        return Intent.SWAP_ACCEPT
+    return Intent.UNKNOWN
+
+
+def _shift(order: list[_Cat], cats: set[_Cat], negated: bool, has_code: bool) -> Intent:
+    if _Cat.NEG_DROP in cats and not negated:
+        return Intent.UNKNOWN  # 不取消班次
+    if negated or _Cat.DROP in cats:
+        return Intent.SHIFT_LEAVE
+    if not has_code:
+        return Intent.SHIFTS  # asking costs nothing: 有什么班次?, 明天的班次
+    if _only(order, _Cat.SHIFT, _TAKE_COMPANIONS):
+        return Intent.SHIFT_TAKE
     return Intent.UNKNOWN
 
 

@@ -199,6 +199,127 @@ _ALL: tuple[Template, ...] = (
         "Shift in 1 hour, {start}: {site}, {role}. Please be on time.",
         "peacetime shift, an hour before",
     ),
+    # --- peacetime roster (mobilize.peacetime): shift codes are 4 digits, swap codes 3 -------------------------
+    Template(
+        "shift_list",
+        "【可报名班次】{shifts}。回复班次加编号报名，如班次{code}",
+        "Open shifts near you: {shifts}. Reply SHIFT + number to sign up, e.g. SHIFT {code}",
+        "answer to 班次 / SHIFTS: open shifts near home (shifts: '2718 5月12日07:00-09:00 某路口', joined by the "
+        "caller to fit two segments)",
+    ),
+    Template(
+        "shift_none",
+        "附近{days}天内暂无可报名的班次，感谢关注！",
+        "No open shifts near you in the next {days} days. Thank you!",
+        "answer to 班次 / SHIFTS when nothing is open nearby",
+    ),
+    Template(
+        "shift_booked",
+        "【班次{code}】报名成功：{window}，{site}，{role}。不能来请回复取消班次{code}",
+        "Shift {code} booked: {window}, {site}, {role}. Can't come? Reply DROP SHIFT {code}",
+        "the volunteer is booked on a shift (by SMS, the API or an officer)",
+    ),
+    Template(
+        "shift_waitlisted",
+        "【班次{code}】{window}{site}已满，您在候补第{position}位，有空位将自动为您报名并短信通知。",
+        "Shift {code} ({window}, {site}) is full. You are no. {position} on the waitlist; we book and text "
+        "you if a place frees.",
+        "the shift is full: the volunteer is on its waitlist",
+    ),
+    Template(
+        "shift_promoted",
+        "【班次{code}】候补成功：{window}，{site}，{role}，请准时到岗。不能来请回复取消班次{code}",
+        "Shift {code}: a place freed, you are booked: {window}, {site}, {role}. "
+        "Can't come? Reply DROP SHIFT {code}",
+        "a place freed and the first volunteer on the waitlist got it",
+    ),
+    Template(
+        "shift_left",
+        "【班次{code}】已为您取消{window}{site}的值班，感谢告知！",
+        "Shift {code} ({window}, {site}): you are off it. Thanks for telling us.",
+        "the volunteer left a shift (or its waitlist)",
+    ),
+    Template(
+        "shift_cancelled",
+        "【班次{code}】{window}{site}的值班已取消，无需到岗。感谢您的支持！",
+        "Shift {code} ({window}, {site}) is cancelled, please do not go. Thank you!",
+        "a holiday or an officer cancelled the shift, or an officer took the volunteer off it",
+    ),
+    Template(
+        "shift_unavailable",
+        "【班次{code}】该班次不存在或已开始。回复班次查看附近可报名的班次。",
+        "Shift {code} does not exist or has started. Reply SHIFTS for open shifts near you.",
+        "a shift code that names nothing the volunteer can take or leave",
+    ),
+    Template(
+        "shift_conflict",
+        "【班次{code}】报名未成功：与您{window}的其他值班或任务时间冲突。",
+        "Shift {code}: not booked, it overlaps your other shift or call-out at {window}.",
+        "the volunteer is busy at that time (another shift, a wartime dispatch)",
+    ),
+    Template(
+        "shift_already",
+        "【班次{code}】您已报名{window}{site}，无需重复报名。",
+        "Shift {code}: you are already on it, {window}, {site}.",
+        "the volunteer is already booked (or waitlisted) on the shift",
+    ),
+    Template(
+        "shift_mine",
+        "您的班次：{shifts}。取消请回复取消班次加编号。",
+        "Your shifts: {shifts}. To drop one, reply DROP SHIFT + number.",
+        "the volunteer's booked shifts (asked to leave one without a code)",
+    ),
+    Template(
+        "shift_mine_none",
+        "您目前没有已报名的班次。回复班次查看附近可报名的班次。",
+        "You have no shifts booked. Reply SHIFTS for open shifts near you.",
+        "asked to leave a shift without having one",
+    ),
+    Template(
+        "shift_checkin_ack",
+        "【班次{code}】签到成功：{site}。结束时回复签退。",
+        "Shift {code}: checked in at {site}. Reply DONE when you finish.",
+        "the volunteer checked in on a shift (签到 / ARRIVED)",
+    ),
+    Template(
+        "shift_checkout_ack",
+        "【班次{code}】签退成功，本次服务约{hours}小时，待负责人认证。辛苦了！",
+        "Shift {code}: checked out, about {hours} h of service, to be certified by the officer. Thank you!",
+        "the volunteer checked out of a shift (签退 / DONE)",
+    ),
+    Template(
+        "shift_backfill",
+        "【值班空缺】{window}{site}{role}还缺{open}人，您就在附近，回复班次{code}即可报名。退订回TD",
+        "Help needed near you: {window}, {site}, {role}, {open} open. Reply SHIFT {code} to join. "
+        "TD to opt out",
+        "backfill invitation to nearby volunteers for an unfilled shift",
+    ),
+    Template(
+        "swap_request",
+        "【换班{code}】{name}请求换班：您交出{gives}，换得{gets}。同意回复换班{code}，不同意回复不换班{code}",
+        "Swap {code} with {name}: you give {gives}, you get {gets}. Reply SWAP {code} to accept, "
+        "NO SWAP {code} to refuse.",
+        "a swap between two volunteers waits for this one's consent",
+    ),
+    Template(
+        "swap_done",
+        "【换班{code}】换班成功，您的新班次：{gets}。",
+        "Swap {code} done. Your shift now: {gets}.",
+        "both volunteers accepted and the swap is applied",
+    ),
+    Template(
+        "swap_declined",
+        "【换班{code}】换班未达成，原班次不变。",
+        "Swap {code} did not happen; your shifts stay as they were.",
+        "a volunteer refused the swap, or it is no longer possible",
+    ),
+    Template(
+        "swap_which",
+        "您有多个换班请求：{codes}。请在回复中带上编号，如换班{code}。",
+        "You have several swap requests: {codes}. Please add the number, e.g. SWAP {code}.",
+        "a swap answer without a code while several swaps wait",
+    ),
+    # --- open call (mobilize.wartime.open_call): an unregistered sender joins an open order by SMS ----------
     Template(
         "notice",
         "【通知】{text}",
@@ -226,6 +347,9 @@ _COMMON: dict[str, Any] = {
     "stars": 1,
     "codes": ("#27", "#31", "#35"),
     "hotline": "0532-82870000",
+    "position": 2,
+    "open": 3,
+    "days": 7,
 }
 SAMPLE_VALUES: dict[str, dict[str, Any]] = {
     "zh": {
@@ -234,6 +358,10 @@ SAMPLE_VALUES: dict[str, dict[str, Any]] = {
         "start": "5月12日07:00",
         "role": "秩序维护",
         "text": "明日起八大关街道各核酸检测点开放时间调整为07:00-19:00，请相互转告。",
+        "shifts": "2718 5月12日07:00-09:00 香港中路与山东路路口；4406 5月13日17:00-19:00 五四广场地铁站",
+        "name": "欧阳建国",
+        "gives": "5月12日07:00-09:00 香港中路与山东路路口",
+        "gets": "5月13日17:00-19:00 八大峡街道团岛社区治安巡逻岗",
     },
     "en": {
         **_COMMON,
@@ -241,6 +369,10 @@ SAMPLE_VALUES: dict[str, dict[str, Any]] = {
         "start": "12 May 07:00",
         "role": "Medical support",
         "text": "From tomorrow the testing sites of Badaguan Street open 07:00-19:00. Please pass it on.",
+        "shifts": "2718 12 May 07:00-09:00 Xianggang Rd/Shandong Rd; 4406 13 May 17:00-19:00 May Fourth Square",
+        "name": "Wang Jianguo",
+        "gives": "12 May 07:00-09:00 Xianggang Rd/Shandong Rd",
+        "gets": "13 May 17:00-19:00 Tuandao Community Patrol",
     },
 }
 

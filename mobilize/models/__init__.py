@@ -15,6 +15,23 @@ from mobilize.models.orders import (
     Response,
 )
 from mobilize.models.messaging import InboundMessage, OutboundMessage, OutboundStatus, Priority
+from mobilize.models.roster import (
+    LIVE_SIGNUP,
+    PLACE_HOLDING,
+    GapReport,
+    Post,
+    RosterHoliday,
+    ServiceKind,
+    ServiceRecord,
+    ServiceStatus,
+    Shift,
+    ShiftPattern,
+    ShiftSignup,
+    ShiftStatus,
+    ShiftSwap,
+    SignupStatus,
+    SwapStatus,
+)
 from mobilize.models.registry import (
     Community,
     Role,
@@ -34,4 +51,6 @@ __all__ = [
     "OrderState", "PeacetimePolicy", "Response",
     "ApiToken", "AuditEvent", "Base", "Community", "InboundMessage", "OutboundMessage", "OutboundStatus", "Priority", "Role", "Site", "SiteKind", "SiteRole", "Skill", "Street",
     "Team", "User", "UserRole", "Volunteer", "volunteer_skills", "volunteer_teams",
+    "LIVE_SIGNUP", "PLACE_HOLDING", "GapReport", "Post", "RosterHoliday", "ServiceKind", "ServiceRecord",
+    "ServiceStatus", "Shift", "ShiftPattern", "ShiftSignup", "ShiftStatus", "ShiftSwap", "SignupStatus", "SwapStatus",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mobilize.domain.order_states import OrderAction
@@ -21,6 +21,7 @@ from mobilize.models import (
     OutboundStatus,
     Volunteer,
 )
+from mobilize.peacetime.service import certified_hours, record_wartime_service
 from mobilize.wartime import audit, followups
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, check_demands
@@ -136,21 +137,15 @@ def _certify(session: Session, order: Order, now: datetime) -> float:
         assignment.completed_at = left
         assignment.hours = service_hours(assignment.arrived_at, left, order.starts_at, order.ends_at)
     session.flush()
-    totals = _total_hours(session, [a.volunteer_id for a in on_site])
+    for assignment in on_site:  # wartime service counts like peacetime service: certified hours, points, stars
+        record_wartime_service(session, assignment, now)
+    session.flush()
+    totals = {vid: certified_hours(session, vid) for vid in {a.volunteer_id for a in on_site}}
     for assignment in on_site:
         send(session, assignment.volunteer, "thank_you", dedupe_key=f"thanks:assignment:{assignment.id}",
              code=order.reply_code, title=order.title, hours=assignment.hours,
              total_hours=totals.get(assignment.volunteer_id, assignment.hours))
     return float(sum(a.hours for a in on_site))
-
-
-def _total_hours(session: Session, volunteer_ids: list[int]) -> dict[int, float]:
-    if not volunteer_ids:
-        return {}
-    return {vid: float(total) for vid, total in session.execute(
-        select(Assignment.volunteer_id, func.sum(Assignment.hours))
-        .where(Assignment.volunteer_id.in_(volunteer_ids), Assignment.hours.is_not(None))
-        .group_by(Assignment.volunteer_id))}
 
 
 def _call_off(session: Session, order: Order, now: datetime, status: AssignmentStatus, reason: str, *,

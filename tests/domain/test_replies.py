@@ -17,6 +17,8 @@ from mobilize.domain.replies import (
 
 A, D, X, R, F = Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE
 H, OUT, IN, HRS, U = Intent.HELP, Intent.OPT_OUT, Intent.OPT_IN, Intent.HOURS, Intent.UNKNOWN
+SH, TAKE, LEAVE = Intent.SHIFTS, Intent.SHIFT_TAKE, Intent.SHIFT_LEAVE
+SWY, SWN = Intent.SWAP_ACCEPT, Intent.SWAP_DECLINE
 
 # (reply as typed, expected intent, expected code)
 REPLIES: list[tuple[str, Intent, str | None]] = [
@@ -107,6 +109,29 @@ REPLIES: list[tuple[str, Intent, str | None]] = [
     # --- hours and stars
     ("时长", HRS, None), ("我的时长", HRS, None), ("积分", HRS, None), ("积分多少？", HRS, None), ("星级", HRS, None),
     ("服务时长多少", HRS, None), ("HOURS", HRS, None), ("my hours?", HRS, None), ("stars", HRS, None),
+    # --- peacetime shifts: ask for open ones, take one by its code, leave one (negation wins: never a take)
+    ("班次", SH, None), ("查班次", SH, None), ("班次？", SH, None), ("有什么班次吗", SH, None), ("附近班次", SH, None),
+    ("明天有班次吗？", SH, None), ("我想报名班次", SH, None), ("SHIFTS", SH, None), ("shift", SH, None),
+    ("open shifts?", SH, None), ("any shifts", SH, None), ("班次2718 班次4406", SH, None),
+    ("班次2718", TAKE, "2718"), ("班次 2718", TAKE, "2718"), ("报名班次2718", TAKE, "2718"),
+    ("好的，班次2718", TAKE, "2718"), ("班次#2718", TAKE, "2718"), ("SHIFT 2718", TAKE, "2718"),
+    ("shift2718", TAKE, "2718"), ("take shift 2718", TAKE, "2718"), ("Y SHIFT 2718", TAKE, "2718"),
+    ("班次2718，谢谢", TAKE, "2718"), ("班次2718明天8点", TAKE, "2718"),
+    ("取消班次2718", LEAVE, "2718"), ("放弃班次2718", LEAVE, "2718"), ("不参加班次2718", LEAVE, "2718"),
+    ("班次2718去不了", LEAVE, "2718"), ("退出班次2718", LEAVE, "2718"), ("DROP SHIFT 2718", LEAVE, "2718"),
+    ("can't take shift 2718", LEAVE, "2718"), ("N SHIFT 2718", LEAVE, "2718"), ("取消班次", LEAVE, None),
+    ("退出班次", LEAVE, None), ("不要班次", LEAVE, None),
+    ("班次2718是几点？", U, "2718"), ("班次2718可能去", U, "2718"), ("不取消班次2718", U, "2718"),
+    ("签到班次2718", R, "2718"), ("班次2718签退", F, "2718"), ("退订班次", OUT, None), ("STOP SHIFT 2718", OUT, "2718"),
+    ("cancel shift 2718", OUT, "2718"), ("时长 班次", HRS, None),
+    # --- swaps between two volunteers, accepted by both
+    ("换班357", SWY, "357"), ("换班 357", SWY, "357"), ("同意换班357", SWY, "357"), ("好的换班357", SWY, "357"),
+    ("SWAP 357", SWY, "357"), ("swap357", SWY, "357"), ("换班", SWY, None), ("OK swap", SWY, None),
+    ("不换班357", SWN, "357"), ("不同意换班357", SWN, "357"), ("取消换班357", SWN, "357"), ("NO SWAP 357", SWN, "357"),
+    ("不换班", SWN, None), ("换班没空", SWN, None), ("can't swap", SWN, None), ("换班357 换班358", U, None),
+    ("可以换班吗？", U, None), ("换班357可能", U, "357"), ("不取消换班", U, None), ("退订换班", OUT, None),
+    # --- not shifts: 上班 (at work), 加班 (overtime: an excuse), 值班 alone
+    ("我在上班", U, None), ("加班", D, None), ("值班", U, None),
     # --- unknown: bare codes, doubts, questions, greetings, names, emoji, noise
     ("27", U, "27"), ("#27", U, "27"), ("２７", U, "27"), ("12 27", U, None), ("Y27 N28", U, None),
     ("Y27 Y28", U, None), ("", U, None), ("   ", U, None), ("👍", U, None), ("👌👌", U, None), ("。。。", U, None),
@@ -233,6 +258,31 @@ def test_a_reply_with_a_decline_marker_is_never_an_accept(before: str, marker: s
     assert parse_reply(before + marker + after).intent is not Intent.ACCEPT
 
 
+_YES_WORDS = (Intent.ACCEPT, Intent.SHIFT_TAKE, Intent.SWAP_ACCEPT)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(st.text(max_size=20), st.text(alphabet=st.sampled_from(_INTERESTING + list("班次换")), max_size=12)),
+    st.sampled_from(DECLINE_MARKERS + ("取消", "放弃", " DROP ", " NO ", " CANT ")),
+    st.sampled_from(["班次", "换班", " SHIFT ", " SWAP ", "班次2718", "换班357", " SHIFT 2718 ", " SWAP 357 "]),
+    st.one_of(st.text(max_size=20), st.text(alphabet=st.sampled_from(_INTERESTING), max_size=12)),
+)
+def test_a_negated_shift_or_swap_reply_never_takes_or_accepts(before: str, marker: str, word: str,
+                                                               after: str) -> None:
+    for text in (before + marker + word + after, before + word + marker + after):
+        assert parse_reply(text).intent not in _YES_WORDS, text
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=20), st.sampled_from(["退订", "取消订阅", " STOP ", " TD ", " UNSUBSCRIBE "]),
+       st.sampled_from(["班次2718", "换班357", " SHIFT 2718 ", " SWAP 357 ", "取消班次"]), st.text(max_size=20))
+def test_an_opt_out_with_a_shift_or_swap_word_is_still_an_opt_out(before: str, word: str, shift: str,
+                                                                    after: str) -> None:
+    assert parse_reply(before + word + shift + after).intent is Intent.OPT_OUT
+    assert parse_reply(before + shift + word + after).intent is Intent.OPT_OUT
+
+
 @settings(max_examples=300)
 @given(
     st.text(max_size=30),
@@ -262,6 +312,13 @@ def test_codes_are_read_in_every_written_form(code: str) -> None:
     assert _read(f"0 {code}") == (Intent.DROP_OUT, code)
     assert _read(f"到{code}") == (Intent.ARRIVED, code)
     assert _read(f"签退{code}") == (Intent.DONE, code)
+    for text in (f"班次{code}", f"SHIFT {code}", f"班次{full_width}", f"报名班次#{code}"):
+        assert _read(text) == (Intent.SHIFT_TAKE, code), text
+    for text in (f"取消班次{code}", f"DROP SHIFT {code}", f"不参加班次{code}"):
+        assert _read(text) == (Intent.SHIFT_LEAVE, code), text
+    assert _read(f"换班{code}") == (Intent.SWAP_ACCEPT, code)
+    assert _read(f"不换班{code}") == (Intent.SWAP_DECLINE, code)
+    assert _read(f"NO SWAP {code}") == (Intent.SWAP_DECLINE, code)
 
 
 @given(_CODES)

@@ -1,0 +1,44 @@
+"""Domain errors of the roster. The API turns them into DESIGN's error format with the status given here."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class PeacetimeError(Exception):
+    """Base: a message for people, a stable code for programs, details naming the culprit."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, code: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = details or {}
+
+
+class Invalid(PeacetimeError):
+    """Input that cannot be applied (unknown site or role, bad pattern...); nothing was written."""
+
+    status = 422
+    code = "invalid_roster_input"
+
+
+class NotFound(PeacetimeError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(PeacetimeError):
+    """Valid, but the current state does not allow it (full, overlapping, started, already certified...)."""
+
+    status = 409
+    code = "conflict"
+
+
+class Full(Conflict):
+    code = "shift_full"
+
+
+class Overlap(Conflict):
+    code = "overlapping_booking"
