@@ -14,6 +14,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is None:
         runtime = Runtime(settings or Settings.from_env())
     settings = runtime.settings
+    _configure_logging_once(settings)
     app = APIFlask(
         "mobilize",
         title="mobilize API",
@@ -45,3 +46,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     register_blueprints(app)
     return app
+
+
+def _configure_logging_once(settings: Settings) -> None:
+    """Under gunicorn nothing else sets up logging (the CLI does it for its own commands): without this,
+    structlog's default prints every debug line of every request."""
+    import structlog
+
+    if not structlog.is_configured():
+        from mobilize.logging import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)

@@ -21,6 +21,7 @@ from mobilize.domain.templates import render
 from mobilize.models import InboundMessage, OutboundMessage, Priority, Volunteer
 from mobilize.models._types import utcnow
 from mobilize.sms import outbox
+from mobilize.wartime import open_call
 from mobilize.wartime.replies import handle_order_reply
 from mobilize.peacetime.sms import CHECK_INTENTS, ROSTER_INTENTS, handle_roster_reply, handle_shift_check
 
@@ -109,7 +110,7 @@ def _route(exchange: Exchange) -> str:
 def _opt_out(exchange: Exchange) -> str:
     volunteer = exchange.volunteer
     if volunteer is None:
-        return "opt_out_unknown_sender"
+        return open_call.opt_out(exchange)  # ends an open-call sign-up; nothing more is sent to the phone
     already = volunteer.opted_out
     outbox.mark_opted_out(exchange.session, volunteer.id, exchange.now)
     exchange.session.refresh(volunteer)
@@ -121,6 +122,7 @@ def _opt_out(exchange: Exchange) -> str:
 def _opt_in(exchange: Exchange) -> str:
     volunteer = exchange.volunteer
     if volunteer is None:
+        open_call.opt_in(exchange)
         return _unknown_sender(exchange)
     if not volunteer.opted_out:
         return "already_opted_in"
@@ -131,6 +133,9 @@ def _opt_in(exchange: Exchange) -> str:
 
 
 def _unknown_sender(exchange: Exchange) -> str:
+    outcome = open_call.handle_unknown_sender(exchange)  # sign-up dialogue while an open call runs
+    if outcome is not None:
+        return outcome
     if exchange.answered_recently("unknown_sender"):
         return "unknown_sender_quiet"
     exchange.reply("unknown_sender")

@@ -24,6 +24,9 @@ log = structlog.get_logger(__name__)
 
 MAX_RESTARTS = 3
 STOP_TIMEOUT_S = 10.0
+# gunicorn gthread threads per web worker. Each open live-update stream (SSE, mobilize/web/events.py) holds a
+# thread; a worker serves at most EVENT_STREAMS_PER_PROCESS (24) of them, which leaves 8 for pages and the API.
+WEB_THREADS = 32
 
 
 class StackError(RuntimeError):
@@ -125,7 +128,7 @@ class Stack:
             sim_port = env["SIMULATOR_URL"].rsplit(":", 1)[1]
             children.append(Child("simulator", mobilize + ["simulator", "--host", self.host, "--port", sim_port]))
         children.append(Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{self.host}:{self.port}",
-                                      "--workers", str(self.web_workers), "--threads", "4",
+                                      "--workers", str(self.web_workers), "--threads", str(WEB_THREADS),
                                       "--graceful-timeout", "5", "--no-control-socket",
                                       "mobilize.app:create_app()"]))
         for number in range(self.worker_count):
@@ -151,6 +154,7 @@ class Stack:
         base = f"http://{self.host}:{self.port}"
         lines = [
             "", "mobilize is up:",
+            f"  command center   {base}/command  (street boards: {base}/board/<street>)",
             f"  API              {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json)",
             f"  health           {base}/healthz",
         ]

@@ -222,6 +222,11 @@ def test_replies_overtake_100000_waiting_invitations(tmp_path, database_url, red
         assert overtaken_after <= 200, f"{overtaken_after} bulk messages went out before the reply"
         with live.runtime.transaction() as session:
             assert outbox.pending_count(session, Priority.bulk) > 99_000
-            assert session.get(OutboundMessage, reply.id).twilio_sid is not None
+
+        def reply_recorded():
+            with live.runtime.transaction() as session:
+                return session.get(OutboundMessage, reply.id).twilio_sid == sent_reply["sid"]
+
+        wait_until(reply_recorded, timeout=10, message="the reply's SID recorded")
     finally:
         live.close()

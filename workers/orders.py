@@ -40,10 +40,60 @@ def install(runtime: Runtime) -> None:
 
     def after_commit(session: Session) -> None:
         requests = followups.take(session)
+        changed = session.info.pop(LIVE_CHANGES, {})  # live boards: see _note_changes
         if any(requests.values()):
             kick(runtime, requests[followups.MATCH], requests[followups.WAVE])
+        if changed:
+            publish_changes(runtime, changed)
 
     event.listen(runtime.sessions, "after_commit", after_commit)
+    # Live boards (issue 6): note the orders whose places, invitations or state a flush changed, with their
+    # streets (looked up inside the transaction); after the commit they are announced on the `command` channel
+    # and on those streets' channels (mobilize.live).
+    event.listen(runtime.sessions, "after_flush", _note_changes)
+    event.listen(runtime.sessions, "after_soft_rollback", lambda session, previous: None if previous.nested
+                 else session.info.pop(LIVE_CHANGES, None))  # a savepoint's rollback keeps the others' notes
+
+
+LIVE_CHANGES = "live.changed_orders"  # session.info: {order id: street slugs}
+
+
+def _note_changes(session: Session, _flush_context) -> None:
+    from sqlalchemy import select
+
+    from mobilize.models import Assignment, AuditEvent, Demand, Invitation, Order, Site, Street
+
+    noted = session.info.setdefault(LIVE_CHANGES, {})
+    dirty = [row for row in session.dirty if session.is_modified(row, include_collections=False)]
+    new_ids = set()
+    for row in (*session.new, *dirty, *session.deleted):
+        if isinstance(row, AuditEvent):  # assignments move by UPDATE statements; their audit events say so
+            order_id = row.subject_id if row.subject_type == "order" else (row.details or {}).get("order_id")
+        else:
+            order_id = row.id if isinstance(row, Order) else (
+                row.order_id if isinstance(row, (Assignment, Demand, Invitation)) else None)
+        if order_id is not None and order_id not in noted:
+            new_ids.add(order_id)
+    if not new_ids:
+        return
+    for order_id in new_ids:
+        noted[order_id] = set()
+    # The same connection and transaction: no new lock (a second session would wait on SQLite's writer lock).
+    for order_id, slug in session.connection().execute(
+            select(Demand.order_id, Street.slug).join(Site, Site.id == Demand.site_id)
+            .join(Street, Street.id == Site.street_id).where(Demand.order_id.in_(sorted(new_ids))).distinct()):
+        noted[order_id].add(slug)
+
+
+def publish_changes(runtime: Runtime, changed: dict[int, set[str]]) -> None:
+    """After a commit: tell the command center and the streets of these orders that their numbers changed
+    (events are notifications; the pages reload what they show). Best effort: never fails the caller."""
+    from mobilize import live
+
+    data = {"orders": sorted(changed)}
+    live.notify(runtime, live.COMMAND, "order", data)
+    for slug in sorted(set().union(*changed.values())):
+        live.notify(runtime, live.street_channel(slug), "assignment", data)
 
 
 def kick(runtime: Runtime, match_orders, wave_orders, match_delay_s: float | None = None) -> None:

@@ -33,6 +33,7 @@ def periodic_jobs() -> list[dict]:
 
     return [
         {"func": maintenance.heartbeat, "queue_name": "default", "interval": 60},
+        {"func": maintenance.expire_open_call_dialogues, "queue_name": "default", "interval": 300},
         {"func": sms.reconcile_outbox, "queue_name": "default", "interval": 10},
         {"func": sms.requeue_unprocessed, "queue_name": "default", "interval": 10},
         {"func": orders.sweep_orders, "queue_name": "default", "interval": 10},

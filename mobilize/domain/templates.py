@@ -321,6 +321,75 @@ _ALL: tuple[Template, ...] = (
     ),
     # --- open call (mobilize.wartime.open_call): an unregistered sender joins an open order by SMS ----------
     Template(
+        "open_call_ask_name",
+        "【招募令#{code}】欢迎报名！请回复您的真实姓名（到岗时核验身份）。退订回TD",
+        "Call-out #{code}: welcome! Please reply with your full name (checked on arrival). TD to opt out",
+        "an unregistered sender texted 报名 while an open call runs: the dialogue starts",
+    ),
+    Template(
+        "open_call_ask_street",
+        "请回复您所在街道名称或序号：1香港中路 2八大峡 3云南路 4中山路 5江苏路 6八大关 7湛山 8八大湖 9金门路 "
+        "10珠海路 11金湖路",
+        "Reply with your street, name or number: 1 Xianggang Zhonglu 2 Badaxia 3 Yunnanlu 4 Zhongshanlu "
+        "5 Jiangsulu 6 Badaguan 7 Zhanshan 8 Badahu 9 Jinmenlu 10 Zhuhailu 11 Jinhulu",
+        "open call dialogue: the street (numbers in the order of domain.district.STREETS; a test holds them)",
+    ),
+    Template(
+        "open_call_bad_name",
+        "抱歉，姓名请用2-20个汉字或字母，不含数字、链接。请重新回复您的姓名。",
+        "Sorry, a name is 2 to 40 letters, without digits or links. Please reply with your name again.",
+        "open call dialogue: the answer is not a name",
+    ),
+    Template(
+        "open_call_confirm",
+        "请确认：姓名{name}，{area}。回复Y确认报名#{code}，回复N重新填写。",
+        "Please confirm: {name}, {area}. Reply Y to join call-out #{code}, N to start over.",
+        "open call dialogue: the summary to confirm (area: the street's name)",
+    ),
+    Template(
+        "open_call_joined",
+        "【#{code}】报名成功！您已登记为临时志愿者，派遣信息将短信通知，到岗时请出示身份证件。退订回TD",
+        "#{code}: you are signed up as a provisional volunteer. We will text you where to go; show your ID "
+        "on arrival. TD to opt out",
+        "open call dialogue: done, the person is a provisional volunteer who accepted the order",
+    ),
+    Template(
+        "open_call_ended",
+        "本次报名未完成，已结束。如需报名请重新回复报名{code}，咨询{hotline}",
+        "Your sign-up was not completed and has ended. Reply JOIN {code} to start again. Help: {hotline}",
+        "open call dialogue: cancelled by the sender or too many unreadable answers",
+    ),
+    Template(
+        "open_call_refused",
+        "抱歉，本次报名已终止。如需帮助请致电{hotline}",
+        "Sorry, this sign-up has been stopped. For help call {hotline}",
+        "open call dialogue: links, abuse or an overlong message end it",
+    ),
+    Template(
+        "open_call_expired",
+        "您的报名因超时未完成已失效。如需报名请重新回复报名{code}",
+        "Your sign-up timed out. Reply JOIN {code} to start again.",
+        "open call dialogue: an answer after the dialogue expired",
+    ),
+    Template(
+        "open_call_over",
+        "招募令#{code}已结束报名，感谢您的热心支持！",
+        "Call-out #{code} is no longer taking sign-ups. Thank you for your support!",
+        "open call dialogue: the order ended before the sign-up was confirmed",
+    ),
+    Template(
+        "open_call_which",
+        "正在公开招募：{codes}。请回复报名加编号，如报名{code}。",
+        "Open call-outs: {codes}. Please reply JOIN + number, e.g. JOIN {code}.",
+        "an unregistered sender texted 报名 without a code while several open calls run",
+    ),
+    Template(
+        "open_call_hint",
+        "正在公开招募志愿者（#{code}），回复报名{code}即可报名。咨询{hotline}",
+        "Volunteers wanted (call-out #{code}): reply JOIN {code} to sign up. Help: {hotline}",
+        "an SMS from an unknown number while an open call runs (instead of the registration hint)",
+    ),
+    Template(
         "notice",
         "【通知】{text}",
         "Notice: {text}",

@@ -54,3 +54,4 @@ __all__ = [
     "LIVE_SIGNUP", "PLACE_HOLDING", "GapReport", "Post", "RosterHoliday", "ServiceKind", "ServiceRecord",
     "ServiceStatus", "Shift", "ShiftPattern", "ShiftSignup", "ShiftStatus", "ShiftSwap", "SignupStatus", "SwapStatus",
 ]
+from mobilize.models.outreach import DialogueStep, Notice, NoticeState, OpenCallDialogue  # noqa: E402,F401

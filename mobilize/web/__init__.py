@@ -1,4 +1,5 @@
-"""Thin HTTP entry points: blueprints for the API, Twilio webhooks, pages and health."""
+"""Thin HTTP entry points: blueprints for the API, Twilio webhooks, the web UI (pages, logins, live events) and
+health."""
 from __future__ import annotations
 
 from flask import Flask, current_app, g
@@ -19,11 +20,11 @@ def db() -> Session:
 
 
 def register_blueprints(app: Flask) -> None:
-    from mobilize.web import errors, health, pages, twilio
+    from mobilize.web import errors, health, twilio, ui
     from mobilize.web.api import api
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(twilio.blueprint)
-    app.register_blueprint(pages.blueprint)
     app.register_blueprint(api)
+    ui.register(app)  # pages, logins, CSRF, languages, /events (SSE)

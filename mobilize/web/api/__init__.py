@@ -6,3 +6,4 @@ api = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="mobilize")
 from mobilize.web.api import registry  # noqa: E402,F401  (registers the routes on the blueprint)
 from mobilize.web.api import orders  # noqa: E402,F401
 from mobilize.web.api import roster  # noqa: E402,F401
+from mobilize.web.api import notices, open_call  # noqa: E402,F401

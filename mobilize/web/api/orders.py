@@ -105,14 +105,19 @@ def _load_order(order_id: int) -> Order:
 
 
 def order_view(order: Order) -> dict:
+    """An order as the caller may see it: a street officer sees only their own street's demands (and the
+    totals of those), never another street's sites."""
+    principal = current()
+    visible = [d for d in order.demands if principal.may_access_street(d.site.street_id)]
     streets = None
     if order.street_ids is not None:
         names = dict(db().execute(select(Street.id, Street.name).where(Street.id.in_(order.street_ids))).all())
-        streets = [names.get(street_id, str(street_id)) for street_id in order.street_ids]
+        streets = [names.get(street_id, str(street_id)) for street_id in order.street_ids
+                   if principal.may_access_street(street_id)]
     demands = [{"id": d.id, "site_id": d.site_id, "site": d.site.name, "street_id": d.site.street_id,
                 "street": d.site.street.name, "role": d.role.code, "capacity": d.capacity, "filled": d.filled,
                 "open": d.capacity - d.filled, "skill": d.required_skill.code if d.required_skill else None,
-                "accepts_provisional": d.accepts_provisional} for d in order.demands]
+                "accepts_provisional": d.accepts_provisional} for d in visible]
     return {
         "id": order.id, "title": order.title, "reply_code": order.reply_code, "state": order.state.value,
         "starts_at": order.starts_at, "ends_at": order.ends_at,
@@ -169,13 +174,15 @@ def create_order(json_data):
 @api.input(OrderFilter, location="query")
 @api.output(OrderPage)
 def list_orders(query_data):
-    """Orders, newest first, optionally by state."""
+    """Orders, newest first, optionally by state. A street officer sees the orders with places in their street."""
     statement = select(Order).options(
         selectinload(Order.demands).selectinload(Demand.site).selectinload(Site.street),
         selectinload(Order.demands).selectinload(Demand.role),
         selectinload(Order.demands).selectinload(Demand.required_skill)).order_by(Order.id.desc())
     if query_data["state"]:
         statement = statement.where(Order.state == OrderState(query_data["state"]))
+    if current().is_officer:
+        statement = statement.where(Order.demands.any(Demand.site.has(Site.street_id == current().street_id)))
     items, pagination = paginate(db(), statement, query_data["page"], query_data["per_page"])
     return {"items": [order_view(order) for order in items], "pagination": pagination}
 
@@ -184,8 +191,11 @@ def list_orders(query_data):
 @api.auth_required(token_auth)
 @api.output(OrderOut)
 def get_order(order_id: int):
-    """An order with its demands."""
-    return order_view(_load_order(order_id))
+    """An order with its demands (a street officer: an order with places in their street, and only those)."""
+    order = _load_order(order_id)
+    if current().is_officer and not any(current().may_access_street(d.site.street_id) for d in order.demands):
+        raise ApiError(403, "this order has no places in your street", code="other_street")
+    return order_view(order)
 
 
 @api.patch("/orders/<int:order_id>")
@@ -247,7 +257,11 @@ def close_order(order_id: int):
 @api.auth_required(token_auth)
 @api.output(PreviewOut)
 def preview_order(order_id: int):
-    """Who would be invited, who is left out and why, and the SMS cost (segments)."""
+    """Who would be invited, who is left out and why, and the SMS cost (segments). District-wide figures:
+    not for street officers."""
+    if current().is_officer:
+        raise ApiError(403, "the audience preview is district-wide; officers see their street's progress",
+                       code="forbidden")
     order = _load_order(order_id)
     return audience_preview(db(), order, _zone()).as_dict()
 

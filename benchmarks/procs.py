@@ -1,0 +1,165 @@
+"""Child processes for benchmarks that run a live stack: each child in its own process group, every group
+stopped on the way out (normal end, an exception, Ctrl-C, SIGTERM, or the benchmark's own time limit).
+
+    with Children(log_dir) as children:
+        web = children.start("web", [...], env)
+        children.wait_port(port, web)
+        ...
+    # every group got SIGTERM, then SIGKILL after a grace period
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class BenchmarkError(RuntimeError):
+    pass
+
+
+class TimeLimit(BaseException):
+    """The benchmark ran past its own time limit (raised from SIGALRM; a BaseException so that nothing
+    swallows it on the way to the cleanup)."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def install_signal_handlers(time_limit_s: float | None) -> None:
+    """SIGTERM behaves like Ctrl-C (so `finally` blocks run); SIGALRM after `time_limit_s` aborts the run."""
+
+    def on_term(_signum, _frame):
+        raise KeyboardInterrupt
+
+    def on_alarm(_signum, _frame):
+        raise TimeLimit(f"the benchmark ran past its time limit of {time_limit_s:.0f} s")
+
+    signal.signal(signal.SIGTERM, on_term)
+    if time_limit_s:
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.alarm(int(time_limit_s))
+
+
+class Child:
+    def __init__(self, name: str, process: subprocess.Popen, log_path: Path):
+        self.name = name
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class Children:
+    """The processes a benchmark started; `stop()` (or leaving the `with`) ends every one of them."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.children: list[Child] = []
+
+    def start(self, name: str, command: list[str], env: dict[str, str], cwd: Path | None = None) -> Child:
+        log_path = self.log_dir / f"{name}.log"
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log_file,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        child = Child(name, process, log_path)
+        self.children.append(child)
+        return child
+
+    def wait_port(self, port: int, child: Child, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise BenchmarkError(f"{child.name} exited at start (exit {child.process.returncode}):\n"
+                                     f"{child.log_tail()}")
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise BenchmarkError(f"{child.name} did not listen on {host}:{port} within {timeout:.0f} s:\n"
+                             f"{child.log_tail()}")
+
+    def check_alive(self, *children: Child) -> None:
+        for child in children or self.children:
+            if not child.alive():
+                raise BenchmarkError(f"{child.name} died (exit {child.process.returncode}):\n{child.log_tail()}")
+
+    def stop(self, *children: Child, grace: float = 5.0) -> None:
+        """SIGTERM to each group, SIGKILL to what is left after `grace` seconds; reaps every process."""
+        targets = list(children) if children else list(self.children)
+        for child in targets:
+            if child.alive():
+                child.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in targets:
+            try:
+                child.process.wait(max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.signal_group(signal.SIGKILL)
+                child.process.wait()
+            child.signal_group(signal.SIGKILL)  # grandchildren left in the group (gunicorn's workers), if any
+            if child in self.children:
+                self.children.remove(child)
+
+    def __enter__(self) -> "Children":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        # Ctrl-C pressed again while stopping must not leave processes behind
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self.stop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """user + system CPU seconds of the live processes in a process group (from /proc; 0 where unreadable)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        # fields[2] is the process group; [11], [12] utime, stime (man 5 proc, counted from the state field)
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def cpu_snapshot(children: "Children") -> dict[str, float]:
+    return {child.name: group_cpu_seconds(child.pid) for child in children.children if child.alive()}
+
+
+def self_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system

@@ -1,0 +1,374 @@
+"""Wartime orders in the pages: the command center's orders (create, preview and launch, progress, fill chart,
+top up, cancel, close, CSV export) and the street board's live places with the officers' one-click actions.
+
+Thin views over `mobilize.wartime` (the rules, states and the audit trail live there), like the JSON API in
+`mobilize.web.api.orders`. Every change is a POST form with a CSRF token; a change the order's state does not
+allow (the service's 409) is shown on the page, with that status. Live updates need nothing here: the commit hook
+installed by `workers.orders.install` announces changed orders on `command` and `street-<slug>`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from mobilize.domain.phones import mask_phone
+from mobilize.live import COMMAND
+from mobilize.models import Demand, OrderState, PeacetimePolicy, Site, Street
+from mobilize.models._types import utcnow
+from mobilize.wartime import audit, board, drafts, followups, lifecycle
+from mobilize.wartime.audience import REASONS
+from mobilize.wartime.audience import preview as audience_preview
+from mobilize.wartime.audit import Actor
+from mobilize.wartime.drafts import DemandSpec, OrderSpec
+from mobilize.wartime.errors import Conflict, WartimeError
+from mobilize.web import db, runtime
+from mobilize.web.ui import order_queries, queries
+from mobilize.web.ui.access import (
+    COMMAND_CENTER_ROLES,
+    COMMAND_ROLES,
+    current_principal,
+    login_required,
+    require_street,
+    roles_required,
+    street_or_404,
+)
+from mobilize.web.ui.pages import blueprint
+
+BOARD_ACTIONS = {"arrive": board.officer_arrive, "no-show": board.officer_no_show,
+                 "release": board.officer_release}
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def _actor() -> Actor:
+    principal = current_principal()
+    return Actor.user(principal.username, principal.user_id)
+
+
+def _zone() -> str:
+    return runtime().settings.timezone
+
+
+def _order_or_404(order_id: int):
+    order = order_queries.load_order(db(), order_id)
+    if order is None:
+        abort(404)
+    return order
+
+
+def _problem_text(error: WartimeError) -> str:
+    """The service's reason, introduced in the page's language (the reason itself names states and ids)."""
+    intro = {
+        "illegal_transition": _("This is not possible in the order's current state."),
+        "illegal_assignment_transition": _("This is not possible for this person any more."),
+        "window_over": _("The order's time window is already over."),
+        "invalid_order": _("The order is not valid."),
+        "not_found": _("Not found."),
+    }.get(error.code, _("This could not be done."))
+    return f"{intro} ({error.message})"
+
+
+# --- command center: list, create ----------------------------------------------------------------------------
+
+
+@blueprint.get("/command/orders")
+@roles_required(*COMMAND_CENTER_ROLES)
+def orders_list():
+    """The orders table alone (the command center reloads it on `order` events)."""
+    return render_template("_orders_list.html", orders=order_queries.orders(db()))
+
+
+@blueprint.get("/command/orders/new")
+@roles_required(*COMMAND_ROLES)
+def order_new():
+    return _render_form({}, {})
+
+
+@blueprint.post("/command/orders")
+@roles_required(*COMMAND_ROLES)
+def order_create():
+    form = request.form
+    spec, problems = _spec_from_form(form)
+    if spec is not None:
+        try:
+            order = drafts.create_draft(db(), spec, _actor(), utcnow())
+            db().commit()
+        except WartimeError as error:
+            db().rollback()
+            problems = {key: text for key, text in (error.details or {}).items() if isinstance(text, str)}
+            problems.setdefault("_", _problem_text(error))
+        else:
+            flash(_("Draft saved. Check the audience and the SMS cost, then launch."), "ok")
+            return redirect(url_for("ui.order_page", order_id=order.id), 303)
+    return _render_form(form, problems, status=422)
+
+
+def _render_form(form, problems: dict, status: int = 200):
+    session = db()
+    sites = queries.sites_of(session)
+    streets = session.scalars(select(Street).order_by(Street.id)).all()
+    now = datetime.now(ZoneInfo(_zone())).replace(second=0, microsecond=0)
+    defaults = {"starts_at": now.strftime("%Y-%m-%dT%H:%M"),
+                "ends_at": now.replace(hour=min(now.hour + 6, 23), minute=59 if now.hour >= 17 else 0)
+                .strftime("%Y-%m-%dT%H:%M")}
+    return render_template("order_new.html", sites=sites, streets=streets, form=form, problems=problems,
+                           defaults=defaults, channel=COMMAND,
+                           chosen_streets=form.getlist("streets") if hasattr(form, "getlist") else [],
+                           chosen_languages=form.getlist("languages") if hasattr(form, "getlist") else []), status
+
+
+def _spec_from_form(form) -> tuple[OrderSpec | None, dict]:
+    problems: dict[str, str] = {}
+    zone = ZoneInfo(_zone())
+
+    def when(name: str):
+        try:
+            return datetime.strptime(form.get(name, ""), "%Y-%m-%dT%H:%M").replace(tzinfo=zone)
+        except ValueError:
+            problems[name] = _("Give a date and a time.")
+            return None
+
+    def number(name: str, kind, default, scale=1):
+        raw = (form.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            return kind(float(raw) * scale) if kind is int else kind(raw) * scale
+        except ValueError:
+            problems[name] = _("Give a number.")
+            return default
+
+    demands = []
+    for key, raw in form.items():
+        if not key.startswith("cap-") or not raw.strip():
+            continue
+        _prefix, site_id, role = key.split("-", 2)
+        try:
+            capacity = int(raw)
+        except ValueError:
+            problems[key] = _("Give a whole number.")
+            continue
+        if capacity < 0:
+            problems[key] = _("Give a whole number.")
+        elif capacity > 0 and site_id.isdigit():
+            demands.append(DemandSpec(int(site_id), role, capacity))
+    if not demands and not any(key.startswith("cap-") for key in problems):
+        problems["demands"] = _("Give at least one place: a capacity for a site and role.")
+    streets = tuple(form.getlist("streets")) or None
+    languages = tuple(language for language in form.getlist("languages") if language in ("zh", "en"))
+    distance_km = number("max_distance_km", float, None)
+    answer_rate = number("expected_answer_rate", float, 50.0)
+    spec_values = dict(
+        title=(form.get("title") or "").strip(), starts_at=when("starts_at"), ends_at=when("ends_at"),
+        demands=tuple(demands), streets=streets,
+        max_distance_m=distance_km * 1000 if distance_km else None,
+        languages=languages if len(languages) == 1 else None,
+        rest_hours=number("rest_hours", int, 0),
+        peacetime_policy=form.get("peacetime_policy") or PeacetimePolicy.leave.value,
+        expected_answer_rate=answer_rate / 100 if answer_rate is not None else 0.5,
+        over_recruit_factor=number("over_recruit_factor", float, 1.2),
+        wave_interval_s=number("wave_interval_min", int, 600, 60),
+        confirmation_required=form.get("confirmation_required") == "1",
+        confirmation_timeout_s=number("confirmation_timeout_min", int, 1800, 60),
+    )
+    if not spec_values["title"]:
+        problems["title"] = _("Give the order a title.")
+    if problems:
+        return None, problems
+    return OrderSpec(**spec_values), problems
+
+
+# --- one order -----------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/command/orders/<int:order_id>")
+@roles_required(*COMMAND_CENTER_ROLES)
+def order_page(order_id: int):
+    return _render_order(_order_or_404(order_id))
+
+
+def _render_order(order, problem: str | None = None, status: int = 200):
+    session = db()
+    preview = audience_preview(session, order, _zone()) if order.state is OrderState.draft else None
+    top_up_choices = queries.sites_of(session) if order_queries.is_running(order) else []
+    return render_template(
+        "order.html", order=order, preview=preview, reasons=REASONS, problem=problem,
+        progress=board.progress(session, order), chart=order_queries.fill_chart(session, order, utcnow()),
+        top_up_choices=top_up_choices, channel=COMMAND), status
+
+
+@blueprint.get("/command/orders/<int:order_id>/progress")
+@roles_required(*COMMAND_CENTER_ROLES)
+def order_progress(order_id: int):
+    """Progress and chart alone (reloaded on `order` and `message` events)."""
+    order = _order_or_404(order_id)
+    session = db()
+    return render_template("_order_progress.html", order=order, progress=board.progress(session, order),
+                           chart=order_queries.fill_chart(session, order, utcnow()))
+
+
+def _order_action(order_id: int, act, done: str):
+    _order_or_404(order_id)
+    try:
+        act()
+        db().commit()
+    except WartimeError as error:
+        db().rollback()
+        db().expire_all()
+        return _render_order(_order_or_404(order_id), _problem_text(error), error.status)
+    flash(done, "ok")
+    return redirect(url_for("ui.order_page", order_id=order_id), 303)
+
+
+@blueprint.post("/command/orders/<int:order_id>/launch")
+@roles_required(*COMMAND_ROLES)
+def order_launch(order_id: int):
+    return _order_action(order_id, lambda: lifecycle.launch(db(), order_id, _actor(), utcnow()),
+                         _("Launched: the first invitations are going out."))
+
+
+@blueprint.post("/command/orders/<int:order_id>/cancel")
+@roles_required(*COMMAND_ROLES)
+def order_cancel(order_id: int):
+    reason = (request.form.get("reason") or "").strip()[:200] or None
+    return _order_action(order_id, lambda: lifecycle.cancel(db(), order_id, _actor(), utcnow(), reason, _zone()),
+                         _("Cancelled: everyone invited or dispatched is told."))
+
+
+@blueprint.post("/command/orders/<int:order_id>/close")
+@roles_required(*COMMAND_ROLES)
+def order_close(order_id: int):
+    return _order_action(order_id, lambda: lifecycle.close(db(), order_id, _actor(), utcnow(), _zone()),
+                         _("Closed: hours are certified and volunteers thanked."))
+
+
+@blueprint.post("/command/orders/<int:order_id>/top-up")
+@roles_required(*COMMAND_ROLES)
+def order_top_up(order_id: int):
+    additions = []
+    for key, raw in request.form.items():
+        if key.startswith("add-") and raw.strip():
+            _prefix, site_id, role = key.split("-", 2)
+            if raw.strip().isdigit() and int(raw) > 0 and site_id.isdigit():
+                additions.append(DemandSpec(int(site_id), role, int(raw)))
+    extra_site, extra_count = request.form.get("new_site_role", ""), (request.form.get("new_add") or "").strip()
+    if extra_site and extra_count.isdigit() and int(extra_count) > 0:
+        site_id, _sep, role = extra_site.partition(":")
+        if site_id.isdigit():
+            additions.append(DemandSpec(int(site_id), role, int(extra_count)))
+    if not additions:
+        order = _order_or_404(order_id)
+        return _render_order(order, _("Give at least one place to add."), 422)
+    return _order_action(order_id, lambda: lifecycle.top_up(db(), order_id, additions, _actor(), utcnow()),
+                         _("Places added: matching and invitations go on."))
+
+
+@blueprint.get("/command/orders/<int:order_id>/assignments.csv")
+@roles_required(*COMMAND_CENTER_ROLES)
+def order_csv(order_id: int):
+    """Who was sent where, with times. Numbers are masked for roles that do not call people."""
+    order = _order_or_404(order_id)
+    sees = current_principal().sees_phone_numbers
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(order_queries.CSV_COLUMNS)
+    for row in order_queries.csv_rows(db(), order, (lambda phone: phone) if sees else mask_phone):
+        writer.writerow(row)
+    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")  # BOM: spreadsheets read UTF-8
+    response.headers["Content-Disposition"] = f"attachment; filename=order-{order.id}-assignments.csv"
+    return response
+
+
+# --- the street board ----------------------------------------------------------------------------------------
+
+
+@blueprint.get("/board/<street>/orders")
+@login_required
+def board_orders(street: str):
+    """The running orders' places and people in this street (reloaded on the street channel's events)."""
+    row = street_or_404(street)
+    require_street(row)
+    return render_template("_board_orders.html", street=row, blocks=order_queries.street_board(db(), row.id),
+                           may_act=_may_act())
+
+
+def _may_act() -> bool:
+    principal = current_principal()
+    return principal is not None and (principal.can_command or principal.is_officer)
+
+
+def _board_change(row: Street, act, done: str):
+    if not _may_act():
+        abort(403)
+    try:
+        act()
+        db().commit()
+    except WartimeError as error:
+        db().rollback()
+        db().expire_all()
+        from mobilize.web.ui.pages import render_board
+
+        return render_board(row, problem=_problem_text(error), status=error.status)
+    flash(done, "ok")
+    return redirect(url_for("ui.board", street=row.slug), 303)
+
+
+@blueprint.post("/board/<street>/assignments/<int:assignment_id>/<action>")
+@login_required
+def board_action(street: str, assignment_id: int, action: str):
+    """Mark arrived, no-show, or release: one click, street-checked, audited by the service."""
+    row = street_or_404(street)
+    require_street(row)
+    if action not in BOARD_ACTIONS:
+        abort(404)
+    if not _may_act():
+        abort(403)
+    session = db()
+    from mobilize.models import Assignment
+
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
+        abort(404)
+    street_id = board.assignment_street(assignment)
+    if street_id != row.id:
+        abort(403 if not current_principal().may_access_street(street_id) else 404)
+    name = assignment.volunteer.name
+    done = {"arrive": _("%(name)s marked as arrived.", name=name),
+            "no-show": _("%(name)s marked as no-show; the place will be backfilled.", name=name),
+            "release": _("%(name)s released; the place will be backfilled.", name=name)}[action]
+    return _board_change(row, lambda: BOARD_ACTIONS[action](session, assignment, _actor(), utcnow()), done)
+
+
+@blueprint.post("/board/<street>/demands/<int:demand_id>/backfill")
+@login_required
+def board_backfill(street: str, demand_id: int):
+    """Ask for backfill of a site and role: matching from standby now, and another wave if needed."""
+    row = street_or_404(street)
+    require_street(row)
+    session = db()
+    demand = session.get(Demand, demand_id)
+    if demand is None:
+        abort(404)
+    site_street = session.scalar(select(Site.street_id).where(Site.id == demand.site_id))
+    if site_street != row.id:
+        abort(403 if not current_principal().may_access_street(site_street) else 404)
+
+    def request_backfill():
+        order = demand.order
+        if order.state is not OrderState.open:
+            raise Conflict(f"order {order.id} is {order.state.value}: only an open order is backfilled",
+                           code="illegal_transition", details={"state": order.state.value})
+        audit.record(session, _actor(), "demand.backfill_requested", "demand", demand.id, utcnow(),
+                     order_id=order.id, street_id=row.id)
+        followups.request_match(session, order.id)
+        followups.request_wave(session, order.id)
+
+    return _board_change(row, request_backfill, _("Backfill requested: standby first, then a new wave."))
+
