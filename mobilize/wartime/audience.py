@@ -37,6 +37,7 @@ from mobilize.wartime.places import ACTIVE
 
 # Exclusion reasons, in the order they are checked: a volunteer is counted under the first that applies.
 REASONS = ("opted_out", "phone_invalid", "already_invited", "wrong_street", "language", "resting",
+           "busy_protected_post", "busy_peacetime_shift",  # issue 5: peacetime coexistence (see below)
            "no_coordinates", "missing_skill", "too_far")
 ELIGIBLE = -1
 WEIGHTS = MatchWeights()  # waves rank volunteers exactly as matching prices them
@@ -132,6 +133,15 @@ def evaluate(session: Session, order: Order, *, open_only: bool,
     if order.languages is not None:
         exclude("language", ~np.isin(pool.language, np.array(order.languages, dtype="<U2")))
     exclude("resting", np.isin(pool.ids, _resting_ids(session, order)))
+    # Peacetime coexistence (issue 5): booked on a shift overlapping the window. A protected post always
+    # excludes; another shift only under the `leave` policy (under `release` they are released when placed).
+    # (Imported here: the roster imports wartime modules.)
+    from mobilize.peacetime.coexistence import leaves_roster_alone, roster_busy
+
+    on_protected, on_shift = roster_busy(session, order)
+    exclude("busy_protected_post", np.isin(pool.ids, on_protected))
+    if leaves_roster_alone(order):
+        exclude("busy_peacetime_shift", np.isin(pool.ids, on_shift))
     exclude("no_coordinates", np.isnan(pool.lat) | np.isnan(pool.lon))
     if slots is None:
         slots = order_slots(session, order, open_only)

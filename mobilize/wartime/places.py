@@ -51,6 +51,16 @@ def place(session: Session, order_id: int, demand_id: int, volunteer_id: int, no
           ) -> Assignment | None:
     """Reserve a place and create the assignment together, in a savepoint: None (and nothing changed) when the
     demand is full or the volunteer already has an active assignment in this order."""
+    # Peacetime coexistence (issue 5): lock the volunteer as every roster booking does, then apply the order's
+    # peacetime policy: refused (None) when on a protected post overlapping the window, or on any overlapping
+    # shift under `leave`; under `release` the overlapping sign-ups are released below, in this savepoint.
+    # (Imported here: the roster imports wartime modules.)
+    from mobilize.peacetime import coexistence
+
+    order = session.get(Order, order_id)
+    decision = coexistence.before_place(session, order, volunteer_id) if order is not None else None
+    if decision is not None and not decision.allowed:
+        return None
     pending_kicks = {key: set(value) for key, value in session.info.items() if isinstance(value, set)}
     try:
         with session.begin_nested():
@@ -61,6 +71,8 @@ def place(session: Session, order_id: int, demand_id: int, volunteer_id: int, no
                                     notified_at=now, confirm_by=confirm_by, notes="")
             session.add(assignment)
             session.flush()  # the partial unique index speaks here
+            if decision is not None and decision.release:  # issue 5: release overlapping shifts, backfill them
+                coexistence.release_for(session, order, assignment, decision, now)
     except IntegrityError:
         # A concurrent placement of the same volunteer won; the savepoint undid our reservation. Rolling back a
         # savepoint fires after_soft_rollback, which forgets the whole transaction's sender kicks: put them back.

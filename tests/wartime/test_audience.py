@@ -47,7 +47,7 @@ def test_every_exclusion_reason_is_counted_once(rt):
     assert result.eligible == 3
     assert result.excluded == {"opted_out": 2, "phone_invalid": 1, "already_invited": 0, "wrong_street": 1,
                                "language": 1, "resting": 1, "no_coordinates": 1, "missing_skill": 1,
-                               "too_far": 1}
+                               "too_far": 1, "busy_protected_post": 0, "busy_peacetime_shift": 0}  # issue 5
     assert list(result.excluded) == list(REASONS)
     # with a shorter rest the volunteer is available again
     with rt.transaction() as session:

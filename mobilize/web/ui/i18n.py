@@ -38,6 +38,8 @@ EXCLUSION_LABELS = {
     "already_invited": _l("already invited"), "wrong_street": _l("other street"), "language": _l("language"),
     "resting": _l("resting after another order"), "no_coordinates": _l("no location"),
     "missing_skill": _l("missing skill"), "too_far": _l("too far"),
+    "busy_protected_post": _l("on duty at a protected post"),
+    "busy_peacetime_shift": _l("on a peacetime shift"),
 }
 COUNT_LABELS = {
     "capacity": _l("capacity"), "assigned": _l("assigned"), "confirmed": _l("confirmed"),

@@ -1,0 +1,199 @@
+"""The drill's report, from the database (the truth) plus the drill's timeline."""
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from mobilize.domain.matching import Candidate, match
+from mobilize.wartime.audience import WEIGHTS, order_slots
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def capacity_violations(session, order_id: int) -> list[dict]:
+    """Demands with more active assignments than capacity, or whose `filled` is not their active count."""
+    from mobilize.models import Assignment, Demand
+    from mobilize.wartime.places import ACTIVE
+
+    active = dict(session.execute(select(Assignment.demand_id, func.count())
+                                  .where(Assignment.order_id == order_id, Assignment.status.in_(list(ACTIVE)))
+                                  .group_by(Assignment.demand_id)).all())
+    problems = []
+    for demand in session.scalars(select(Demand).where(Demand.order_id == order_id)):
+        count = active.get(demand.id, 0)
+        if count > demand.capacity or demand.filled != count or demand.filled > demand.capacity:
+            problems.append({"demand_id": demand.id, "capacity": demand.capacity, "filled": demand.filled,
+                             "active": count})
+    return problems
+
+
+def hindsight(session, order, final_distance_m: float) -> dict:
+    """Total distance of the final placement vs the optimum with every answer known in advance: everyone who
+    said yes and is still willing at the end (not opted out, not dropped out, not a no-show) on the full
+    capacities, solved by `domain.matching.match`; with first come first served and greedy nearest pair first
+    for comparison (same people, same order of answers)."""
+    import numpy as np
+
+    from mobilize.domain.matching import pair_costs
+    from mobilize.models import (
+        Assignment,
+        AssignmentStatus,
+        Invitation,
+        InvitationStatus,
+        Volunteer,
+    )
+    from mobilize.wartime.dispatch import standby_candidates
+
+    slots = [s for s in order_slots(session, order, open_only=False)]
+    from dataclasses import replace
+
+    full = [replace(s, open_capacity=s.open_capacity) for s in slots]
+    # the willing: active assignments and standby
+    active_ids = set(session.scalars(select(Assignment.volunteer_id).where(
+        Assignment.order_id == order.id, Assignment.status.in_(
+            [AssignmentStatus.notified, AssignmentStatus.proposed, AssignmentStatus.confirmed,
+             AssignmentStatus.arrived, AssignmentStatus.completed]))))
+    gone = set(session.scalars(select(Assignment.volunteer_id).where(  # no-shows are not willing
+        Assignment.order_id == order.id, Assignment.status == AssignmentStatus.no_show)))
+    rows = session.execute(select(Volunteer.id, Volunteer.lat, Volunteer.lon, Volunteer.street_id,
+                                  Invitation.answered_at)
+                           .join(Invitation, Invitation.volunteer_id == Volunteer.id)
+                           .where(Invitation.order_id == order.id, Volunteer.lat.is_not(None),
+                                  Volunteer.opted_out_at.is_(None), Volunteer.id.not_in(list(gone)),
+                                  (Invitation.status == InvitationStatus.accepted)
+                                  | Volunteer.id.in_(list(active_ids)))).all()
+    skills = {c.volunteer_id: c.skills for c in standby_candidates(session, order)}
+    from mobilize.models import Skill, volunteer_skills
+
+    pairs = session.execute(select(volunteer_skills.c.volunteer_id, Skill.code)
+                            .join(Skill, Skill.id == volunteer_skills.c.skill_id)
+                            .where(volunteer_skills.c.volunteer_id.in_([r[0] for r in rows])))
+    for vid, code in pairs:
+        skills[vid] = frozenset(skills.get(vid, frozenset()) | {code})
+    people = [Candidate(r[0], r[1], r[2], skills.get(r[0], frozenset()), r[3]) for r in rows]
+    best = match(people, full, WEIGHTS, order.max_distance_m)
+    answered = {r[0]: r[4] for r in rows}
+    in_order = sorted(people, key=lambda c: (answered[c.volunteer_id], c.volunteer_id))
+    distance, cost = pair_costs(in_order, full, WEIGHTS, order.max_distance_m)
+    room = np.array([s.open_capacity for s in full])
+    fcfs = 0.0
+    for r in range(len(in_order)):
+        options = np.where(room > 0, cost[r], np.inf)
+        c = int(np.argmin(options)) if len(options) else 0
+        if len(options) and np.isfinite(options[c]):
+            room[c] -= 1
+            fcfs += distance[r, c]
+    room = np.array([s.open_capacity for s in full])
+    taken = np.zeros(len(in_order), bool)
+    rws, cls = np.nonzero(np.isfinite(cost))
+    greedy = 0.0
+    for index in np.lexsort((cls, rws, cost[rws, cls])):
+        r, c = rws[index], cls[index]
+        if not taken[r] and room[c] > 0:
+            taken[r], room[c] = True, room[c] - 1
+            greedy += distance[r, c]
+    optimum = best.total_distance_m
+    ratio = (lambda x: round(float(x) / optimum, 4) if optimum else None)
+    return {"willing": len(people), "hindsight_placed": len(best.placements),
+            "hindsight_distance_m": round(optimum), "online_distance_m": round(final_distance_m),
+            "online_ratio": ratio(final_distance_m), "fcfs_ratio": ratio(fcfs), "greedy_ratio": ratio(greedy)}
+
+
+def build_report(runtime, order_id: int, config, trace, clock) -> dict:
+    from mobilize.models import (
+        Assignment,
+        AssignmentStatus,
+        Demand,
+        Invitation,
+        InvitationStatus,
+        Order,
+        OutboundMessage,
+        Site,
+        Street,
+        Volunteer,
+    )
+    from mobilize.wartime.dispatch import standby_count
+    from mobilize.wartime.places import ACTIVE
+
+    from mobilize.peacetime.coexistence import peacetime_report
+
+    with runtime.transaction() as session:
+        order = session.get(Order, order_id)
+        peacetime = peacetime_report(session, order)
+        violations = capacity_violations(session, order_id)
+        places = int(session.scalar(select(func.sum(Demand.capacity)).where(Demand.order_id == order_id)))
+        filled = int(session.scalar(select(func.sum(Demand.filled)).where(Demand.order_id == order_id)))
+        per_street = {}
+        for name, capacity, fill in session.execute(
+                select(Street.name, func.sum(Demand.capacity), func.sum(Demand.filled))
+                .join(Site, Site.id == Demand.site_id).join(Street, Street.id == Site.street_id)
+                .where(Demand.order_id == order_id).group_by(Street.name).order_by(Street.name)):
+            per_street[name] = {"places": int(capacity), "filled": int(fill)}
+        statuses = Counter(dict(session.execute(select(Assignment.status, func.count())
+                                                .where(Assignment.order_id == order_id)
+                                                .group_by(Assignment.status)).all()))
+        reasons = Counter(dict(session.execute(select(Assignment.end_reason, func.count())
+                                               .where(Assignment.order_id == order_id,
+                                                      Assignment.end_reason.is_not(None))
+                                               .group_by(Assignment.end_reason)).all()))
+        backfills = session.scalar(select(func.count()).select_from(Assignment).where(
+            Assignment.order_id == order_id, Assignment.backfill.is_(True)))
+        invitations = Counter(dict(session.execute(select(Invitation.status, func.count())
+                                                   .where(Invitation.order_id == order_id)
+                                                   .group_by(Invitation.status)).all()))
+        sms_sent, segments = session.execute(select(func.count(), func.coalesce(func.sum(OutboundMessage.segments), 0))
+                                             .where(OutboundMessage.status != "pending",
+                                                    OutboundMessage.status != "cancelled")).one()
+        by_kind = dict(session.execute(select(OutboundMessage.kind, func.count())
+                                       .group_by(OutboundMessage.kind)).all())
+        opt_outs = session.scalar(select(func.count()).select_from(Volunteer).where(
+            Volunteer.opted_out_at.is_not(None), Volunteer.opted_out_at >= clock.start))
+        standby = standby_count(session, order_id)
+        final_distance = float(session.scalar(select(func.coalesce(func.sum(Assignment.distance_m), 0.0)).where(
+            Assignment.order_id == order_id, Assignment.status.in_(list(ACTIVE)))))
+        quality = hindsight(session, order, final_distance)
+        state = order.state.value
+    target = 0.95 * places
+    t95 = next((t for t, f in trace.fill_times if f >= target), None)
+    return {
+        "places": places,
+        "filled": filled,
+        "time_to_fill_s": None if trace.first_fill_s is None else round(trace.first_fill_s, 1),
+        "time_to_95_s": None if t95 is None else round(t95, 1),
+        "sms_sent": int(sms_sent),
+        "segments_sent": int(segments),
+        "sms_by_kind": by_kind,
+        "standby": standby,
+        "backfills": backfills,
+        "capacity_violations": len(violations),
+        "capacity_violation_details": violations,
+        "per_street": per_street,
+        "waves": order.waves_sent,
+        "invited": sum(invitations.values()),
+        "accepted": invitations.get(InvitationStatus.accepted, 0),
+        "declines": invitations.get(InvitationStatus.declined, 0),
+        "drop_outs": reasons.get("dropped_out", 0),
+        "confirm_timeouts": reasons.get("confirm_timeout", 0),
+        "no_shows": statuses.get(AssignmentStatus.no_show, 0),
+        "opt_outs": opt_outs,
+        "replies": dict(trace.replies),
+        "replies_misread": {f"{meant}->{parsed}": n for (meant, parsed), n in trace.misread.items()},
+        "order_state": state,
+        "matching": quality,
+        "reply_to_dispatch_s": {"p50": percentile(trace.reply_to_dispatch, 50),
+                                "p95": percentile(trace.reply_to_dispatch, 95),
+                                "n": len(trace.reply_to_dispatch)},
+        "simulated_s": round(clock.t, 1),
+        "config": {"volunteers": config.volunteers, "places": config.places, "seed": config.seed,
+                   "time_scale": config.time_scale, "segments_per_second": config.segments_per_second,
+                   "strategy": config.strategy, "hold_max_s": config.hold_max_s},
+        "events": {"matches": trace.matches, "sweeps": trace.sweeps},
+        "peacetime": peacetime,
+    }
