@@ -38,7 +38,7 @@ from pathlib import Path
 
 from benchmarks.procs import (BenchmarkError, Children, cpu_snapshot, free_port, group_cpu_seconds,
                               install_signal_handlers, self_cpu_seconds)
-from benchmarks.sms_stack import NO_CAP, ROOT, SENDER, SmsStack
+from benchmarks.sms_stack import ROOT, SENDER, SmsStack
 
 BODY = "【应急志愿】八大关街道#27：明早8点太平角检测点需要10人，回复Y27参加，N27不参加"  # 1 UCS-2 segment
 LONG_BODY = BODY + "。集合地点：太平角一路与正阳关路交叉口东北角，请携带身份证、志愿者证、口罩和饮用水，着装整齐，提前十分钟到达。"

@@ -1,7 +1,6 @@
 """The Twilio webhooks: signatures checked against PUBLIC_BASE_URL + path, inbound stored once and queued."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
 
 import pytest
 from rq import SimpleWorker

@@ -1,23 +1,15 @@
 """Domain errors of wartime orders. The API turns them into DESIGN's error format with the status given here."""
 from __future__ import annotations
 
-from typing import Any
+
+from mobilize.domain.errors import DomainError
 
 from mobilize.domain.order_states import IllegalTransition, OrderAction
 from mobilize.models import OrderState
 
 
-class WartimeError(Exception):
-    """Base: a message for people, a stable code for programs, details naming the culprit."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, code: str | None = None, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.code
-        self.details = details or {}
+class WartimeError(DomainError):
+    """Base of this package's errors (see mobilize.domain.errors)."""
 
 
 class InvalidOrder(WartimeError):
