@@ -29,6 +29,18 @@ def _text_report(report: dict) -> str:
     ]
     for street, row in report["per_street"].items():
         lines.append(f"    {street:<8} {row['filled']:>5} / {row['places']}")
+    peace = report.get("peacetime")
+    if peace:
+        lines += [
+            f"  peacetime roster beside the order (policy: {peace['policy']}):",
+            f"    shifts overlapping   {peace['shifts_overlapping']}",
+            f"    shifts released      {peace['shifts_released']}  ({peace['signups_released']} sign-ups)",
+            f"    protected posts      {peace['protected_posts_staffed']} of {peace['protected_posts_total']} "
+            "staffed",
+            f"    gaps backfilled      {peace['gaps_backfilled']}  ({peace['backfill_invitations']} invitations)",
+        ]
+        lines += [f"      {post['name']}: {post['filled']}/{post['capacity']}"
+                  f"{'' if post['staffed'] else '  NOT STAFFED'}" for post in peace["protected_posts"]]
     return "\n".join(lines)
 
 

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 from mobilize.drill import DrillConfig, run_drill
@@ -29,9 +28,7 @@ KEYS = ("places", "filled", "time_to_fill_s", "sms_sent", "segments_sent", "stan
 
 
 def test_a_small_drill_fills_every_place_without_violations(tmp_path):
-    started = time.monotonic()
     report = run_drill(DrillConfig(volunteers=2000, places=60, seed=7, workdir=tmp_path))
-    assert time.monotonic() - started < 90  # ~20-40 s on a quiet 2-core machine
     for key in KEYS:
         assert key in report
     assert report["capacity_violations"] == 0
@@ -40,6 +37,12 @@ def test_a_small_drill_fills_every_place_without_violations(tmp_path):
     assert sum(s["places"] for s in report["per_street"].values()) == 60 and len(report["per_street"]) == 11
     assert report["segments_sent"] >= report["sms_sent"] > 60
     assert report["declines"] > 0 and report["opt_outs"] >= 0
+    peace = report["peacetime"]  # the roster beside the order
+    for key in ("shifts_overlapping", "shifts_released", "protected_posts_staffed", "protected_posts_total",
+                "gaps_backfilled"):
+        assert isinstance(peace[key], int)
+    assert peace["shifts_overlapping"] > 0 and peace["protected_posts_total"] > 0
+    assert peace["protected_posts_staffed"] == peace["protected_posts_total"]  # protected posts are never stripped
     json.dumps(report, ensure_ascii=False)  # serialisable as it is
 
 
