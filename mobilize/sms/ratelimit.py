@@ -26,27 +26,35 @@ from redis import Redis
 RESERVATION_S = 35.0  # longer than the gateway's request timeout (30 s)
 KEY = "mobilize:sms:rate:{sender}"
 
-# KEYS[1] the set; ARGV: now, limit, cost, reservation seconds, token. Returns {1} when reserved, or {0, when}
-# with the earliest time a slot frees.
-_RESERVE = """
-local now, limit, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+# Time is Redis's own (TIME), so that workers on several hosts share one clock.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+# KEYS[1] the set; ARGV: limit, cost, reservation seconds, token. Returns {1} when reserved, or {0, when}
+# with the earliest time a slot frees (seconds from now).
+_RESERVE = _NOW + """
+local limit, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local used = redis.call('ZCARD', KEYS[1])
 if used + cost > limit then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, first[2] or tostring(now)}
+  return {0, tostring((tonumber(first[2]) or now) - now)}
 end
-local until_ = now + tonumber(ARGV[4])
+local until_ = now + tonumber(ARGV[3])
 for i = 1, cost do
-  redis.call('ZADD', KEYS[1], until_, ARGV[5] .. ':' .. i)
+  redis.call('ZADD', KEYS[1], until_, ARGV[4] .. ':' .. i)
 end
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[4]) * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
 return {1}
 """
-# KEYS[1] the set; ARGV: until (score), cost, token. Only members still there (XX): a lapsed one stays gone.
-_SETTLE = """
+# KEYS[1] the set; ARGV: seconds it still counts (0: not at all), cost, token. Only members still there (XX):
+# a lapsed one stays gone.
+_SETTLE = _NOW + """
+local until_ = 0
+if tonumber(ARGV[1]) > 0 then until_ = now + tonumber(ARGV[1]) end
 for i = 1, tonumber(ARGV[2]) do
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[3] .. ':' .. i)
+  redis.call('ZADD', KEYS[1], 'XX', until_, ARGV[3] .. ':' .. i)
 end
 return 1
 """
@@ -85,10 +93,9 @@ class SegmentRateLimiter:
         return self.limit
 
     def try_acquire(self, segments: int) -> Reservation | float:
-        """A reservation of `segments`, or the time (time.time()) when a slot may free."""
+        """A reservation of `segments`, or the seconds until a slot may free."""
         token = secrets.token_hex(8)
-        answer = self._reserve(keys=[self.key], args=[repr(time.time()), self.limit, segments, RESERVATION_S,
-                                                      token])
+        answer = self._reserve(keys=[self.key], args=[self.limit, segments, RESERVATION_S, token])
         if int(answer[0]) == 1:
             return Reservation(token, segments)
         return float(answer[1])
@@ -100,19 +107,18 @@ class SegmentRateLimiter:
         remaining, held = segments, None
         while remaining > 0:
             chunk = min(remaining, self.capacity)
+            if held is not None:  # the earlier part counts as sent from now, so the next waits for its window
+                self.done(held, sent=True)
+                held = None
             while not isinstance(reservation := self.try_acquire(chunk), Reservation):
                 if deadline is not None and time.monotonic() >= deadline:
-                    if held is not None:
-                        self.done(held, sent=False)
                     return None
-                time.sleep(min(0.25, max(0.002, reservation - time.time())))
-            if held is not None:
-                self.done(held, sent=True)
+                time.sleep(min(0.25, max(0.002, reservation)))
             held, remaining = reservation, remaining - chunk
         return held
 
     def done(self, reservation: Reservation, sent: bool = True) -> None:
         """The request is over: its segments count until a window after now (sent, or maybe sent), or not at all
         (refused before anything went out)."""
-        until = time.time() + self.window_s if sent else 0.0
-        self._settle(keys=[self.key], args=[repr(until), reservation.segments, reservation.token])
+        self._settle(keys=[self.key], args=[repr(self.window_s if sent else 0.0), reservation.segments,
+                                            reservation.token])
