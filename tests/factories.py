@@ -6,9 +6,11 @@ from itertools import count
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mobilize.models import Role, Site, SiteKind, SiteRole, Skill, Street, Team, Volunteer
+from mobilize.models import (InboundMessage, OutboundMessage, Role, Site, SiteKind, SiteRole, Skill, Street, Team,
+                             Volunteer)
 
 _numbers = count(1)
+_sids = count(1)
 
 
 def street(session: Session, short_name: str = "八大关") -> Street:
@@ -40,3 +42,27 @@ def volunteer(session: Session, street_name: str = "八大关", name: str = "张
     session.add(row)
     session.flush()
     return row
+
+
+def text(runtime, volunteer: Volunteer | str, body: str) -> str:
+    """A volunteer's SMS, stored as the webhook would and processed as the worker does."""
+    from workers.sms import process_inbound
+
+    phone = volunteer if isinstance(volunteer, str) else volunteer.phone
+    with runtime.transaction() as session:
+        inbound = InboundMessage(message_sid=f"SM{next(_sids):032d}", from_phone=phone, to_phone="+8610690000",
+                                 body=body)
+        session.add(inbound)
+        session.flush()
+        inbound_id = inbound.id
+    return process_inbound(inbound_id)
+
+
+def sent(runtime, kind: str | None = None, volunteer: Volunteer | None = None) -> list[OutboundMessage]:
+    with runtime.transaction() as session:
+        statement = select(OutboundMessage).order_by(OutboundMessage.id)
+        if kind:
+            statement = statement.where(OutboundMessage.kind == kind)
+        if volunteer is not None:
+            statement = statement.where(OutboundMessage.volunteer_id == volunteer.id)
+        return list(session.scalars(statement))

@@ -14,10 +14,8 @@ from mobilize.models import (
     AssignmentStatus,
     AuditEvent,
     Demand,
-    InboundMessage,
     Order,
     OrderState,
-    OutboundMessage,
     Post,
     Role,
     Shift,
@@ -29,6 +27,7 @@ from mobilize.peacetime import posts
 from mobilize.peacetime.config import RosterConfig
 from mobilize.runtime import Runtime
 from mobilize.wartime.audit import Actor
+from tests.factories import sent, text  # noqa: F401  (shared with the other suites)
 from tests import factories
 from tests.conftest import make_settings
 from workers.context import set_runtime
@@ -37,7 +36,6 @@ OFFICER = Actor("officer-badaguan", None)
 BADAGUAN = (36.0525, 120.3520)  # an intersection in 八大关
 ZHANSHAN = (36.0605, 120.3670)  # a station in 湛山, ~1.6 km east
 CFG = RosterConfig()
-_sids = count(1)
 _codes = count(1000)
 
 
@@ -109,30 +107,6 @@ def at_local(day_offset: int, hh: int, mm: int = 0, base: datetime | None = None
 
     day = local_date(base or utcnow(), CFG.zone) + timedelta(days=day_offset)
     return _at(day, time(hh, mm), CFG.zone)
-
-
-def text(runtime, volunteer: Volunteer | str, body: str) -> str:
-    """A volunteer's SMS, stored as the webhook would and processed as the worker does."""
-    from workers.sms import process_inbound
-
-    phone = volunteer if isinstance(volunteer, str) else volunteer.phone
-    with runtime.transaction() as session:
-        inbound = InboundMessage(message_sid=f"SM{next(_sids):032d}", from_phone=phone, to_phone="+8610690000",
-                                 body=body)
-        session.add(inbound)
-        session.flush()
-        inbound_id = inbound.id
-    return process_inbound(inbound_id)
-
-
-def sent(runtime, kind: str | None = None, volunteer: Volunteer | None = None) -> list[OutboundMessage]:
-    with runtime.transaction() as session:
-        statement = select(OutboundMessage).order_by(OutboundMessage.id)
-        if kind:
-            statement = statement.where(OutboundMessage.kind == kind)
-        if volunteer is not None:
-            statement = statement.where(OutboundMessage.volunteer_id == volunteer.id)
-        return list(session.scalars(statement))
 
 
 def audit_actions(runtime, subject_type: str | None = None) -> list[str]:

@@ -3,7 +3,6 @@ command center, as volunteers texting, and as the workers."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from itertools import count
 
 import pytest
 from sqlalchemy import func, select
@@ -11,10 +10,8 @@ from sqlalchemy import func, select
 from mobilize.models import (
     Assignment,
     Demand,
-    InboundMessage,
     Invitation,
     Order,
-    OutboundMessage,
     Volunteer,
 )
 from mobilize.models._types import utcnow
@@ -23,6 +20,7 @@ from mobilize.wartime import dispatch, drafts, lifecycle, waves
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
 from mobilize.wartime.places import ACTIVE
+from tests.factories import sent, text  # noqa: F401  (shared with the other suites)
 from tests import factories
 from tests.conftest import make_settings
 from workers.context import set_runtime
@@ -30,7 +28,6 @@ from workers.context import set_runtime
 COMMANDER = Actor("cmd", None)
 BADAGUAN = (36.0525, 120.3520)  # a site in 八大关
 ZHANSHAN = (36.0605, 120.3670)  # a site in 湛山, ~1.6 km east
-_sids = count(1)
 
 
 @pytest.fixture
@@ -98,30 +95,6 @@ def run_wave(runtime, order_id: int, now: datetime | None = None):
 def run_match(runtime, order_id: int, now: datetime | None = None):
     with runtime.transaction() as session:
         return dispatch.run_matching(session, order_id, now or utcnow())
-
-
-def text(runtime, volunteer: Volunteer | str, body: str) -> str:
-    """A volunteer's SMS, stored as the webhook would and processed as the worker does."""
-    from workers.sms import process_inbound
-
-    phone = volunteer if isinstance(volunteer, str) else volunteer.phone
-    with runtime.transaction() as session:
-        inbound = InboundMessage(message_sid=f"SM{next(_sids):032d}", from_phone=phone, to_phone="+8610690000",
-                                 body=body)
-        session.add(inbound)
-        session.flush()
-        inbound_id = inbound.id
-    return process_inbound(inbound_id)
-
-
-def sent(runtime, kind: str | None = None, volunteer: Volunteer | None = None) -> list[OutboundMessage]:
-    with runtime.transaction() as session:
-        statement = select(OutboundMessage).order_by(OutboundMessage.id)
-        if kind:
-            statement = statement.where(OutboundMessage.kind == kind)
-        if volunteer is not None:
-            statement = statement.where(OutboundMessage.volunteer_id == volunteer.id)
-        return list(session.scalars(statement))
 
 
 def invited_ids(runtime, order_id: int) -> list[int]:
