@@ -27,6 +27,10 @@ STOP_TIMEOUT_S = 10.0
 # gunicorn gthread threads per web worker. Each open live-update stream (SSE, mobilize/web/events.py) holds a
 # thread; a worker serves at most EVENT_STREAMS_PER_PROCESS (24) of them, which leaves 8 for pages and the API.
 WEB_THREADS = 32
+# The simulated volunteers of `mobilize up` answer ten times faster than people (minutes become tens of seconds),
+# so that a demo order fills while someone watches; the order's own timers run in real time.
+SIMULATOR_TIME_SCALE = 0.1
+SIMULATED_VOLUNTEER = "mobilize.drill.responder:drill_responder"
 
 
 class StackError(RuntimeError):
@@ -95,7 +99,8 @@ class Stack:
             for child in self.children:
                 child.start(env, log_dir)
             self._wait_for_web()
-            self._announce(env, log_dir)
+            phones = self._register_simulated_phones(env)
+            self._announce(env, log_dir, phones)
             self._supervise(env, log_dir)
         finally:
             self.stop()
@@ -126,7 +131,8 @@ class Stack:
         children = []
         if self.settings.sms_backend == "simulator":
             sim_port = env["SIMULATOR_URL"].rsplit(":", 1)[1]
-            children.append(Child("simulator", mobilize + ["simulator", "--host", self.host, "--port", sim_port]))
+            children.append(Child("simulator", mobilize + ["simulator", "--host", self.host, "--port", sim_port,
+                                                           "--time-scale", str(SIMULATOR_TIME_SCALE)]))
         children.append(Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{self.host}:{self.port}",
                                       "--workers", str(self.web_workers), "--threads", str(WEB_THREADS),
                                       "--graceful-timeout", "5", "--no-control-socket",
@@ -150,7 +156,42 @@ class Stack:
                 time.sleep(0.2)
         raise StackError(f"the web server did not listen on {self.host}:{self.port} within {timeout:.0f}s")
 
-    def _announce(self, env: dict[str, str], log_dir: Path) -> None:
+    def _register_simulated_phones(self, env: dict[str, str], timeout: float = 20.0) -> int:
+        """In simulator mode, every volunteer's phone answers like people do (the drill's answer model: minutes
+        of delay, declines, confirmations, drop-outs, a few STOPs), so an order fills while you watch."""
+        if "SIMULATOR_URL" not in env:
+            return 0
+        from sqlalchemy import select
+
+        from mobilize.models import Volunteer
+        from mobilize.runtime import Runtime
+        from mobilize.sms.simulator.control import SimulatorControl
+
+        runtime = Runtime(self.settings)
+        try:
+            with runtime.transaction() as session:
+                phones = session.execute(select(Volunteer.phone, Volunteer.language)
+                                         .where(Volunteer.opted_out_at.is_(None))).all()
+        finally:
+            runtime.close()
+        control = SimulatorControl(env["SIMULATOR_URL"])
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                control.health()
+                break
+            except Exception:  # not listening yet
+                if time.monotonic() > deadline:
+                    log.warning("stack.simulator_unreachable", url=env["SIMULATOR_URL"])
+                    return 0
+                time.sleep(0.2)
+        for start in range(0, len(phones), 5000):
+            control.register_phones([{"number": phone, "profile": {"language": language}}
+                                     for phone, language in phones[start:start + 5000]],
+                                    responder=SIMULATED_VOLUNTEER)
+        return len(phones)
+
+    def _announce(self, env: dict[str, str], log_dir: Path, phones: int = 0) -> None:
         base = f"http://{self.host}:{self.port}"
         lines = [
             "", "mobilize is up:",
@@ -159,7 +200,8 @@ class Stack:
             f"  health           {base}/healthz",
         ]
         if "SIMULATOR_URL" in env:
-            lines.append(f"  simulated phones {base}/phones  (simulator at {env['SIMULATOR_URL']})")
+            lines.append(f"  simulated phones {base}/phones  (simulator at {env['SIMULATOR_URL']}; {phones:,} "
+                         f"volunteers' phones answer like people, {SIMULATOR_TIME_SCALE:g}x their real delays)")
         credentials = self.settings.instance_path / "demo-credentials.txt"
         if credentials.exists():
             lines += ["", "demo logins (demo mode only):"] + [

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -65,7 +66,7 @@ def up_env(tmp_path):
 
 def test_up_serves_health_and_api_and_stops_cleanly_on_ctrl_c(up_env):
     mobilize = [sys.executable, "-m", "mobilize"]
-    subprocess.run(mobilize + ["db", "upgrade"], env=up_env, check=True, capture_output=True)
+    subprocess.run(mobilize + ["seed", "demo", "--volunteers", "60"], env=up_env, check=True, capture_output=True)
     subprocess.run(mobilize + ["users", "create", "--username", "cmd", "--password", "password-1",
                                "--role", "commander"], env=up_env, check=True, capture_output=True)
     token = subprocess.run(mobilize + ["users", "token", "--username", "cmd"], env=up_env, check=True,
@@ -95,6 +96,8 @@ def test_up_serves_health_and_api_and_stops_cleanly_on_ctrl_c(up_env):
         output, _ = up.communicate(timeout=30)
     assert up.returncode == 0, output
     assert "mobilize is up" in output and f"{base}/api/v1" in output
+    # the demo's volunteers (less the opted out) answer as simulated phones
+    assert re.search(r"simulator at http://127\.0\.0\.1:\d+; \d\d volunteers' phones answer like people", output)
     time.sleep(0.5)
     assert [pid for pid in children if alive(pid)] == [], output
 
