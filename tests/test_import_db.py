@@ -114,6 +114,22 @@ def test_opt_out_is_never_changed_by_an_import(runtime, tmp_path):
     assert volunteers(runtime)["+8613805320002"].opted_out_at is None
 
 
+def test_a_number_that_texted_stop_before_it_was_registered_is_imported_opted_out(runtime, tmp_path):
+    from tests.factories import text
+    from workers.context import set_runtime
+
+    set_runtime(runtime)  # the inbound job reads it, as in a worker
+    try:
+        assert text(runtime, "+8613805320002", "STOP") == "opt_out_unknown_sender"
+    finally:
+        set_runtime(None)
+    report = run(runtime, write_csv(tmp_path, ROWS))
+    assert (report.created, report.opted_out) == (3, 1)
+    stored = volunteers(runtime)
+    assert stored["+8613805320002"].opted_out_at is not None
+    assert stored["+8613805320001"].opted_out_at is None and stored["+8613805320003"].opted_out_at is None
+
+
 def test_strict_mode_writes_nothing_when_a_row_is_bad(runtime, tmp_path):
     path = write_csv(tmp_path, ROWS + ["坏行,12345,八大关,新社区,36.05,120.35,,新队,zh"])
     report = run(runtime, path, strict=True)

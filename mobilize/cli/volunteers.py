@@ -98,6 +98,9 @@ def _summary(file: Path, report) -> str:
                      f"{report.unchanged} unchanged{dry}")
         if report.new_communities or report.new_teams:
             lines.append(f"{report.new_communities} communities and {report.new_teams} teams {would}created")
+        if report.opted_out:
+            lines.append(f"{report.opted_out} {would}created opted out: they had texted STOP before they were "
+                         "in the registry")
         if report.geocoded:
             lines.append(f"{report.geocoded} placed from their address, {report.approximate} of them "
                          "approximately (community or street centre)")

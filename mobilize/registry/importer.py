@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mobilize.domain.district import find_street
 from mobilize.domain.phones import PhoneError, normalise_phone
 from mobilize.models._types import utcnow
+from mobilize.models.outreach import OpenCallDialogue
 from mobilize.models.registry import (
     Community,
     Skill,
@@ -118,6 +119,7 @@ class ImportReport:
     approximate: int = 0  # of those, placed at a community's or street's centre
     new_communities: int = 0
     new_teams: int = 0
+    opted_out: int = 0  # created already opted out: the phone had texted STOP before it was in the registry
     ignored_columns: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
     strict: bool = False
@@ -821,6 +823,18 @@ def _in_list(connection: Connection, column, name: str):
     return column.in_(bindparam(name, expanding=True))
 
 
+def _opted_out_before(connection: Connection, phones: list[str]) -> dict:
+    """When each of these phones (not in the registry yet) texted STOP to us: an open call's dialogue keeps
+    that for phones without a volunteer record. Importing the number later must not undo the opt-out, or the
+    first invitation would go to someone who asked for nothing more (DESIGN section 7)."""
+    if not phones:
+        return {}
+    dialogues = OpenCallDialogue.__table__
+    query = select(dialogues.c.phone, dialogues.c.opted_out_at).where(
+        _in_list(connection, dialogues.c.phone, "phones"), dialogues.c.opted_out_at.is_not(None))
+    return dict(connection.execute(query, {"phones": phones}).all())
+
+
 _VOLUNTEER_FIELDS = ("name", "street_id", "community_id", "lat", "lon", "location_approximate", "language")
 
 
@@ -843,6 +857,7 @@ def _write(connection: Connection, rows: list[VolunteerRow], reference: Referenc
     for batch in _batches(rows, batch_size):
         phones = [row.phone for row in batch]
         existing = {found.phone: found for found in connection.execute(lookup, {"phones": phones})}
+        stopped = _opted_out_before(connection, [phone for phone in phones if phone not in existing])
         existing_ids = [found.id for found in existing.values()]
         current_links: list[dict[int, set[int]]] = []
         for table, column, _key in links:
@@ -869,7 +884,8 @@ def _write(connection: Connection, rows: list[VolunteerRow], reference: Referenc
                     "name": row.name, "phone": row.phone, "street_id": street_id,
                     "community_id": community_ids[(street_id, row.community)] if row.community else None,
                     "lat": row.lat, "lon": row.lon, "location_approximate": row.approximate,
-                    "language": row.language or "zh", "opted_out_at": None, "phone_invalid": False,
+                    "language": row.language or "zh", "opted_out_at": stopped.get(row.phone),
+                    "phone_invalid": False,
                     "provisional": False, "notes": "", "created_at": now, "updated_at": now,
                 })
                 new_links.append((row.phone, wanted_skills, wanted_teams))
@@ -903,6 +919,7 @@ def _write(connection: Connection, rows: list[VolunteerRow], reference: Referenc
             inserted = {phone: id_ for id_, phone in connection.execute(
                 inserted_ids, {"phones": [values["phone"] for values in new_rows]})}
             report.created += len(new_rows)
+            report.opted_out += sum(1 for values in new_rows if values["opted_out_at"] is not None)
             for phone, wanted_skills, wanted_teams in new_links:
                 volunteer_id = inserted[phone]
                 for index, wanted in enumerate((wanted_skills, wanted_teams)):
