@@ -199,3 +199,48 @@ def test_the_pages_show_todays_peacetime_shifts(clients):
     assert "今日平时排班" in clients["commander"].get("/command").get_data(as_text=True)
     board = clients["officer"].get("/board/badaguan").get_data(as_text=True)
     assert "今日平时排班" in board and "今天没有平时排班" in board
+
+
+def test_the_order_is_published_openly_from_its_page(clients, registry, web_runtime):
+    commander = clients["commander"]
+    order_id = _create(commander, registry)
+    page = commander.get(f"/command/orders/{order_id}").get_data(as_text=True)
+    assert "公开招募" in page and "data-announcement" not in page
+    assert _post(commander, f"/command/orders/{order_id}/open-call", {"open_call": "1"}).status_code == 303
+    page = commander.get(f"/command/orders/{order_id}").get_data(as_text=True)
+    with web_runtime.transaction() as session:
+        order = session.get(Order, order_id)
+        assert order.open_call
+        code = order.reply_code
+        assert session.scalar(select(AuditEvent.actor).where(AuditEvent.action == "order.open_call_set")) \
+            == "commander"
+    assert f"报名{code}" in page and f"JOIN {code}" in page and "停止公开招募" in page
+    assert _post(clients["officer"], f"/command/orders/{order_id}/open-call", {"open_call": "0"}).status_code \
+        == 403
+    assert _post(commander, f"/command/orders/{order_id}/open-call", {"open_call": "0"}).status_code == 303
+    with web_runtime.transaction() as session:
+        assert not session.get(Order, order_id).open_call
+
+
+def test_an_officer_checks_the_id_of_someone_who_joined_by_sms(clients, registry, web_runtime):
+    from mobilize.models import Volunteer
+
+    order_id = _create(clients["commander"], registry)
+    _post(clients["commander"], f"/command/orders/{order_id}/launch")
+    volunteer_id = registry.volunteers_a[1][0]
+    with web_runtime.transaction() as session:
+        session.get(Volunteer, volunteer_id).provisional = True
+    assignment = _assign(web_runtime, order_id, registry.site_a, volunteer_id)
+    officer = clients["officer"]
+    board = officer.get("/board/badaguan").get_data(as_text=True)
+    verify = f"/board/badaguan/assignments/{assignment}/verify"
+    assert "待核验" in board and verify in board
+    assert _post(officer, verify).status_code == 303
+    with web_runtime.transaction() as session:
+        assert not session.get(Volunteer, volunteer_id).provisional
+        assert session.scalar(select(AuditEvent.actor).where(AuditEvent.action == "volunteer.verified")) \
+            == "officer-a"
+    board = officer.get("/board/badaguan").get_data(as_text=True)
+    assert "待核验" not in board and verify not in board
+    again = _post(officer, verify)  # already verified: the service's 409, shown on the page
+    assert again.status_code == 409

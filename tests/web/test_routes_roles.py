@@ -73,6 +73,7 @@ RULES: dict[str, Rule] = {
     "ui.order_top_up": Rule("page", COMMANDERS),
     "ui.order_cancel": Rule("page", COMMANDERS),
     "ui.order_close": Rule("page", COMMANDERS),
+    "ui.order_open_call": Rule("page", COMMANDERS),
     "ui.board_orders": Rule("page"),
     "ui.board_action": Rule("page", OFFICER_ACTIONS),
     "ui.board_backfill": Rule("page", OFFICER_ACTIONS),
@@ -184,6 +185,7 @@ def _order_page_probes(s: Sample) -> dict[str, list[Probe]]:
                                   form={f"add-{s.registry.site_a}-registration": "1"})],
         "ui.order_cancel": [Probe("POST", f"{page}/cancel", form={"reason": "演练"})],
         "ui.order_close": [Probe("POST", f"{page}/close")],
+        "ui.order_open_call": [Probe("POST", f"{page}/open-call", form={"open_call": "1"})],
         "ui.board_orders": [Probe("GET", f"/board/{STREET_A}/orders", street="A"),
                             Probe("GET", f"/board/{STREET_B}/orders", street="B")],
         "ui.board_action": [

@@ -21,7 +21,7 @@ from mobilize.domain.phones import mask_phone
 from mobilize.live import COMMAND
 from mobilize.models import Demand, OrderState, PeacetimePolicy, Site, Street
 from mobilize.models._types import utcnow
-from mobilize.wartime import audit, board, drafts, followups, lifecycle
+from mobilize.wartime import audit, board, drafts, followups, lifecycle, open_call
 from mobilize.wartime.audience import REASONS
 from mobilize.wartime.audience import preview as audience_preview
 from mobilize.wartime.audit import Actor
@@ -40,8 +40,15 @@ from mobilize.web.ui.access import (
 )
 from mobilize.web.ui.pages import blueprint
 
+
+
+def _verify(session, assignment, actor: Actor, now: datetime):
+    """The officer checked the ID of someone who joined by SMS (a provisional volunteer) at the site."""
+    return open_call.verify_volunteer(session, assignment.volunteer_id, actor, now)
+
+
 BOARD_ACTIONS = {"arrive": board.officer_arrive, "no-show": board.officer_no_show,
-                 "release": board.officer_release}
+                 "release": board.officer_release, "verify": _verify}
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -198,10 +205,11 @@ def _render_order(order, problem: str | None = None, status: int = 200):
     session = db()
     preview = audience_preview(session, order, _zone()) if order.state is OrderState.draft else None
     top_up_choices = queries.sites_of(session) if order_queries.is_running(order) else []
+    announcement = open_call.announcement(order, runtime().settings.twilio_from) if order.open_call else None
     return render_template(
         "order.html", order=order, preview=preview, reasons=REASONS, problem=problem,
         progress=board.progress(session, order), chart=order_queries.fill_chart(session, order, utcnow()),
-        top_up_choices=top_up_choices, channel=COMMAND), status
+        top_up_choices=top_up_choices, announcement=announcement, channel=COMMAND), status
 
 
 @blueprint.get("/command/orders/<int:order_id>/progress")
@@ -268,6 +276,17 @@ def order_top_up(order_id: int):
         return _render_order(order, _("Give at least one place to add."), 422)
     return _order_action(order_id, lambda: lifecycle.top_up(db(), order_id, additions, _actor(), utcnow()),
                          _("Places added: matching and invitations go on."))
+
+
+@blueprint.post("/command/orders/<int:order_id>/open-call")
+@roles_required(*COMMAND_ROLES)
+def order_open_call(order_id: int):
+    """Publish the order openly (people outside the registry may join by SMS), or stop that."""
+    publish = request.form.get("open_call") == "1"
+    done = (_("Published openly: read the announcement on the radio or post it in the app.") if publish
+            else _("No longer open: only registered volunteers are invited."))
+    return _order_action(order_id, lambda: open_call.set_open_call(db(), order_id, publish, _actor(), utcnow()),
+                         done)
 
 
 @blueprint.get("/command/orders/<int:order_id>/assignments.csv")
@@ -342,7 +361,8 @@ def board_action(street: str, assignment_id: int, action: str):
     name = assignment.volunteer.name
     done = {"arrive": _("%(name)s marked as arrived.", name=name),
             "no-show": _("%(name)s marked as no-show; the place will be backfilled.", name=name),
-            "release": _("%(name)s released; the place will be backfilled.", name=name)}[action]
+            "release": _("%(name)s released; the place will be backfilled.", name=name),
+            "verify": _("%(name)s verified: no longer provisional.", name=name)}[action]
     return _board_change(row, lambda: BOARD_ACTIONS[action](session, assignment, _actor(), utcnow()), done)
 
 
