@@ -7,9 +7,9 @@ import random
 import pytest
 
 from mobilize.domain.phones import PhoneError, normalise_phone
-from mobilize.registry import importer
+from mobilize.registry import csv_rows
 from mobilize.registry.geocoding import GeopyGeocoder, OfflineGeocoder, Place, distance_km, make_geocoder
-from mobilize.registry.importer import (
+from mobilize.registry.csv_rows import (
     ImportFileError,
     RowError,
     RowRules,
@@ -182,7 +182,7 @@ def test_quoted_fields_across_lines_keep_the_starting_line():
 
 
 def test_multibyte_characters_split_across_read_chunks(monkeypatch):
-    monkeypatch.setattr(importer, "READ_CHUNK", 5)
+    monkeypatch.setattr(csv_rows, "READ_CHUNK", 5)
     result = validate_bytes(("\ufeff" + GOOD).encode())
     assert result.rows[0].name == "张伟" and result.rows[0].community == "太平角社区"
 
