@@ -99,6 +99,7 @@ class Settings:
             log_format=env.get("LOG_FORMAT", "console"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             demo=_bool(env.get("MOBILIZE_DEMO")),
+            extra=_matching_timers(env),
         )
         if backend == "twilio":
             _require_twilio(settings)
@@ -142,6 +143,23 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, not {raw!r}")
     return value
+
+
+def _matching_timers(env: Mapping[str, str]) -> dict:
+    """MATCH_HOLD_MAX_S and MATCH_DEBOUNCE_S override the matching's timers (workers/orders.py): a drill on the
+    live stack compresses time, so its hold-back must shrink with it; 0 turns either off."""
+    timers = {}
+    for name, key in (("MATCH_HOLD_MAX_S", "hold_max_s"), ("MATCH_DEBOUNCE_S", "match_debounce_s")):
+        raw = env.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            timers[key] = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+        if timers[key] < 0:
+            raise ConfigError(f"{name} must not be negative, not {raw!r}")
+    return timers
 
 
 def _bool(raw: str | None) -> bool:

@@ -25,7 +25,7 @@ from workers.queues import DEFAULT, queue
 
 log = structlog.get_logger(__name__)
 
-MATCH_DEBOUNCE_S = 2.0  # settings.extra["match_debounce_s"] overrides (0: at once)
+MATCH_DEBOUNCE_S = 2.0  # settings.extra["match_debounce_s"] (MATCH_DEBOUNCE_S) overrides (0: at once)
 MATCH_KEY = "mobilize:orders:match:{order_id}"
 WAVE_KEY = "mobilize:orders:wave:{order_id}"
 WAVE_GUARD_S = 5  # one wave job per order at a time is plenty: the job itself decides whether a wave is due
@@ -113,6 +113,11 @@ def debounce_s(runtime: Runtime) -> float:
     return float(runtime.settings.extra.get("match_debounce_s", MATCH_DEBOUNCE_S))
 
 
+def hold_max_s(runtime: Runtime) -> float:
+    """The matching's longest hold-back; settings.extra["hold_max_s"] (MATCH_HOLD_MAX_S) overrides, 0: none."""
+    return float(runtime.settings.extra.get("hold_max_s", dispatch.HOLD_MAX_S))
+
+
 def request_match(redis: Redis, order_id: int, delay_s: float = MATCH_DEBOUNCE_S) -> bool:
     """At most one match job waiting per order; True if this call queued it."""
     if not redis.set(MATCH_KEY.format(order_id=order_id), 1, nx=True, ex=int(delay_s) + 60):
@@ -146,7 +151,8 @@ def match_order(order_id: int) -> dict:
     _clear(MATCH_KEY.format(order_id=order_id))  # answers arriving from now on get the next batch
     try:
         with runtime.transaction() as session:
-            outcome = dispatch.run_matching(session, order_id, utcnow(), runtime.settings.timezone)
+            outcome = dispatch.run_matching(session, order_id, utcnow(), runtime.settings.timezone,
+                                            hold_max_s=hold_max_s(runtime))
     except NotFound:
         return {"skipped": f"no order {order_id}"}
     log.info("orders.matched", order_id=order_id, placed=outcome.placed, skipped=outcome.skipped,
