@@ -3,15 +3,43 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 
+def _header(report: dict) -> list[str]:
+    config = report["config"]
+    if report.get("mode") == "live":
+        return [
+            (f"live drill: {report['places']} places, {config['volunteers']:,} volunteers, seed {config['seed']}, "
+            f"time x{config['compress']:g} ({report['real_seconds']} s real in all, {report['elapsed_s']:.0f} s "
+            "from launch)"),
+            ("  times are REAL seconds on the live stack (people and the order's timers run "
+            f"{config['compress']:g}x faster; wave interval {config['wave_interval_s']} s, confirmation timeout "
+            f"{config['confirmation_timeout_s']} s, hold-back {config['hold_max_s']:g} s, sender cap "
+            f"{config['segments_per_second']:g} segments/s)"),
+        ]
+    return [(f"drill: {report['places']} places, {config['volunteers']:,} volunteers, seed {config['seed']} "
+            f"({report['real_seconds']} s real, {report['simulated_s'] / 60:.0f} simulated min)")]
+
+
+def _live_lines(report: dict) -> list[str]:
+    if report.get("mode") != "live":
+        return []
+    lat, check = report["reply_to_dispatch_s"], report["dispatch_sms"]
+    p50 = "-" if lat["p50"] is None else f"{lat['p50']:.1f} s"
+    p95 = "-" if lat["p95"] is None else f"{lat['p95']:.1f} s"
+    return [
+        f"  reply -> dispatch    p50 {p50}, p95 {p95} (n {lat['n']}; webhook stored -> gateway accepted)",
+        (f"  dispatch SMS         {check['at_gateway']} at the gateway for {check['assignments']} assignments "
+        f"(missing {check['missing']}, duplicated {check['duplicated']})"),
+    ]
+
+
 def _text_report(report: dict) -> str:
     m = report["matching"]
-    lines = [
-        f"drill: {report['places']} places, {report['config']['volunteers']:,} volunteers, seed "
-        f"{report['config']['seed']} ({report['real_seconds']} s real, {report['simulated_s'] / 60:.0f} simulated min)",
+    lines = _header(report) + [
         f"  filled               {report['filled']} / {report['places']}  (order {report['order_state']})",
         f"  time to fill         {_minutes(report['time_to_fill_s'])}   (95%: {_minutes(report['time_to_95_s'])})",
         f"  SMS sent             {report['sms_sent']:,}  ({report['segments_sent']:,} segments)",
@@ -23,8 +51,9 @@ def _text_report(report: dict) -> str:
         f"  opt-outs             {report['opt_outs']}",
         f"  standby left         {report['standby']}",
         f"  capacity violations  {report['capacity_violations']}",
-        f"  distance / hindsight {m['online_ratio']}  (first come first served {m['fcfs_ratio']}, greedy "
-        f"{m['greedy_ratio']})",
+        (f"  distance / hindsight {m['online_ratio']}  (first come first served {m['fcfs_ratio']}, greedy "
+        f"{m['greedy_ratio']})"),
+    ] + _live_lines(report) + [
         "  per street:",
     ]
     for street, row in report["per_street"].items():
@@ -35,8 +64,8 @@ def _text_report(report: dict) -> str:
             f"  peacetime roster beside the order (policy: {peace['policy']}):",
             f"    shifts overlapping   {peace['shifts_overlapping']}",
             f"    shifts released      {peace['shifts_released']}  ({peace['signups_released']} sign-ups)",
-            f"    protected posts      {peace['protected_posts_staffed']} of {peace['protected_posts_total']} "
-            "staffed",
+            (f"    protected posts      {peace['protected_posts_staffed']} of {peace['protected_posts_total']} "
+            "staffed"),
             f"    gaps backfilled      {peace['gaps_backfilled']}  ({peace['backfill_invitations']} invitations)",
         ]
         lines += [f"      {post['name']}: {post['filled']}/{post['capacity']}"
@@ -49,28 +78,51 @@ def _minutes(seconds) -> str:
 
 
 @click.command("drill")
-@click.option("--volunteers", default=100_000, show_default=True, type=click.IntRange(1),
-              help="Volunteers in the demo district.")
+@click.option("--live", is_flag=True,
+              help="On the live stack (Redis, simulator, web, RQ workers, scheduler) in real, compressed time.")
+@click.option("--volunteers", default=None, type=click.IntRange(1),
+              help="Volunteers in the demo district [100000; --live: 5000].")
 @click.option("--places", default=435, show_default=True, type=click.IntRange(1),
               help="Places of the order (registration and queue keeping at the 11 streets' testing sites).")
 @click.option("--seed", default=2022, show_default=True, type=int)
 @click.option("--time-scale", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Simulated seconds per real second at most (e.g. 60); 0 runs as fast as possible.")
 @click.option("--segments-per-second", default=100.0, show_default=True, type=click.FloatRange(0.01),
-              help="The sender's cap, in segments per simulated second.")
+              help="The sender's cap, in segments per simulated second (--live: per real second).")
 @click.option("--hold-max-s", default=None, type=click.FloatRange(0),
-              help="Longest hold-back of an accepted volunteer (simulated s); 0: place at once. "
-                   "Default: the service's.")
+              help="Longest hold-back of an accepted volunteer (simulated s; --live: real s); 0: place at "
+                   "once. Default: the service's (--live: compressed).")
+@click.option("--compress", default=20.0, show_default=True, type=click.FloatRange(1, 60),
+              help="--live: simulated seconds per real second for people's answers and the order's timers.")
+@click.option("--time-limit", default=900.0, show_default=True, type=click.FloatRange(10),
+              help="--live: give up after this many real seconds from launch.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="--live: RQ worker processes (as `mobilize up`).")
+@click.option("--workdir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="--live: keep the instance (database, logs) in this folder instead of a temporary one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
-def drill_command(volunteers, places, seed, time_scale, segments_per_second, hold_max_s, as_json, quiet):
+def drill_command(live, volunteers, places, seed, time_scale, segments_per_second, hold_max_s, compress, time_limit,
+                  workers, workdir, as_json, quiet):
     """Run the district's historical recruitment order end to end in a throwaway instance."""
-    from mobilize.drill import DrillConfig, run_drill
-
     progress = None if quiet else (lambda message: click.echo(message, err=True))
-    report = run_drill(DrillConfig(volunteers=volunteers, places=places, seed=seed, time_scale=time_scale,
-                                   segments_per_second=segments_per_second, hold_max_s=hold_max_s,
-                                   progress=progress))
+    if live:
+        from mobilize.drill.live import LiveDrillConfig, run_live_drill
+        from mobilize.supervisor import StackError
+
+        try:
+            report = run_live_drill(LiveDrillConfig(
+                volunteers=volunteers or 5000, places=places, seed=seed, compress=compress,
+                segments_per_second=segments_per_second, hold_max_s=hold_max_s, time_limit_s=time_limit,
+                workers=workers, workdir=workdir, progress=progress))
+        except StackError as error:
+            raise click.ClickException(str(error)) from None
+    else:
+        from mobilize.drill import DrillConfig, run_drill
+
+        report = run_drill(DrillConfig(volunteers=volunteers or 100_000, places=places, seed=seed,
+                                       time_scale=time_scale, segments_per_second=segments_per_second,
+                                       hold_max_s=hold_max_s, progress=progress))
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
     else:
