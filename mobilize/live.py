@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -88,6 +89,66 @@ def notify(runtime, channel: str, event: str, data: dict | None = None) -> str |
         log.debug("events.no_redis", channel=channel, event_name=event, error=str(error))
         return None
     return publish(redis, channel, event, data)
+
+
+class Coalescer:
+    """notify() for a stream of small changes of one kind, such as Twilio's delivery-status callbacks (two per
+    message sent, hundreds a second while a wave goes out): the first change publishes at once, the ones that
+    follow within `interval` seconds are gathered and published together when it ends, as one event per
+    direction carrying their ids (a change alone is published as it came). Pages reload a region per burst
+    of events anyway (static/live.js waits 250 ms for the burst to end), so they update as live as before,
+    and the webhook no longer pays a Redis round trip (and Redis an XADD and a PUBLISH) per callback. One per
+    process; thread-safe; the trailing publish runs on a timer thread."""
+
+    def __init__(self, channel: str, event: str, interval: float = 0.2, max_ids: int = 200) -> None:
+        self.channel, self.event = channel, event
+        self.interval, self.max_ids = interval, max_ids
+        self._lock = threading.Lock()
+        self._pending: list[dict] = []  # changes not published yet: {"direction": ..., "id": ..., ...}
+        self._runtime = None
+        self._timer: threading.Timer | None = None
+        self._last = float("-inf")  # time.monotonic() of the last publish
+
+    def notify(self, runtime, data: dict) -> None:
+        """Announce one change (`data` has its "direction" and "id"); best effort, never raises."""
+        with self._lock:
+            self._pending.append(data)
+            self._runtime = runtime
+            if self._timer is not None:
+                return  # a publish is already due: this change goes with it
+            wait = self._last + self.interval - time.monotonic()
+            if wait > 0:
+                self._timer = threading.Timer(wait, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+                return
+            batch = self._take()
+        self._publish(runtime, batch)
+
+    def flush(self) -> None:
+        """Publish what is gathered now (the timer calls it)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            batch, runtime = self._take(), self._runtime
+        if batch:
+            self._publish(runtime, batch)
+
+    def _take(self) -> list[dict]:
+        batch, self._pending = self._pending, []
+        self._last = time.monotonic()
+        return batch
+
+    def _publish(self, runtime, batch: list[dict]) -> None:
+        by_direction: dict[str, list[dict]] = {}
+        for change in batch:
+            by_direction.setdefault(change.get("direction", ""), []).append(change)
+        for direction, changes in by_direction.items():
+            data = changes[0] if len(changes) == 1 else {
+                "direction": direction, "ids": [change.get("id") for change in changes[:self.max_ids]],
+                "count": len(changes)}
+            notify(runtime, self.channel, self.event, data)
 
 
 # --- reading ------------------------------------------------------------------------------------------------

@@ -91,8 +91,8 @@ class _Results:
             return
         ids = [message.id for message, _ in self.accepted + self.retry + self.permanent]
         with get_runtime().transaction() as session:
-            for message, accepted in self.accepted:
-                outbox.record_accepted(session, message.id, accepted.sid, accepted.status)
+            outbox.record_accepted_many(session, [(message.id, accepted.sid, accepted.status)
+                                                  for message, accepted in self.accepted])
             for message, error in self.retry:
                 outbox.record_retryable_failure(session, message, error.code, str(error))
             for message, error in self.permanent:
