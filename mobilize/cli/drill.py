@@ -41,7 +41,9 @@ def _text_report(report: dict) -> str:
     m = report["matching"]
     lines = _header(report) + [
         f"  filled               {report['filled']} / {report['places']}  (order {report['order_state']})",
-        f"  time to fill         {_minutes(report['time_to_fill_s'])}   (95%: {_minutes(report['time_to_95_s'])})",
+        (f"  time to fill         {_minutes(report['time_to_fill_s'])}   (95%: {_minutes(report['time_to_95_s'])})"
+        f"{_definition(report)}"),
+    ] + _taken(report) + [
         f"  SMS sent             {report['sms_sent']:,}  ({report['segments_sent']:,} segments)",
         f"  waves                {report['waves']}  (invited {report['invited']:,})",
         f"  declines             {report['declines']}",
@@ -71,6 +73,18 @@ def _text_report(report: dict) -> str:
         lines += [f"      {post['name']}: {post['filled']}/{post['capacity']}"
                   f"{'' if post['staffed'] else '  NOT STAFFED'}" for post in peace["protected_posts"]]
     return "\n".join(lines)
+
+
+def _definition(report: dict) -> str:
+    return f"  ({report['fill_definition']})" if report.get("fill_definition") else ""
+
+
+def _taken(report: dict) -> list[str]:
+    """Places taken in the database (dispatch written), beside the fill a commander means, when reported."""
+    if "time_to_place_all_s" not in report:
+        return []
+    return [(f"  places taken         {_minutes(report['time_to_place_all_s'])}   (95%: "
+            f"{_minutes(report.get('time_to_place_95_s'))})")]
 
 
 def _minutes(seconds) -> str:

@@ -41,6 +41,7 @@ POLL_S = 0.5  # how often the driver reads the fill from the database
 PROGRESS_EVERY_S = 5.0
 DRAIN_TIMEOUT_S = 60.0  # after the fill: how long to wait for the last dispatches to reach the gateway
 SENDER = "+8610690000"
+KNOWN_TO_COME = ("confirmed", "arrived", "completed")  # assignment statuses: the volunteer said they come
 
 
 @dataclass
@@ -278,14 +279,43 @@ def create_and_launch(runtime, drill: DrillConfig) -> tuple[int, datetime]:
     return order_id, launched
 
 
-def order_fill(runtime, order_id: int) -> tuple[int, int]:
-    """(filled places, waves sent) of the order, from the database."""
-    from mobilize.models import Demand, Order
+def fill_counts(runtime, order_id: int) -> dict[str, int]:
+    """The order's fill from the database, as the simulated drill counts it: places taken (`placed`), taken and
+    the dispatch handed to the gateway (`told`), taken and confirmed (`confirmed`); and the waves sent."""
+    from mobilize.models import (
+        Assignment,
+        Demand,
+        Order,
+        OutboundMessage,
+        OutboundStatus,
+    )
+    from mobilize.wartime.messages import dispatch_key
+    from mobilize.wartime.places import ACTIVE
 
     with runtime.transaction() as session:
-        filled = session.scalar(select(func.coalesce(func.sum(Demand.filled), 0)).where(Demand.order_id == order_id))
+        placed = session.scalar(select(func.coalesce(func.sum(Demand.filled), 0)).where(Demand.order_id == order_id))
         waves = session.scalar(select(Order.waves_sent).where(Order.id == order_id))
-    return int(filled), int(waves or 0)
+        active = session.execute(select(Assignment.id, Assignment.status).where(
+            Assignment.order_id == order_id, Assignment.status.in_(list(ACTIVE)))).all()
+        handed = set(session.scalars(select(OutboundMessage.dedupe_key).where(
+            OutboundMessage.kind == "dispatch", OutboundMessage.status.not_in(
+                [OutboundStatus.pending, OutboundStatus.sending, OutboundStatus.cancelled]))))
+    confirmed = sum(_value(status) in KNOWN_TO_COME for _id, status in active)
+    told = sum(dispatch_key(aid) in handed or _value(status) in KNOWN_TO_COME for aid, status in active)
+    return {"placed": int(placed), "told": told, "confirmed": confirmed, "waves": int(waves or 0)}
+
+
+def _value(status) -> str:
+    return getattr(status, "value", status)
+
+
+def fill_definition(runtime, order_id: int) -> str:
+    """"confirmed" when the order requires confirmation, else "told": a place is filled, as a commander means
+    it, once its volunteer said they come (or, without confirmation, once the dispatch reached the gateway)."""
+    from mobilize.models import Order
+
+    with runtime.transaction() as session:
+        return "confirmed" if session.get(Order, order_id).confirmation_required else "told"
 
 
 def pending_outbound(runtime) -> int:
@@ -343,29 +373,46 @@ def run_live_drill(config: LiveDrillConfig) -> dict:
 
 
 def watch(stack: LiveStack, order_id: int, config: LiveDrillConfig, say: Callable[[str], None]) -> Trace:
-    """Poll the fill until every place is taken or the time limit passes (real seconds from launch)."""
+    """Poll the fill until every place is filled as a commander means it (see `fill_definition`) or the time
+    limit passes; the timelines in real seconds from launch."""
     trace = Trace()
+    definition = fill_definition(stack.runtime, order_id)
+    _set(trace, "fill_definition", definition)
     start = time.monotonic()
-    last_filled, last_note = -1, start
+    last: dict[str, int] = {}
+    last_note = start
     while True:
         stack.check()
         now = time.monotonic() - start
-        filled, trace.waves = order_fill(stack.runtime, order_id)
-        if filled != last_filled:
-            last_filled = filled
-            trace.fill_times.append((now, filled))
-        if filled >= config.places:
+        counts = fill_counts(stack.runtime, order_id)
+        counts["ready"] = counts[definition]
+        trace.waves = counts["waves"]
+        for name, timeline in (("placed", "fill_times"), ("told", "told_times"), ("confirmed", "confirmed_times"),
+                               ("ready", "ready_times")):
+            if last.get(name) != counts[name] and hasattr(trace, timeline):
+                last[name] = counts[name]
+                getattr(trace, timeline).append((now, counts[name]))
+        if counts["placed"] >= config.places and getattr(trace, "first_placed_s", 0) is None:
+            trace.first_placed_s = now
+        if counts["ready"] >= config.places:
             trace.first_fill_s = now
             break
         if now > config.time_limit_s:
-            say(f"time limit of {config.time_limit_s:.0f} s reached at {filled}/{config.places}")
+            say(f"time limit of {config.time_limit_s:.0f} s reached at {counts['ready']}/{config.places} {definition}")
             break
         if time.monotonic() - last_note >= PROGRESS_EVERY_S:
             last_note = time.monotonic()
-            say(f"t={now:6.0f} s  filled {filled}/{config.places}  waves {trace.waves}")
+            say(f"t={now:6.0f} s  placed {counts['placed']}/{config.places}  told {counts['told']}  confirmed "
+                f"{counts['confirmed']}  waves {counts['waves']}")
         time.sleep(POLL_S)
     trace.real_s = time.monotonic() - start
     return trace
+
+
+def _set(trace: Trace, name: str, value) -> None:
+    """Only fields the drill's Trace has (it grows with the simulated drill's report)."""
+    if hasattr(trace, name):
+        setattr(trace, name, value)
 
 
 def live_report(runtime, order_id: int, drill: DrillConfig, trace: Trace, clock: LiveClock,
@@ -449,22 +496,25 @@ def reply_to_dispatch(dispatches: list[tuple], messages: list[dict], inbound: di
 
 
 def check_dispatch_sms(runtime, order_id: int, dispatches: list[tuple], outbound: list[dict]) -> dict:
-    """Every assignment has exactly one dispatch SMS in the gateway's log: the gateway's copies of each dispatch
-    row counted by (phone, body), and the dispatch rows per volunteer against their assignments."""
+    """Every assignment has exactly one dispatch SMS at the gateway: each dispatch row's gateway sid is in the
+    simulator's log, the gateway holds as many copies of each (phone, text) as the outbox has rows (a volunteer
+    dispatched twice to the same place gets the same text twice), and each volunteer has as many dispatch rows
+    at the gateway as assignments."""
     from mobilize.models import Assignment
 
     with runtime.transaction() as session:
         assignments = Counter(session.scalars(select(Assignment.volunteer_id)
                                               .where(Assignment.order_id == order_id)))
+    sids = {m["sid"] for m in outbound}
     copies = Counter((m["to"], m["body"]) for m in outbound)
-    sent = Counter(volunteer for volunteer, phone, body, _sid in dispatches if copies[phone, body] >= 1)
-    duplicated = sum(1 for _v, phone, body, _s in dispatches if copies[phone, body] > 1)
-    missing = sum(1 for _v, phone, body, _s in dispatches if copies[phone, body] == 0)
+    rows = Counter((phone, body) for _v, phone, body, _sid in dispatches)
+    sent = Counter(volunteer for volunteer, _p, _b, sid in dispatches if sid in sids)
     wrong = sorted(v for v in set(assignments) | set(sent) if assignments[v] != sent[v])
     return {"assignments": sum(assignments.values()), "volunteers": len(assignments),
-            "dispatch_rows": len(dispatches), "at_gateway": sum(sent.values()), "missing": missing,
-            "duplicated": duplicated, "volunteers_not_exactly_one_per_assignment": len(wrong),
-            "examples": wrong[:5]}
+            "dispatch_rows": len(dispatches), "at_gateway": sum(sent.values()),
+            "missing": sum(max(0, n - copies[key]) for key, n in rows.items()),
+            "duplicated": sum(max(0, copies[key] - n) for key, n in rows.items()),
+            "volunteers_not_exactly_one_per_assignment": len(wrong), "examples": wrong[:5]}
 
 
 def _epoch(value: datetime) -> float:
