@@ -23,7 +23,7 @@ from mobilize import live
 from mobilize.models import Priority
 from mobilize.sms import outbox
 from mobilize.sms.gateway import SendError, TwilioGateway, make_gateway
-from mobilize.sms.ratelimit import SegmentRateLimiter
+from mobilize.sms.ratelimit import BlockLimiter, SegmentRateLimiter, block_size
 from workers.context import get_runtime
 from workers.queues import queue
 
@@ -104,11 +104,21 @@ class _Results:
 
 def send_pending(priority: str = "high", budget_s: float = SEND_BUDGET_S) -> dict:
     """Send pending messages of one priority until none are left or the budget is spent."""
+    limiter = rate_limiter()
+    block = block_size(limiter)
+    if block == 1:
+        return _send_pending(Priority(priority), budget_s, limiter)
+    limiter = BlockLimiter(limiter, block)  # this job's threads share reservations of `block` segments
+    try:
+        return _send_pending(Priority(priority), budget_s, limiter)
+    finally:
+        limiter.close()
+
+
+def _send_pending(priority: Priority, budget_s: float, limiter: SegmentRateLimiter | BlockLimiter) -> dict:
     runtime = get_runtime()
     redis = runtime.redis
-    priority = Priority(priority)
     redis.delete(KICK_KEY.format(priority=priority.value))  # later commits kick a new sender
-    limiter = rate_limiter()
     batch_size = max(1, min(100, int(runtime.settings.sms_segments_per_second * 2)))
     deadline = time.monotonic() + budget_s
     results = _SharedResults()
@@ -145,9 +155,11 @@ def send_pending(priority: str = "high", budget_s: float = SEND_BUDGET_S) -> dic
 # ~110 msg/s with one request in flight, ~210 with 2, ~350 with 8 to 16, for ~500 from a bare loop of client
 # calls; against the real Twilio one at a time is 3-10 msg/s, far from a short code's 100. So a batch is sent
 # by up to SEND_THREADS threads of one job, as many as the cap needs (threads_wanted). Nothing else changes:
-# every message still reserves its segments in the shared rate limiter right before its own request, results
-# are recorded every FLUSH_EVERY, what was claimed but not sent goes back to pending. One sender job per
-# priority keeps the other workers free for inbound replies and the other queues.
+# every message still takes its segments from the shared rate limiter right before its own request (under a
+# cap far above one job's pace, from a block the job reserved for several messages at once: BlockLimiter in
+# mobilize/sms/ratelimit.py), results are recorded every FLUSH_EVERY, what was claimed but not sent goes
+# back to pending. One sender job per priority keeps the other workers free for inbound replies and the
+# other queues.
 
 
 class _Batch:
