@@ -7,9 +7,17 @@ jobs call them: `waves.send_wave` (job send_wave), `dispatch.run_matching` (job 
 there), `workers.sms.process_inbound` (the inbound job, on a message stored as the webhook stores it),
 `timers.sweep_order` (the periodic sweep, every `SWEEP_S`), `board.officer_no_show` (the officer). The
 follow-ups the service asks for after a commit (`wartime.followups`) are turned into events here instead of RQ
-jobs. The outbox is drained by a model of the sender capped at `segments_per_second` (in simulated seconds:
-the cap is a property of the carrier in the real world, so it must hold in simulated time, whatever the
-compression), and every message reaches its phone when the sender hands it over.
+jobs. The outbox is drained by a model of `workers.sms`'s sender capped at `segments_per_second` (in simulated
+seconds: the cap is a property of the carrier in the real world, so it must hold in simulated time, whatever the
+compression): it hands messages over in slices of `SEND_SLICE_S`, high priority (replies, dispatches, standby
+notices) before bulk (invitations) in every slice, so bulk yields to high at any moment as the real bulk sender
+does; a message stays pending in the outbox until its slice takes it (so the service can still withdraw it), and
+reaches its phone when the sender hands it over.
+
+Fill, as a commander means it (`Trace.ready_times`): a place counts once it is taken and the volunteer knows,
+i.e. confirmed when the order requires confirmation (the service itself treats an unconfirmed dispatch as
+provisional: it times out and the place goes back), otherwise when the dispatch SMS has been handed to the
+gateway. The database's fill (places taken, `Trace.fill_times`) is kept beside it.
 
 Time: a discrete-event clock (`clock.SimClock`) in simulated seconds; `time_scale` > 0 paces it (simulated
 seconds per real second, at most), 0 runs as fast as the machine allows.
@@ -33,8 +41,17 @@ from mobilize.drill.responder import MODEL, AnswerModel, drill_responder
 from mobilize.sms.simulator.phones import Phone, PhoneProfile
 
 SWEEP_S = 10.0  # the production sweep's period
+# The sender model's slice: the real bulk sender checks every 0.05 s whether it must yield to high priority and
+# claims at most 2 s of the cap at once; a quarter of a second keeps the yield prompt without an event per SMS.
+SEND_SLICE_S = 0.25
+# The service backfills a place freed by a no-show within a match debounce (2 s) and the volunteer confirms within
+# minutes: an officers' round later than this before the drill's end would leave its freed places empty in the
+# report only because the drill stopped watching (433/435 with standby left, seed 2022, when the last round fell
+# on the very last second).
+SETTLE_S = 1800.0
 START = datetime(2026, 3, 15, 0, 0, tzinfo=UTC)  # 08:00 in Qingdao: the order goes out in the morning
 DRILL_FROM = "+8610690000"
+KNOWN_TO_COME = ("confirmed", "arrived", "completed")  # assignment statuses: the volunteer said they come
 
 
 @dataclass
@@ -50,11 +67,14 @@ class DrillConfig:
     expected_answer_rate: float = 0.4
     over_recruit_factor: float = 1.2
     wave_interval_s: int = 600
+    confirmation_required: bool = True  # as in the district's history; the commander's fill depends on it
     confirmation_timeout_s: int = 1800
     starts_after_s: float = 5400  # the order's window starts this long after launch
     no_show_after_s: float = 1800  # officers mark no-shows this long after the start (and again an hour later)
-    run_after_start_s: float = 5400  # the drill ends this long after the start
-    stop_at_fill: float | None = None  # end as soon as this share of places is filled (benchmarks)
+    run_after_start_s: float = 7200  # the drill ends this long after the start (at least SETTLE_S after the
+    # officers' last round, see `officer_rounds`)
+    stop_at_fill: float | None = None  # end as soon as this share of places is filled, as a commander means it
+    end_s: float | None = None  # end this long after launch (simulated s); None: `run_after_start_s` after start
     model: AnswerModel = MODEL
     workdir: Path | None = None  # default: a fresh temporary folder, removed afterwards
     progress: Callable[[str], None] | None = None
@@ -65,7 +85,11 @@ class DrillConfig:
 class Trace:
     """What the drill saw go by (the report's figures come from the database; these are the timeline)."""
 
-    fill_times: list[tuple[float, int]] = field(default_factory=list)  # (t, filled) when it changed
+    fill_times: list[tuple[float, int]] = field(default_factory=list)  # (t, places taken) when it changed
+    ready_times: list[tuple[float, int]] = field(default_factory=list)  # (t, places filled) as a commander means
+    told_times: list[tuple[float, int]] = field(default_factory=list)  # (t, places taken and dispatch handed)
+    confirmed_times: list[tuple[float, int]] = field(default_factory=list)  # (t, places taken and confirmed)
+    fill_definition: str = "confirmed"  # "confirmed" or "told" (the dispatch handed to the gateway)
     handed: list[tuple[float, str, int]] = field(default_factory=list)  # (t, kind, segments) to the gateway
     replies: Counter = field(default_factory=Counter)  # meant intent -> count
     misread: Counter = field(default_factory=Counter)  # (meant, parsed) -> count
@@ -75,7 +99,8 @@ class Trace:
     sweeps: int = 0
     no_shows: int = 0
     real_s: float = 0.0
-    first_fill_s: float | None = None
+    first_fill_s: float | None = None  # every place filled, as a commander means it
+    first_placed_s: float | None = None  # every place taken in the database
 
 
 class Drill:
@@ -88,10 +113,11 @@ class Drill:
         self.profile = PhoneProfile(seed=config.seed)
         self.match_pending = False
         self.wave_pending = False
-        self.sender_free = {"high": 0.0, "bulk": 0.0}
-        self.sender_t = 0.0
+        self.sender_t = 0.0  # when the sender has handed over everything it took so far
+        self.sending = False  # a sender slice is scheduled
+        self.told: set[int] = set()  # assignments whose dispatch was handed to the gateway
         self.accepted_at: dict[int, float] = {}  # volunteer id -> when their accept reached the service
-        self.last_filled = -1
+        self.last: dict[str, int] = {}  # timeline -> its last count
         self.requests: dict[str, set[int]] = {}
         self.inbound_sid = itertools.count(1)
 
@@ -120,8 +146,8 @@ class Drill:
             self.follow_up(followups)
             self.drain_outbox()
             self.note_fill()
-            if self.config.stop_at_fill is not None and self.trace.fill_times and \
-                    self.trace.fill_times[-1][1] >= self.config.stop_at_fill * self.config.places:
+            if self.config.stop_at_fill is not None and self.trace.ready_times and \
+                    self.trace.ready_times[-1][1] >= self.config.stop_at_fill * self.config.places:
                 break
             if self.config.progress and time.perf_counter() - last_note > 5:
                 last_note = time.perf_counter()
@@ -255,49 +281,116 @@ class Drill:
     # --- the sender and the fill timeline --------------------------------------------------------------------
 
     def drain_outbox(self) -> None:
-        """Hand pending messages to the gateway at `segments_per_second` (high priority first), in simulated time;
-        each reaches its phone when handed over."""
+        """Wake the sender if it is idle and the outbox has something to send (as a commit kicks the senders)."""
+        from mobilize.models import OutboundMessage, OutboundStatus
+
+        if self.sending:
+            return
+        with self.runtime.transaction() as session:
+            waiting = session.scalar(select(OutboundMessage.id).where(
+                OutboundMessage.status == OutboundStatus.pending).limit(1))
+        if waiting is not None:
+            self.sending = True
+            self.at(max(self.sender_t, self.clock.t), "send")
+
+    def on_send(self) -> None:
+        """One slice of the sender: hand over up to `SEND_SLICE_S` of the cap, high priority first (bulk yields to
+        whatever high waits at the start of the slice), each message at the moment the cap lets it go; messages
+        not taken stay pending for the next slice."""
         from mobilize.models import OutboundMessage, OutboundStatus
         from mobilize.models.messaging import Priority
-
+        rate = self.config.segments_per_second
+        t = max(self.sender_t, self.clock.t)
+        until = t + SEND_SLICE_S
+        limit = int(rate * SEND_SLICE_S) + 1
         with self.runtime.transaction() as session:
-            rows = session.execute(select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.body,
-                                          OutboundMessage.kind, OutboundMessage.priority,
-                                          OutboundMessage.segments, OutboundMessage.volunteer_id)
-                                   .where(OutboundMessage.status == OutboundStatus.pending)
-                                   .order_by(OutboundMessage.id)).all()
-            if not rows:
-                return
-            rows.sort(key=lambda r: (r.priority is not Priority.high, r.id))
-            rate = self.config.segments_per_second
-            t = max(self.sender_t, self.clock.t)
+            rows = []
+            for priority in (Priority.high, Priority.bulk):
+                if len(rows) >= limit:
+                    break
+                rows += session.execute(select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.body,
+                                               OutboundMessage.kind, OutboundMessage.segments,
+                                               OutboundMessage.volunteer_id, OutboundMessage.dedupe_key)
+                                        .where(OutboundMessage.status == OutboundStatus.pending,
+                                               OutboundMessage.priority == priority)
+                                        .order_by(OutboundMessage.id).limit(limit - len(rows))).all()
+            handed = []
             for row in rows:
+                if handed and t + row.segments / rate > until:
+                    break  # the next slice: high priority written meanwhile goes first
                 t += row.segments / rate
+                handed.append(row.id)
                 self.trace.handed.append((t, row.kind, row.segments))
-                if row.kind == "dispatch" and row.volunteer_id in self.accepted_at:
-                    self.trace.reply_to_dispatch.append(t - self.accepted_at.pop(row.volunteer_id))
+                if row.kind == "dispatch":
+                    self.told.add(_dispatched_assignment(row.dedupe_key))
+                    if row.volunteer_id in self.accepted_at:
+                        self.trace.reply_to_dispatch.append(t - self.accepted_at.pop(row.volunteer_id))
                 self.at(t, "deliver", row.to_phone, row.body)
-            self.sender_t = t
-            ids = [row.id for row in rows]
-            for start in range(0, len(ids), 500):
-                session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids[start:start + 500]))
+            if handed:
+                session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(handed))
                                 .values(status=OutboundStatus.sent, sent_at=self.clock.now(), attempts=1)
                                 .execution_options(synchronize_session=False))
+        self.sender_t = t
+        self.sending = bool(handed)
+        if handed:
+            self.at(t, "send")
 
     def note_fill(self) -> None:
-        from mobilize.models import Demand
+        """The fill timelines: places taken (the database), taken and told, taken and confirmed; the commander's
+        fill is one of the last two (`fill_definition`)."""
+        from mobilize.models import Assignment, Demand
+        from mobilize.wartime.places import ACTIVE
 
         with self.runtime.transaction() as session:
             filled = int(session.scalar(select(func.coalesce(func.sum(Demand.filled), 0))
                                         .where(Demand.order_id == self.order_id)))
-        if filled != self.last_filled:
-            self.last_filled = filled
-            self.trace.fill_times.append((self.clock.t, filled))
-            if filled >= self.config.places and self.trace.first_fill_s is None:
-                self.trace.first_fill_s = self.clock.t
+            active = session.execute(select(Assignment.id, Assignment.status).where(
+                Assignment.order_id == self.order_id, Assignment.status.in_(list(ACTIVE)))).all()
+        confirmed = sum(status in KNOWN_TO_COME for _id, status in active)
+        told = sum(assignment_id in self.told or status in KNOWN_TO_COME for assignment_id, status in active)
+        trace = self.trace
+        self._note("placed", filled, trace.fill_times)
+        self._note("told", told, trace.told_times)
+        self._note("confirmed", confirmed, trace.confirmed_times)
+        self._note("ready", confirmed if trace.fill_definition == "confirmed" else told, trace.ready_times)
+        if filled >= self.config.places and trace.first_placed_s is None:
+            trace.first_placed_s = self.clock.t
+        if trace.ready_times and trace.ready_times[-1][1] >= self.config.places and trace.first_fill_s is None:
+            trace.first_fill_s = self.clock.t
+
+    def _note(self, name: str, count: int, timeline: list[tuple[float, int]]) -> None:
+        if self.last.get(name) != count:
+            self.last[name] = count
+            timeline.append((self.clock.t, count))
+
+
+def _dispatched_assignment(dedupe_key: str | None) -> int:
+    """The assignment a dispatch SMS is about, from its dedupe key (`messages.dispatch_key`)."""
+    return int(dedupe_key.rsplit(":", 1)[1]) if dedupe_key else -1
 
 
 # --- setting up ------------------------------------------------------------------------------------------------
+
+
+def fill_definition(runtime, order_id: int) -> str:
+    """"confirmed" when the order requires confirmation, else "told" (see the module's docstring)."""
+    from mobilize.models import Order
+
+    with runtime.transaction() as session:
+        return "confirmed" if session.get(Order, order_id).confirmation_required else "told"
+
+
+def drill_end(config: DrillConfig) -> float:
+    """When the drill stops watching (simulated s after launch)."""
+    return config.starts_after_s + config.run_after_start_s if config.end_s is None else config.end_s
+
+
+def officer_rounds(config: DrillConfig) -> list[float]:
+    """When the street officers mark no-shows: `no_show_after_s` after the start and an hour later, each only if
+    the drill still runs `SETTLE_S` after it (so the backfills it causes are seen, not cut off)."""
+    end = drill_end(config)
+    rounds = [config.starts_after_s + config.no_show_after_s + k * 3600.0 for k in range(2)]
+    return [t for t in rounds if t + SETTLE_S <= end]
 
 
 def demand_split(capacities: list[int], total: int) -> list[int]:
@@ -328,7 +421,8 @@ def build_order(runtime, config: DrillConfig, now: datetime) -> int:
         spec = OrderSpec(title="全员核酸检测志愿者招募", starts_at=starts, ends_at=starts + timedelta(hours=8),
                          demands=demands, expected_answer_rate=config.expected_answer_rate,
                          over_recruit_factor=config.over_recruit_factor, wave_interval_s=config.wave_interval_s,
-                         confirmation_required=True, confirmation_timeout_s=config.confirmation_timeout_s,
+                         confirmation_required=config.confirmation_required,
+                         confirmation_timeout_s=config.confirmation_timeout_s,
                          # as in the district's history: guides on ordinary shifts are released for the order,
                          # protected posts stay staffed (DESIGN section 3)
                          peacetime_policy=PeacetimePolicy.release.value)
@@ -393,6 +487,7 @@ def _run(config: DrillConfig, folder: Path) -> dict:
         with simulated(clock):
             order_id = build_order(runtime, config, clock.now())
             drill = Drill(config, runtime, order_id, clock)
+            drill.trace.fill_definition = fill_definition(runtime, order_id)
 
             def collect(session) -> None:  # the after-commit hook of workers.orders.install, as events
                 for key, ids in followups.take(session).items():
@@ -406,10 +501,10 @@ def _run(config: DrillConfig, folder: Path) -> dict:
             drill.at(0.0, "wave_all" if config.strategy == "all_at_once" else "wave")
             drill.wave_pending = config.strategy != "all_at_once"
             drill.at(SWEEP_S, "sweep")
-            start = config.starts_after_s
-            drill.at(start + config.no_show_after_s, "no_shows")
-            drill.at(start + config.no_show_after_s + 3600, "no_shows")
-            drill.run(start + config.run_after_start_s)
+            end = drill_end(config)
+            for t in officer_rounds(config):
+                drill.at(t, "no_shows")
+            drill.run(end)
             report = build_report(runtime, order_id, config, drill.trace, clock)
         report["real_seconds"] = round(time.perf_counter() - started, 1)
         return report

@@ -17,6 +17,15 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[index]
 
 
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
+def first_time(timeline: list[tuple[float, int]], target: float) -> float | None:
+    """When a (t, count) timeline first reached `target` (simulated s, rounded), None if it never did."""
+    return _rounded(next((t for t, count in timeline if count >= target), None))
+
+
 def capacity_violations(session, order_id: int) -> list[dict]:
     """Demands with more active assignments than capacity, or whose `filled` is not their active count."""
     from mobilize.models import Assignment, Demand
@@ -119,10 +128,9 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
         Street,
         Volunteer,
     )
+    from mobilize.peacetime.coexistence import peacetime_report
     from mobilize.wartime.dispatch import standby_count
     from mobilize.wartime.places import ACTIVE
-
-    from mobilize.peacetime.coexistence import peacetime_report
 
     with runtime.transaction() as session:
         order = session.get(Order, order_id)
@@ -153,6 +161,13 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
                                                     OutboundMessage.status != "cancelled")).one()
         by_kind = dict(session.execute(select(OutboundMessage.kind, func.count())
                                        .group_by(OutboundMessage.kind)).all())
+        handed_by_kind = dict(session.execute(select(OutboundMessage.kind, func.count())
+                                              .where(OutboundMessage.status != "pending",
+                                                     OutboundMessage.status != "cancelled")
+                                              .group_by(OutboundMessage.kind)).all())
+        withdrawn = session.scalar(select(func.count()).select_from(OutboundMessage).where(
+            OutboundMessage.kind == "invitation", OutboundMessage.status == "cancelled",
+            OutboundMessage.error_message.startswith("withdrawn")))
         opt_outs = session.scalar(select(func.count()).select_from(Volunteer).where(
             Volunteer.opted_out_at.is_not(None), Volunteer.opted_out_at >= clock.start))
         standby = standby_count(session, order_id)
@@ -160,16 +175,24 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
             Assignment.order_id == order_id, Assignment.status.in_(list(ACTIVE)))))
         quality = hindsight(session, order, final_distance)
         state = order.state.value
-    target = 0.95 * places
-    t95 = next((t for t, f in trace.fill_times if f >= target), None)
     return {
         "places": places,
         "filled": filled,
-        "time_to_fill_s": None if trace.first_fill_s is None else round(trace.first_fill_s, 1),
-        "time_to_95_s": None if t95 is None else round(t95, 1),
+        # as a commander means it (see mobilize.drill.engine): taken and confirmed (or told, without confirmation)
+        "fill_definition": trace.fill_definition,
+        "filled_known": trace.ready_times[-1][1] if trace.ready_times else 0,
+        "time_to_fill_s": _rounded(trace.first_fill_s),
+        "time_to_95_s": first_time(trace.ready_times, 0.95 * places),
+        # the database's fill: places taken (dispatch written), whether or not the volunteer knows yet
+        "time_to_place_all_s": _rounded(trace.first_placed_s),
+        "time_to_place_95_s": first_time(trace.fill_times, 0.95 * places),
+        "time_to_told_95_s": first_time(trace.told_times, 0.95 * places),  # dispatch handed to the gateway
+        "time_to_confirmed_95_s": first_time(trace.confirmed_times, 0.95 * places),
         "sms_sent": int(sms_sent),
         "segments_sent": int(segments),
-        "sms_by_kind": by_kind,
+        "sms_by_kind": by_kind,  # written to the outbox, whether handed over, pending or withdrawn
+        "sms_handed_by_kind": handed_by_kind,  # handed to the gateway
+        "invitations_withdrawn": int(withdrawn or 0),  # still in the outbox when the order filled: never sent
         "standby": standby,
         "backfills": backfills,
         "capacity_violations": len(violations),

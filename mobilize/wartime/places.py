@@ -15,14 +15,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mobilize.domain.order_states import OrderAction
-from mobilize.models import ACTIVE_ASSIGNMENT, Assignment, AssignmentStatus, Demand, Order, OrderState
+from mobilize.models import (
+    ACTIVE_ASSIGNMENT,
+    Assignment,
+    AssignmentStatus,
+    Demand,
+    Invitation,
+    InvitationStatus,
+    Order,
+    OrderState,
+    OutboundMessage,
+    OutboundStatus,
+)
 from mobilize.wartime import audit
 from mobilize.wartime.errors import NotFound, require_transition
+from mobilize.wartime.messages import invite_key_prefix
 
 ACTIVE = tuple(AssignmentStatus(status) for status in ACTIVE_ASSIGNMENT)
 # Active but not yet on site: what a drop-out, a timeout, a no-show or an officer's release can end.
@@ -129,4 +141,43 @@ def refresh_fill_state(session: Session, order: Order, now: datetime) -> OrderSt
         order.filled_at = now
     audit.record(session, audit.SYSTEM, f"order.{order.state.value}", "order", order.id, now,
                  reason="every demand is full" if action is OrderAction.fill else "a place is free again")
+    if action is OrderAction.fill:
+        withdraw_unsent_invitations(session, order, now)
     return order.state
+
+
+WITHDRAW_CHUNK = 500  # ids per statement (SQLite allows 32766 parameters)
+
+
+def withdraw_unsent_invitations(session: Session, order: Order, now: datetime) -> int:
+    """An order that fills stops inviting (DESIGN 3: "inviting stops when it is"): invitations still waiting in
+    the outbox are never sent. Their volunteers never heard of the order, so their invitation rows go too: should
+    the order be short again, a later wave may still invite them, nearest first, and each of them still receives
+    at most one invitation (the withdrawn SMS is cancelled and loses its dedupe key, so the new one can be
+    written). Messages a sender has already claimed (`sending`) go out as usual. Returns how many were withdrawn."""
+    candidates = session.scalars(select(OutboundMessage.id).join(
+        Invitation, (Invitation.volunteer_id == OutboundMessage.volunteer_id) & (Invitation.order_id == order.id))
+        .where(OutboundMessage.status == OutboundStatus.pending,
+               OutboundMessage.dedupe_key.startswith(invite_key_prefix(order.id)),
+               Invitation.status == InvitationStatus.invited,
+               # someone placed in this order has heard of it, whatever the outbox says
+               ~exists().where(Assignment.order_id == order.id,
+                               Assignment.volunteer_id == Invitation.volunteer_id))).all()
+    withdrawn = 0
+    for start in range(0, len(candidates), WITHDRAW_CHUNK):
+        # conditional: a sender may claim a message meanwhile (PostgreSQL); only what is still pending is withdrawn
+        volunteer_ids = session.scalars(
+            update(OutboundMessage).where(OutboundMessage.id.in_(candidates[start:start + WITHDRAW_CHUNK]),
+                                          OutboundMessage.status == OutboundStatus.pending)
+            .values(status=OutboundStatus.cancelled, dedupe_key=None, status_at=now,
+                    error_message="withdrawn: the order filled before it was sent")
+            .returning(OutboundMessage.volunteer_id).execution_options(synchronize_session=False)).all()
+        session.execute(delete(Invitation).where(Invitation.order_id == order.id,
+                                                 Invitation.volunteer_id.in_(volunteer_ids),
+                                                 Invitation.status == InvitationStatus.invited)
+                        .execution_options(synchronize_session=False))
+        withdrawn += len(volunteer_ids)
+    if withdrawn:
+        audit.record(session, audit.SYSTEM, "order.invitations_withdrawn", "order", order.id, now,
+                     withdrawn=withdrawn)
+    return withdrawn

@@ -1,9 +1,13 @@
 """Invitation waves: nearest eligible volunteers first, just enough of them, and again while the order is short.
 
-A wave is due when none was sent yet, when the previous one has mostly answered, or when its interval has passed;
-it is sized by `domain.matching.wave_size` from the places the current standby cannot fill, the expected answer
-rate, the over-recruit factor and the invitations of the current interval still awaiting an answer. Older
-unanswered invitations no longer count as pending: after an interval silence is an answer too.
+A wave is due when none was sent yet, when the previous one has mostly answered, when its interval has passed, or
+early, as soon as the answers so far project a shortfall: the invitations still pending can no longer be expected
+to bring enough yeses (at least `EARLY_SHARE` of what the open places call for is missing), so waiting out the
+interval would only delay the order. It is sized by `domain.matching.wave_size` from the places the current
+standby cannot fill, the answer rate to plan with (`planning_rate`: the order's expected rate, corrected by what
+earlier invitations of this order actually brought once there are enough of them), the over-recruit factor and
+the invitations of the current interval still awaiting an answer. Older unanswered invitations no longer count
+as pending: after an interval silence is an answer too.
 Nobody is invited twice to one order: the unique (order, volunteer) constraint decides, with
 INSERT ... ON CONFLICT DO NOTHING, so even concurrent wave jobs cannot send a second invitation.
 """
@@ -18,14 +22,31 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mobilize.domain.matching import Slot, wave_size
-from mobilize.models import Invitation, InvitationStatus, Order, OrderState, Priority, Street, Volunteer
+from mobilize.models import (
+    Invitation,
+    InvitationStatus,
+    Order,
+    OrderState,
+    Priority,
+    Street,
+    Volunteer,
+)
 from mobilize.wartime import audit
 from mobilize.wartime.audience import choose_wave, evaluate
 from mobilize.wartime.dispatch import solve
-from mobilize.wartime.messages import DEFAULT_ZONE, area_name, invitation_values, invite_key, send
+from mobilize.wartime.messages import (
+    DEFAULT_ZONE,
+    area_name,
+    invitation_values,
+    invite_key,
+    send,
+)
 from mobilize.wartime.places import lock_order
 
 MOSTLY_ANSWERED = 0.8  # the previous wave counts as answered when 80% of it has answered
+EARLY_SHARE = 0.25  # a wave goes out before its interval when this share of the needed invitations is missing
+PRIOR_WEIGHT = 20  # the order's expected answer rate counts as this many invitations in `planning_rate`
+MIN_EVIDENCE = 30  # invitations with their chance to answer behind them before `planning_rate` trusts them
 INSERT_CHUNK = 500  # rows per INSERT (SQLite allows 32766 parameters)
 
 
@@ -62,9 +83,35 @@ def assess(session: Session, order: Order, now: datetime) -> WaveNeed:
         Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
         Invitation.invited_at > since))
     last_size, last_unanswered = _last_wave(session, order)
-    due = wave_due(order, last_size, last_unanswered, now)
-    size = wave_size(short, order.expected_answer_rate, order.over_recruit_factor, pending) if short else 0
+    rate = planning_rate(session, order, since)
+    size = wave_size(short, rate, order.over_recruit_factor, pending) if short else 0
+    needed = wave_size(short, rate, order.over_recruit_factor) if short else 0
+    # early only after a wave that found people (an exhausted audience waits for the interval)
+    due = wave_due(order, last_size, last_unanswered, now) or (last_size > 0 and shortfall_projected(size, needed))
     return WaveNeed(len(planned.placements), short, pending, due, size, residual)
+
+
+def shortfall_projected(size: int, needed: int) -> bool:
+    """The answers so far say the pending invitations will not do: `size` more invitations are needed on top of
+    them, out of `needed` for the open places in all. (Right after a wave `size` is 0; every decline adds to it,
+    every yes takes from it.)"""
+    return size > 0 and size >= EARLY_SHARE * needed
+
+
+def planning_rate(session: Session, order: Order, since: datetime) -> float:
+    """The share of invitations expected to bring a yes: the order's expectation until at least `MIN_EVIDENCE`
+    invitations were sent before `since` (one interval ago, so they have had their chance to answer), then moved
+    towards what those actually brought, the expectation counting as `PRIOR_WEIGHT` invitations of evidence. A
+    commander's guess that was too hopeful then leads to bigger waves (sooner filled); one too gloomy, to fewer
+    invitations (fewer SMS, fewer people left on standby)."""
+    sent, accepted = session.execute(select(
+        func.count(), func.count().filter(Invitation.status == InvitationStatus.accepted)).where(
+        Invitation.order_id == order.id, Invitation.invited_at <= since,
+        Invitation.status != InvitationStatus.cancelled)).one()
+    if sent < MIN_EVIDENCE:
+        return order.expected_answer_rate
+    rate = (accepted + PRIOR_WEIGHT * order.expected_answer_rate) / (sent + PRIOR_WEIGHT)
+    return min(1.0, max(rate, order.expected_answer_rate / 10, 0.01))
 
 
 def _last_wave(session: Session, order: Order) -> tuple[int, int]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mobilize.models import (
     Assignment,
     Demand,
     Invitation,
     Order,
+    OutboundMessage,
+    OutboundStatus,
     Volunteer,
 )
 from mobilize.models._types import utcnow
@@ -20,9 +22,9 @@ from mobilize.wartime import dispatch, drafts, lifecycle, waves
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
 from mobilize.wartime.places import ACTIVE
-from tests.factories import sent, text  # noqa: F401  (shared with the other suites)
 from tests import factories
 from tests.conftest import make_settings
+from tests.factories import sent, text  # noqa: F401  (shared with the other suites)
 from workers.context import set_runtime
 
 COMMANDER = Actor("cmd", None)
@@ -67,8 +69,9 @@ def people(session, n: int, street: str = "八大关", near=BADAGUAN, step_m: fl
 
 
 def spec(demands, **overrides) -> OrderSpec:
-    values = dict(title="全员核酸检测志愿者招募", starts_at=later(24), ends_at=later(29),
-                  demands=tuple(DemandSpec(*d) for d in demands), expected_answer_rate=0.5, over_recruit_factor=1.0)
+    values = {"title": "全员核酸检测志愿者招募", "starts_at": later(24), "ends_at": later(29),
+              "demands": tuple(DemandSpec(*d) for d in demands), "expected_answer_rate": 0.5,
+              "over_recruit_factor": 1.0}
     values.update(overrides)
     return OrderSpec(**values)
 
@@ -108,6 +111,16 @@ def active(runtime, order_id: int) -> list[Assignment]:
         return list(session.scalars(select(Assignment).where(Assignment.order_id == order_id,
                                                              Assignment.status.in_(list(ACTIVE)))
                                     .order_by(Assignment.id)))
+
+
+def handed_to_the_gateway(runtime, kind: str = "invitation") -> None:
+    """As the sender would: every pending message of `kind` handed to the gateway (tests run no sender). An
+    invitation still in the outbox is withdrawn when its order fills, so a test whose volunteers answer
+    invitations must have sent them first."""
+    with runtime.transaction() as session:
+        session.execute(update(OutboundMessage).where(OutboundMessage.kind == kind,
+                                                      OutboundMessage.status == OutboundStatus.pending)
+                        .values(status=OutboundStatus.sent))
 
 
 def order_row(runtime, order_id: int) -> Order:

@@ -19,6 +19,7 @@ from tests.wartime.conftest import (
     ZHANSHAN,
     active,
     check_capacity_invariants,
+    handed_to_the_gateway,
     invited_ids,
     launched,
     order_row,
@@ -72,6 +73,7 @@ def test_four_worker_processes_with_duplicate_accepts_and_messages(qrt, redis_cl
     demands = [(site.id, "registration", 3), (site.id, "queue_keeping", 2), (other.id, "registration", 3)]
     order_id = launched(qrt, demands, expected_answer_rate=8 / 24)
     assert len(invited_ids(qrt, order_id)) == 24
+    handed_to_the_gateway(qrt)  # they answer what they received (unsent invitations are withdrawn on fill)
     code = order_row(qrt, order_id).reply_code
     with qrt.transaction() as session:  # every volunteer says yes twice, in two different messages
         inbound = [InboundMessage(message_sid=f"SM{v.id:016d}{n:016d}", from_phone=v.phone, to_phone="+8610690000",

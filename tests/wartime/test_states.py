@@ -4,13 +4,29 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from mobilize.domain.order_states import TRANSITIONS, IllegalTransition, OrderAction, next_state
+from mobilize.domain.order_states import (
+    TRANSITIONS,
+    IllegalTransition,
+    OrderAction,
+    next_state,
+)
 from mobilize.models import AuditEvent, Order, OrderState
 from mobilize.models._types import utcnow
 from mobilize.wartime import drafts, lifecycle
 from mobilize.wartime.drafts import DemandSpec
 from mobilize.wartime.errors import IllegalOrderTransition
-from tests.wartime.conftest import COMMANDER, active, draft, launched, order_row, people, run_match, sites, text
+from tests.wartime.conftest import (
+    COMMANDER,
+    active,
+    draft,
+    handed_to_the_gateway,
+    launched,
+    order_row,
+    people,
+    run_match,
+    sites,
+    text,
+)
 
 LEGAL = {
     (OrderState.draft, OrderAction.update), (OrderState.draft, OrderAction.launch),
@@ -97,6 +113,7 @@ def test_filled_and_reopened_automatically_and_audited(rt):
         site, _ = sites(session)
         crowd = people(session, 2)
     order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=0.5)
+    handed_to_the_gateway(rt)  # (else crowd[1]'s invitation, still in the outbox, is withdrawn on fill)
     text(rt, crowd[0], "Y")
     run_match(rt, order_id)
     assert order_row(rt, order_id).state is OrderState.filled

@@ -1,12 +1,20 @@
 """Waves: nearest eligible first, sized from what is still needed, again while short, never twice per person."""
 from __future__ import annotations
 
+import math
 import threading
+from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from mobilize.models import Invitation, InvitationStatus, OutboundMessage, Priority
+from mobilize.models import (
+    Invitation,
+    InvitationStatus,
+    OutboundMessage,
+    OutboundStatus,
+    Priority,
+)
 from mobilize.models._types import utcnow
 from mobilize.wartime import waves
 from tests.wartime.conftest import (
@@ -123,7 +131,7 @@ def test_nobody_is_invited_twice_even_by_concurrent_waves(rt):
     def wave():
         try:
             run_wave(rt, order_id)
-        except Exception as error:  # pragma: no cover - reported below
+        except Exception as error:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(error)
 
     threads = [threading.Thread(target=wave) for _ in range(4)]
@@ -169,3 +177,68 @@ def test_a_draft_gets_no_wave(rt):
         people(session, 2)
     order_id = draft(rt, [(site.id, "registration", 1)])
     assert run_wave(rt, order_id).reason == "not_open"
+
+
+def test_an_order_that_fills_withdraws_the_invitations_still_in_the_outbox(rt):
+    """Inviting stops when the order is filled: invitations not yet handed to the gateway are never sent, and
+    their volunteers (who never heard of the order) can still be invited once if the order is short again."""
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 10)
+    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=0.25)  # invites 4
+    assert invited_ids(rt, order_id) == [v.id for v in crowd[:4]]
+    handed = {crowd[0].id, crowd[1].id}  # the sender handed these two to the gateway; two are still queued
+    with rt.transaction() as session:
+        session.execute(update(OutboundMessage).where(OutboundMessage.volunteer_id.in_(handed))
+                        .values(status=OutboundStatus.sent))
+    text(rt, crowd[0], "Y")
+    run_match(rt, order_id)
+    assert order_row(rt, order_id).state.value == "filled"
+    statuses = {m.volunteer_id: m.status for m in sent(rt, "invitation")}
+    assert statuses[crowd[1].id] is OutboundStatus.sent  # already out: it stays, and may still be answered
+    assert {statuses[v.id] for v in crowd[2:4]} == {OutboundStatus.cancelled}
+    assert invited_ids(rt, order_id) == [crowd[0].id, crowd[1].id]
+    # the one placed drops out: the order is short again and a new wave may invite the withdrawn, nearest first
+    code = order_row(rt, order_id).reply_code
+    text(rt, crowd[0], f"0 {code}")
+    result = run_wave(rt, order_id, now=utcnow() + timedelta(seconds=601))
+    assert result.reason == "sent" and crowd[2].id in invited_ids(rt, order_id)
+    live = Counter(m.volunteer_id for m in sent(rt, "invitation") if m.status is not OutboundStatus.cancelled)
+    assert max(live.values()) == 1  # nobody receives two invitations to one order
+
+
+def test_a_projected_shortfall_brings_the_next_wave_before_its_interval(rt):
+    """20 invitations for 5 places at an expected 1 in 4: once 5 have declined, the 15 still pending can no longer
+    be expected to bring 5 yeses; waiting out the interval would only delay the order."""
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 40)
+    order_id = launched(rt, [(site.id, "registration", 5)], expected_answer_rate=0.25)
+    assert len(invited_ids(rt, order_id)) == 20
+    for volunteer in crowd[:4]:
+        text(rt, volunteer, "N")
+    assert run_wave(rt, order_id).reason == "not_due"  # 4 missing of 20: the pending may still do it
+    text(rt, crowd[4], "N")
+    result = run_wave(rt, order_id)  # 5 of 20 missing (EARLY_SHARE): now, not in ten minutes
+    assert result.reason == "sent" and result.invited == 5
+    assert invited_ids(rt, order_id)[20:] == [v.id for v in crowd[20:25]]  # still the next nearest
+
+
+def test_the_answers_of_earlier_invitations_correct_the_expected_rate(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 120, step_m=20)
+    order_id = launched(rt, [(site.id, "registration", 20)], expected_answer_rate=0.5)
+    assert len(invited_ids(rt, order_id)) == 40
+    for volunteer in crowd[:4]:  # 4 yes out of 40 (the commander expected 20); the rest stay silent
+        text(rt, volunteer, "Y")
+    run_match(rt, order_id)
+    later = utcnow() + timedelta(seconds=601)
+    with rt.transaction() as session:
+        order = order_row(rt, order_id)
+        rate = waves.planning_rate(session, order, later - timedelta(seconds=order.wave_interval_s))
+        need = waves.assess(session, order, later)
+    assert rate == (4 + waves.PRIOR_WEIGHT * 0.5) / (40 + waves.PRIOR_WEIGHT)
+    assert need.short == 16 and need.size == math.ceil(16 / rate)  # 69, where 0.5 would have asked for 32
+    with rt.transaction() as session:  # too little evidence: the commander's expectation stands
+        assert waves.planning_rate(session, order, utcnow() - timedelta(hours=1)) == 0.5
