@@ -8,18 +8,17 @@ the outbox.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from functools import lru_cache
 
 import structlog
 from flask import Blueprint, Response, abort, current_app, request
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, update
-from sqlalchemy.dialects import postgresql
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from mobilize import live
-from mobilize.models import InboundMessage, OutboundMessage
+from mobilize.db import Base
 from mobilize.models._types import utcnow
 from mobilize.sms import outbox
 from mobilize.web import db, runtime
@@ -75,45 +74,41 @@ def _message_log() -> live.Coalescer:
     return coalescer
 
 
-# Storing an inbound message: INSERT ... ON CONFLICT (message_sid) DO NOTHING RETURNING id, one statement, built
-# once. On SQLite it runs alone in autocommit on the pool's raw connection (its connections are in autocommit
-# mode, see mobilize.db), so SQLite takes and releases its write lock within that one call, the GIL released.
-# Through the session it ran inside BEGIN IMMEDIATE ... COMMIT, which also held the lock across the Python in
-# between, statement building included; there another thread of the process can keep the GIL for
-# milliseconds while every other writer (webhooks, callbacks, senders) sleeps in SQLite's busy handler.
-# Measured under gunicorn (3 x 4 threads, wrk, 12 connections): about 150 requests/s with a p99 of seconds
-# before, see docs/benchmarks.md for after. The insert is atomic by itself: nothing else is written with it.
-_INBOUND = InboundMessage.__table__
-_STORE_INBOUND_SQLITE = ("INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, received_at) "
-                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_sid) DO NOTHING RETURNING id")
-_STORE_INBOUND = (postgresql.insert(_INBOUND)
-                  .values(message_sid=bindparam("sid", type_=_INBOUND.c.message_sid.type),
-                          from_phone=bindparam("from_phone", type_=_INBOUND.c.from_phone.type),
-                          to_phone=bindparam("to_phone", type_=_INBOUND.c.to_phone.type),
-                          body=bindparam("body", type_=_INBOUND.c.body.type),
-                          received_at=bindparam("received_at", type_=_INBOUND.c.received_at.type))
-                  .on_conflict_do_nothing(index_elements=["message_sid"])
-                  .returning(_INBOUND.c.id))
+# Storing an inbound message: INSERT ... ON CONFLICT (message_sid) DO NOTHING RETURNING id, one statement alone
+# in autocommit on a connection of the engine's pool (_autocommit below), the parameters converted once as
+# SQLAlchemy would. SQLite: its connections are in autocommit mode (see mobilize.db), so SQLite takes and
+# releases its write lock within that one call, the GIL released; through the session it ran inside BEGIN
+# IMMEDIATE ... COMMIT, which also held the lock across the Python in between, statement building included,
+# while every other writer (webhooks, callbacks, senders) slept in SQLite's busy handler: about 150
+# requests/s with a p99 of seconds under gunicorn (3 x 4 threads, wrk, 12 connections). PostgreSQL: one
+# round trip instead of the session's three (BEGIN, the statement, COMMIT) and none of its Python; see
+# docs/benchmarks.md for both. The insert is atomic by itself: nothing else is written with it.
+_STORE_INBOUND = ("INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, received_at) "
+                  "VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (message_sid) DO NOTHING RETURNING id")
 
 
-@lru_cache(maxsize=2)
-def _datetime_to_sqlite(dialect):
-    column_type = _INBOUND.c.received_at.type
-    return column_type.dialect_impl(dialect).bind_processor(dialect)
+@lru_cache(maxsize=8)
+def _to_db(dialect, table: str, column: str) -> Callable:
+    """What SQLAlchemy does to a value of that column before it hands it to the driver (UTC for a datetime,
+    the name for an enum)."""
+    column_type = Base.metadata.tables[table].c[column].type
+    return column_type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+
+
+@lru_cache(maxsize=8)
+def _sql(dialect, template: str, marks: int = 0) -> str:
+    """`template` with the driver's placeholder for {p} and `marks` of them, comma-separated, for {marks}."""
+    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+    return template.format(p=placeholder, marks=", ".join([placeholder] * marks))
 
 
 def _store_inbound(sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
     """The stored message's id; None when a message with this MessageSid is already stored."""
     engine = runtime().engine
-    if engine.dialect.name == "sqlite":
-        received_at = _datetime_to_sqlite(engine.dialect)(utcnow())  # the text SQLAlchemy would write
-        row = _sqlite_autocommit(engine, _STORE_INBOUND_SQLITE, (sid, from_phone, to_phone, body, received_at)).row
-        return row[0] if row else None
-    session = db()
-    inbound_id = session.execute(_STORE_INBOUND, {"sid": sid, "from_phone": from_phone, "to_phone": to_phone,
-                                                  "body": body, "received_at": utcnow()}).scalar()
-    session.commit()
-    return inbound_id
+    received_at = _to_db(engine.dialect, "inbound_messages", "received_at")(utcnow())
+    row = _autocommit(engine, _sql(engine.dialect, _STORE_INBOUND),
+                      (sid, from_phone, to_phone, body, received_at)).row
+    return row[0] if row else None
 
 
 @blueprint.post("/sms")
@@ -176,24 +171,10 @@ def delivery_status():
 # gunicorn, while the senders waited for the same lock to record SIDs). The rank test in the WHERE clause is
 # outbox.STATUS_RANK's rule (a late "sent" never overwrites "delivered"); whatever it does not match goes on
 # to outbox.apply_status_callback, which decides as before.
-_OUTBOUND = OutboundMessage.__table__
-_ADVANCE_BY_SID = (
-    update(_OUTBOUND)
-    .where(_OUTBOUND.c.twilio_sid == bindparam("sid"),
-           _OUTBOUND.c.status.in_(bindparam("lower", type_=_OUTBOUND.c.status.type, expanding=True)))
-    .values(status=bindparam("new_status", type_=_OUTBOUND.c.status.type),
-            status_at=bindparam("now", type_=_OUTBOUND.c.status_at.type))
-)
-_ADVANCE_BY_SID_SQLITE = ("UPDATE outbound_messages SET status = ?, status_at = ? "
-                          "WHERE twilio_sid = ? AND status IN ({marks})")
+_ADVANCE_BY_SID = ("UPDATE outbound_messages SET status = {p}, status_at = {p} "
+                   "WHERE twilio_sid = {p} AND status IN ({marks})")
 _RANKED_BELOW = {status: [lower for lower, rank in outbox.STATUS_RANK.items()
                           if rank < outbox.STATUS_RANK[status]] for status in outbox.STATUS_RANK}
-
-
-@lru_cache(maxsize=2)
-def _status_to_sqlite(dialect):
-    column_type = _OUTBOUND.c.status.type
-    return column_type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
 
 
 def _advance_by_sid(sid: str, twilio_status: str) -> bool:
@@ -201,18 +182,11 @@ def _advance_by_sid(sid: str, twilio_status: str) -> bool:
     new_status = outbox.TWILIO_STATUSES.get(twilio_status)
     if new_status is None:
         return False
-    lower, now = _RANKED_BELOW[new_status], utcnow()
-    engine = runtime().engine
-    if engine.dialect.name == "sqlite":
-        status = _status_to_sqlite(engine.dialect)
-        sql = _ADVANCE_BY_SID_SQLITE.format(marks=", ".join("?" * len(lower)))
-        params = (status(new_status), _datetime_to_sqlite(engine.dialect)(now), sid, *map(status, lower))
-        return _sqlite_autocommit(engine, sql, params).rowcount == 1
-    session = db()
-    changed = session.execute(_ADVANCE_BY_SID, {"sid": sid, "lower": lower, "new_status": new_status,
-                                                "now": now}).rowcount == 1
-    session.commit()
-    return changed
+    lower, engine = _RANKED_BELOW[new_status], runtime().engine
+    status = _to_db(engine.dialect, "outbound_messages", "status")
+    now = _to_db(engine.dialect, "outbound_messages", "status_at")
+    params = (status(new_status), now(utcnow()), sid, *map(status, lower))
+    return _autocommit(engine, _sql(engine.dialect, _ADVANCE_BY_SID, len(lower)), params).rowcount == 1
 
 
 class _Done:
@@ -220,16 +194,29 @@ class _Done:
         self.rowcount, self.row = rowcount, row
 
 
-def _sqlite_autocommit(engine, sql: str, params: tuple) -> _Done:
-    """One statement alone, in autocommit, on a connection of the engine's pool (see _STORE_INBOUND_SQLITE)."""
+def _autocommit(engine, sql: str, params: tuple) -> _Done:
+    """One statement alone, in autocommit, on a connection of the engine's pool (see _STORE_INBOUND). SQLite's
+    connections are in autocommit mode already; a PostgreSQL connection is switched for this statement (it
+    comes from the pool outside any transaction) and back before it returns to the pool."""
     connection = engine.raw_connection()
     try:
-        cursor = connection.cursor()
+        switch = engine.dialect.name == "postgresql"
+        if switch:
+            connection.driver_connection.autocommit = True
         try:
-            cursor.execute(sql, params)
-            row = cursor.fetchone() if cursor.description else None
-            return _Done(cursor.rowcount, row)
+            return _execute(connection, sql, params)
         finally:
-            cursor.close()
+            if switch and not connection.driver_connection.closed:
+                connection.driver_connection.autocommit = False
     finally:
         connection.close()  # back to the pool
+
+
+def _execute(connection, sql: str, params: tuple) -> _Done:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        row = cursor.fetchone() if cursor.description else None
+        return _Done(cursor.rowcount, row)
+    finally:
+        cursor.close()
