@@ -162,7 +162,9 @@ def delivery_status():
     if changed:  # live update of the message log's delivery state (best effort, after the commit)
         _message_log().notify(runtime(), {"direction": "out", "id": message_id, "status": status})
     log.debug("twilio.status", message_sid=sid, status=status, changed=changed)
-    return Response(status=204)
+    response = Response(status=204)
+    del response.headers["Content-Type"]  # no body, no type: not an HTML page (see ui._security_headers)
+    return response
 
 
 # The common status callback (a known SID moving forward, no error code) as ONE conditional UPDATE, on SQLite in
