@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 import signal
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -243,6 +244,9 @@ def terminate_as_interrupt() -> Iterator[None]:
     def on_term(_signum, _frame):
         raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         yield
@@ -360,6 +364,8 @@ def run_live_drill(config: LiveDrillConfig) -> dict:
         stack.prepare(config.volunteers, config.seed, config.roster)
         say("starting the stack (redis, simulator, web, workers, scheduler)")
         phones = stack.start(register_phones=True)
+        if not phones:
+            raise StackError("no simulated phone was registered: nobody would answer (see the simulator's log)")
         order_id, launched = create_and_launch(stack.runtime, drill)
         say(f"order {order_id}: {config.places} places; launched; {phones:,} phones answer, time x{config.compress:g}")
         trace = watch(stack, order_id, config, say)
@@ -485,7 +491,7 @@ def reply_to_dispatch(dispatches: list[tuple], messages: list[dict], inbound: di
     accepts: dict[str, list[float]] = {}
     for phone, intent, received in inbound.values():
         if intent == "accept":
-            accepts.setdefault(phone, []).append(_epoch(received))
+            accepts.setdefault(phone, []).append(epoch_s(received))
     latencies = []
     for _volunteer, phone, _body, sid in dispatches:
         handed = accepted_at.get(sid)
@@ -517,6 +523,6 @@ def check_dispatch_sms(runtime, order_id: int, dispatches: list[tuple], outbound
             "volunteers_not_exactly_one_per_assignment": len(wrong), "examples": wrong[:5]}
 
 
-def _epoch(value: datetime) -> float:
+def epoch_s(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
