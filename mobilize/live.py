@@ -4,7 +4,8 @@ Publishing (after the transaction the event reports has committed): `publish(red
 appends the event to a short per-channel history (a Redis stream capped at HISTORY entries, whose entry ids
 are the SSE event ids) and announces it on a pub/sub channel, both in one Lua call: one round trip, and no
 subscriber can see an event that is not in the history yet. Publishing is best effort: live updates are never
-the record (the database is), so a Redis failure is logged and the caller goes on.
+the record (the database is), so a Redis failure is logged and the caller goes on. A stream of small changes
+(Twilio's status callbacks) goes through a `Coalescer`: one event per burst instead of one per change.
 
 Reading (`stream`): subscribe first, then replay the history after the client's `Last-Event-ID`, then forward
 live events, skipping those already replayed. When the history no longer reaches back to the client's last id
