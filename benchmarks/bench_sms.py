@@ -607,6 +607,8 @@ def render(pipeline: dict | None, cap: dict | None, webhook: dict | None, comman
 
 
 def _render_pipeline(data: dict) -> list[str]:
+    from workers.sms import SEND_THREADS
+
     count = data["count"]
     bare = [run["rate"] for run in data["bares"]]
     rows = ["| run | load | messages/s to SID | vs. bare loop | all SIDs | all delivered | CPU ms per message "
@@ -638,8 +640,9 @@ def _render_pipeline(data: dict) -> list[str]:
         "\n".join(rows),
         f"Target: at least {TARGET_PIPELINE_RATIO} of the bare loop. **{'Met' if met else 'Missed'}**: "
         f"{worst['ratio']:.2f} to {best['ratio']:.2f} across the worker counts (their order is also the order "
-        "of the runs, so a change of the machine's load shows). One sender job keeps up to 16 requests in "
-        "flight (threads, `SEND_THREADS` in `workers/sms.py`), and there is one sender job per priority, so "
+        f"of the runs, so a change of the machine's load shows). One sender job keeps up to {SEND_THREADS} "
+        "requests in flight (threads, `SEND_THREADS` in `workers/sms.py`), and there is one sender job per "
+        "priority, so "
         "more worker processes do not send faster: they stay free for inbound replies and the other queues.",
         f"Where the CPU goes: the bare loop costs about {total_bare:.1f} ms of CPU per message (client and "
         f"simulator), the pipeline about {total_pipe:.1f} ms, most of the difference the two status callbacks per "
