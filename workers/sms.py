@@ -10,6 +10,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,6 +33,7 @@ log = structlog.get_logger(__name__)
 SEND_BUDGET_S = 20.0  # a sender job hands over to a fresh one after this long
 FLUSH_EVERY = 25  # results recorded in one transaction
 SEND_THREADS = 32  # at most this many gateway requests in flight in one sender job (see _send_batch)
+REFILL_BELOW = 64  # a sender claims the next batch when fewer than this many claimed messages wait (or a batch)
 CHECK_EVERY_S = 0.05  # how often a running sender refreshes HIGH_ACTIVE_KEY (high) or checks for it (bulk)
 HIGH_ACTIVE_KEY = "mobilize:sms:high-active"
 KICK_KEY = "mobilize:sms:kick:{priority}"
@@ -122,15 +124,20 @@ def _send_pending(priority: Priority, budget_s: float, limiter: SegmentRateLimit
     batch_size = max(1, min(100, int(runtime.settings.sms_segments_per_second * 2)))
     deadline = time.monotonic() + budget_s
     results = _SharedResults()
+
+    def claim() -> list:
+        with runtime.transaction() as session:
+            return outbox.claim_batch(session, priority, batch_size)
+
     with ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="sms-send") as pool:
         while time.monotonic() < deadline:
             if _must_yield(redis, priority):
                 return _handover(redis, priority, results.sent, "yielded")
-            with runtime.transaction() as session:
-                batch = _Batch(outbox.claim_batch(session, priority, batch_size))
+            batch = _Batch(claim())
             if not batch.waiting:
                 break
-            stop = _send_batch(pool, batch, results, limiter, redis, priority, deadline)
+            stop = _send_batch(pool, batch, results, limiter, redis, priority, deadline, refill=claim,
+                               refill_below=min(REFILL_BELOW, batch_size))
             if stop is not None:
                 _release(results, list(batch.waiting))
                 if isinstance(stop, SendError):
@@ -174,6 +181,10 @@ class _Batch:
     def next(self):
         with self.lock:
             return self.waiting.popleft() if self.stop is None and self.waiting else None
+
+    def extend(self, messages: list) -> None:
+        with self.lock:
+            self.waiting.extend(messages)
 
     def halt(self, reason, message=None) -> bool:
         """Stop handing out messages (`message`, taken but not sent, goes back first). True if `reason` is
@@ -223,12 +234,20 @@ class _SharedResults(_Results):
 
 
 def _send_batch(pool: ThreadPoolExecutor, batch: _Batch, results: _SharedResults, limiter, redis: Redis,
-                priority: Priority, deadline: float):
+                priority: Priority, deadline: float, refill: Callable[[], list] | None = None,
+                refill_below: int = 0):
     """Send the batch; returns None when all of it went to the gateway, else why it stopped (the messages not
     sent are still in batch.waiting). While it runs, a high sender says so and a bulk sender checks every
-    CHECK_EVERY_S whether it must step aside (not before every message: two Redis round trips each)."""
+    CHECK_EVERY_S whether it must step aside (not before every message: two Redis round trips each).
+
+    When fewer than `refill_below` wait, `refill` claims the next batch into this one (until the outbox has
+    none or the budget is spent): waiting for a batch's last requests before claiming the next left most
+    sending threads idle for a round trip per batch, with 32 in flight a tenth of the time or more.
+    `refill_below` is at most a batch, so a sender under a small cap claims little ahead of its pace."""
     futures = []
     while True:
+        if refill is not None and batch.stop is None and len(batch.waiting) < refill_below:
+            refill = _refill(batch, refill, futures, results, deadline)
         wanted = min(results.threads_wanted(get_runtime().settings.sms_segments_per_second), len(batch.waiting))
         futures += [pool.submit(_send_from, batch, results, limiter, deadline)
                     for _ in range(wanted - sum(1 for future in futures if not future.done()))]
@@ -244,6 +263,23 @@ def _send_batch(pool: ThreadPoolExecutor, batch: _Batch, results: _SharedResults
             _release(results, list(batch.waiting))
             raise future.exception()
     return batch.stop
+
+
+def _refill(batch: _Batch, refill: Callable[[], list], futures: list, results: _SharedResults,
+            deadline: float) -> Callable[[], list] | None:
+    """Claim more into the batch; returns the refill to use next time (None: the outbox is empty for now or
+    the budget is spent). A failed claim stops the batch: what was claimed and not sent goes back."""
+    if time.monotonic() >= deadline:
+        return None
+    try:
+        more = refill()
+    except BaseException:
+        batch.halt("error")
+        wait(futures)
+        _release(results, list(batch.waiting))
+        raise
+    batch.extend(more)
+    return refill if more else None
 
 
 def _send_from(batch: _Batch, results: _SharedResults, limiter, deadline: float) -> None:
