@@ -118,7 +118,7 @@ class LiveStack(Stack):
         seed_district(self.settings.database_url, self.settings.instance_path, volunteers, seed, roster)
         self.env = self._child_env(self.redis.url)
 
-    def start(self, register_phones: bool = True) -> int:
+    def start(self, register_phones: bool = True, seed: int | None = None) -> int:
         """Every child, as `mobilize up` starts them; returns how many simulated phones answer like people."""
         log_dir = self.settings.instance_path / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,24 @@ class LiveStack(Stack):
             child.start(self.env, log_dir)
         self._wait_for_web()
         self.wait_workers()
-        return self._register_simulated_phones(self.env) if register_phones else self._wait_simulator()
+        self._wait_simulator()
+        return self.register_phones(seed) if register_phones else 0
+
+    def register_phones(self, seed: int | None) -> int:
+        """Every reachable volunteer's phone answers through the drill's answer model, as `mobilize up` registers
+        them, but seeded: each phone draws from (seed, its number), so a drill's people decide alike each run."""
+        from mobilize.models import Volunteer
+        from mobilize.supervisor import SIMULATED_VOLUNTEER
+
+        with self.runtime.transaction() as session:
+            phones = session.execute(select(Volunteer.phone, Volunteer.language)
+                                     .where(Volunteer.opted_out_at.is_(None))).all()
+        control = self.control()
+        for start in range(0, len(phones), 5000):
+            control.register_phones([{"number": phone, "profile": {"language": language, "seed": seed}}
+                                     for phone, language in phones[start:start + 5000]],
+                                    responder=SIMULATED_VOLUNTEER)
+        return len(phones)
 
     def _child_env(self, redis_url: str) -> dict[str, str]:
         env = super()._child_env(redis_url)
@@ -363,7 +380,7 @@ def run_live_drill(config: LiveDrillConfig) -> dict:
         say(f"seeding the demo district with {config.volunteers:,} volunteers in {stack.settings.instance_path}")
         stack.prepare(config.volunteers, config.seed, config.roster)
         say("starting the stack (redis, simulator, web, workers, scheduler)")
-        phones = stack.start(register_phones=True)
+        phones = stack.start(register_phones=True, seed=config.seed)
         if not phones:
             raise StackError("no simulated phone was registered: nobody would answer (see the simulator's log)")
         order_id, launched = create_and_launch(stack.runtime, drill)

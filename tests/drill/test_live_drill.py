@@ -40,7 +40,7 @@ def _processes_of(folder: Path) -> list[int]:
 
 def _drill(folder: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mobilize", "drill", "--live", "--volunteers", "300",
-                             "--places", "20", "--compress", "20", "--time-limit", "240", "--workdir", str(folder),
+                             "--places", "20", "--compress", "60", "--time-limit", "240", "--workdir", str(folder),
                              *extra], cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
