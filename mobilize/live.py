@@ -119,8 +119,8 @@ class Coalescer:
                 return  # a publish is already due: this change goes with it
             wait = self._last + self.interval - time.monotonic()
             if wait > 0:
+                # not a daemon: a process that exits meanwhile publishes first (it waits `interval` at most)
                 self._timer = threading.Timer(wait, self.flush)
-                self._timer.daemon = True
                 self._timer.start()
                 return
             batch = self._take()

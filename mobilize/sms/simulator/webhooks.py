@@ -96,6 +96,7 @@ class Dispatcher:
             self._thread.start()
 
     def _work(self) -> None:
+        self._local.is_worker = True
         while True:
             item = self._queue.get()
             if item is None:
@@ -218,8 +219,14 @@ class Dispatcher:
 
     def post(self, url: str, params: dict[str, str], on_done: Callable[[WebhookResult], None] | None = None,
              *, idempotency_token: str | None = None) -> None:
-        """Schedule a signed webhook POST now; retries run through the scheduler, not by sleeping."""
-        self.call_later(0.0, self._attempt, url, params, on_done, idempotency_token, 1)
+        """A signed webhook POST now; retries run through the scheduler, not by sleeping. Posted at once from a
+        worker thread (an event such as a status transition posting its callback: it waits for the answer
+        anyway, and a trip through the scheduler to another worker cost as much CPU as the signing), else
+        scheduled (an HTTP request thread must not wait for it)."""
+        if getattr(self._local, "is_worker", False) and not self._closed:
+            self._attempt(url, params, on_done, idempotency_token, 1)
+        else:
+            self.call_later(0.0, self._attempt, url, params, on_done, idempotency_token, 1)
 
     def post_now(self, url: str, params: dict[str, str], *, idempotency_token: str | None = None,
                  attempt: int = 1) -> WebhookResult:
