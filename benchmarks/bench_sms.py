@@ -648,12 +648,13 @@ def _render_pipeline(data: dict) -> list[str]:
         f"simulator), the pipeline about {total_pipe:.1f} ms, most of the difference the two status callbacks per "
         "message on both ends (the simulator signs them and posts them on kept-alive `http.client` connections; "
         "the app checks the signature, moves the row forward with one autocommit UPDATE and adds the message "
-        "to the command center's coalesced live event, at most one per 200 ms per process). The sender records "
-        "SIDs with one executemany UPDATE per 25 and, with no cap to speak of, reserves rate-limit segments 32 "
-        "at a time (`BlockLimiter`). On two cores the CPU sets the ceiling, and the callbacks trail the "
-        "sending: the last `delivered` lands a few seconds after the last SID. The benchmark reads its progress "
-        "on a raw connection outside any transaction (through a session each of its 50 polls a second took "
-        "SQLite's write lock).",
+        "to the command center's coalesced live event, at most one per 200 ms per process). The sender claims "
+        "its next batch before the current one runs dry (waiting for a batch's last requests left most of its "
+        "threads idle for a round trip every 100 messages), records SIDs with one executemany UPDATE per 25 "
+        "and, with no cap to speak of, reserves rate-limit segments 32 at a time (`BlockLimiter`). On two "
+        "cores the CPU sets the ceiling, and the callbacks trail the sending: the `delivered` callbacks of the "
+        "last seconds' messages land after the last SID. The benchmark reads its progress on a raw connection "
+        "outside any transaction (through a session each of its 50 polls a second took SQLite's write lock).",
     ]
 
 
