@@ -11,7 +11,8 @@ pending invitee accepts with the order's expected answer rate, as a phantom), so
 standby, and places a real volunteer now only where at least `HOLD_CONFIDENCE` of the scenarios put them. The
 others are held back (no SMS yet, they stay standby) for at most `HOLD_MAX_S` seconds after their answer, then
 placed by the optimal assignment on what is left; once no answer is pending everyone is placed. Backfills (a
-place freed by a drop-out, timeout or no-show) are never held: the standby fills them at once. Held volunteers
+place freed by a drop-out, timeout or no-show) are never held: the standby fills them at once, one placement per
+freed place (the demand's other open places stay under the hold-back). Held volunteers
 keep the sweep requesting matching, so the cap holds without any extra timer. Capacity is untouched by this: the
 plan only chooses which placements to make; `place` still reserves every one atomically under the order lock.
 """
@@ -87,7 +88,9 @@ def busy_elsewhere(order: Order):
 
 def standby_candidates(session: Session, order: Order) -> list[Candidate]:
     """Standby volunteers who can be placed now, as matching candidates (with their skill codes), in id order."""
-    from mobilize.peacetime.coexistence import blocked_by_roster  # (here: the roster imports wartime modules)
+    from mobilize.peacetime.coexistence import (
+        blocked_by_roster,  # (here: the roster imports wartime modules)
+    )
 
     # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
     return _candidates(session, order, standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order))
@@ -144,7 +147,7 @@ def run_matching(session: Session, order_id: int, now: datetime, zone: str = DEF
     candidates = standby_candidates(session, order)
     backfills = _unfilled_vacancies(session, order.id)
     placements, held = plan_placements(session, order, candidates, slots, now, hold_max_s,
-                                       urgent={d for d, n in backfills.items() if n > 0})
+                                       urgent={d: n for d, n in backfills.items() if n > 0})
     _preload(session, order.id, [p.volunteer_id for p in placements])
     placed = skipped = 0
     confirm_by = now + timedelta(seconds=order.confirmation_timeout_s) if order.confirmation_required else None
@@ -170,11 +173,13 @@ def run_matching(session: Session, order_id: int, now: datetime, zone: str = DEF
 
 
 def plan_placements(session: Session, order: Order, candidates: list[Candidate], slots: list[Slot],
-                    now: datetime, hold_max_s: float = HOLD_MAX_S, urgent: set[int] | frozenset[int] = frozenset()
+                    now: datetime, hold_max_s: float = HOLD_MAX_S, urgent: dict[int, int] | None = None
                     ) -> tuple[list[Placement], set[int]]:
     """Which placements to make now, and who is held back (placeable, but answers still pending may bring
-    someone nearer). Placements on `urgent` demands (places to backfill) are made at once. Reads only; see the
-    module's docstring."""
+    someone nearer). `urgent`: per demand, the places to backfill (freed by a drop-out, timeout or no-show); that
+    many of the optimal plan's placements on it, nearest first, are made at once, the demand's other open places
+    are held back like any other. Reads only; see the module's docstring."""
+    urgent = urgent or {}
     full = match(candidates, slots, WEIGHTS, order.max_distance_m)
     if not full.placements or hold_max_s <= 0:
         return list(full.placements), set()
@@ -198,11 +203,17 @@ def plan_placements(session: Session, order: Order, candidates: list[Candidate],
     placed_now = {p.volunteer_id for p in chosen}
     room = Counter({slot.demand_id: slot.open_capacity for slot in slots})
     room.subtract(Counter(p.demand_id for p in chosen))
-    for p in full.placements:  # backfills: the optimal plan's choice, at once
-        if p.demand_id in urgent and p.volunteer_id not in placed_now and room[p.demand_id] > 0:
+    # backfills: the optimal plan's choice, at once, one per freed place (not the demand's whole open capacity:
+    # an early drop-out must not end the hold-back of its demand; seed 7 of the drill placed volunteers 1.4-2.2 km
+    # away on two such demands, 1.26x the hindsight optimum's distance)
+    backfill = Counter(p.demand_id for p in chosen if p.demand_id in urgent)
+    for p in sorted(full.placements, key=lambda p: (p.distance_m, p.volunteer_id)):
+        if backfill[p.demand_id] < urgent.get(p.demand_id, 0) and p.volunteer_id not in placed_now \
+                and room[p.demand_id] > 0:
             chosen.append(p)
             placed_now.add(p.volunteer_id)
             room[p.demand_id] -= 1
+            backfill[p.demand_id] += 1
     held = {p.volunteer_id for p in full.placements} - placed_now
     return chosen, held
 

@@ -6,8 +6,8 @@ to bring enough yeses (at least `EARLY_SHARE` of what the open places call for i
 interval would only delay the order. It is sized by `domain.matching.wave_size` from the places the current
 standby cannot fill, the answer rate to plan with (`planning_rate`: the order's expected rate, corrected by what
 earlier invitations of this order actually brought once there are enough of them), the over-recruit factor and
-the invitations of the current interval still awaiting an answer. Older unanswered invitations no longer count
-as pending: after an interval silence is an answer too.
+the invitations still awaiting an answer, each weighted by how much of its interval is still ahead of it
+(`expected_pending`): after a whole interval silence is an answer, and half-way through it is half of one.
 Nobody is invited twice to one order: the unique (order, volunteer) constraint decides, with
 INSERT ... ON CONFLICT DO NOTHING, so even concurrent wave jobs cannot send a second invitation.
 """
@@ -46,6 +46,7 @@ from mobilize.wartime.places import lock_order
 MOSTLY_ANSWERED = 0.8  # the previous wave counts as answered when 80% of it has answered
 EARLY_SHARE = 0.25  # a wave goes out before its interval when this share of the needed invitations is missing
 PRIOR_WEIGHT = 20  # the order's expected answer rate counts as this many invitations in `planning_rate`
+PENDING_STEPS = 4  # `expected_pending` weighs an unanswered invitation by the quarter of its interval it is in
 MIN_EVIDENCE = 30  # invitations with their chance to answer behind them before `planning_rate` trusts them
 INSERT_CHUNK = 500  # rows per INSERT (SQLite allows 32766 parameters)
 
@@ -79,9 +80,7 @@ def assess(session: Session, order: Order, now: datetime) -> WaveNeed:
                      for s in slots if s.open_capacity > taken[s.demand_id])
     short = sum(slot.open_capacity for slot in residual)
     since = now - timedelta(seconds=order.wave_interval_s)
-    pending = session.scalar(select(func.count()).select_from(Invitation).where(
-        Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
-        Invitation.invited_at > since))
+    pending = expected_pending(session, order, now)
     last_size, last_unanswered = _last_wave(session, order)
     rate = planning_rate(session, order, since)
     size = wave_size(short, rate, order.over_recruit_factor, pending) if short else 0
@@ -89,6 +88,26 @@ def assess(session: Session, order: Order, now: datetime) -> WaveNeed:
     # early only after a wave that found people (an exhausted audience waits for the interval)
     due = wave_due(order, last_size, last_unanswered, now) or (last_size > 0 and shortfall_projected(size, needed))
     return WaveNeed(len(planned.placements), short, pending, due, size, residual)
+
+
+def expected_pending(session: Session, order: Order, now: datetime) -> int:
+    """Invitations awaiting an answer, each counted by how much of its interval is still ahead of it (by quarters:
+    1 in the first quarter, then 3/4, 1/2, 1/4): silence for half the interval is half an answer already, so a
+    wave whose invitees stay silent projects its shortfall before the interval is over. After a whole interval
+    an invitation no longer counts at all."""
+    interval = order.wave_interval_s
+    bounds = [now - timedelta(seconds=interval * k / PENDING_STEPS) for k in range(PENDING_STEPS + 1)]
+    counts = session.execute(select(*[
+        func.count().filter(Invitation.invited_at <= bounds[k], Invitation.invited_at > bounds[k + 1])
+        for k in range(PENDING_STEPS)]).where(
+        Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
+        Invitation.invited_at > bounds[-1])).one()
+    # (the newest step also takes invitations stamped a moment after `now`: clocks of two workers)
+    newest = session.scalar(select(func.count()).select_from(Invitation).where(
+        Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
+        Invitation.invited_at > now))
+    weighted = newest + sum(count * (1 - k / PENDING_STEPS) for k, count in enumerate(counts))
+    return round(weighted)
 
 
 def shortfall_projected(size: int, needed: int) -> bool:

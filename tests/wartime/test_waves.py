@@ -242,3 +242,17 @@ def test_the_answers_of_earlier_invitations_correct_the_expected_rate(rt):
     assert need.short == 16 and need.size == math.ceil(16 / rate)  # 69, where 0.5 would have asked for 32
     with rt.transaction() as session:  # too little evidence: the commander's expectation stands
         assert waves.planning_rate(session, order, utcnow() - timedelta(hours=1)) == 0.5
+
+
+def test_silence_counts_as_part_of_an_answer_as_the_interval_runs_out(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 30)
+    order_id = launched(rt, [(site.id, "registration", 5)], expected_answer_rate=0.5, wave_interval_s=600)
+    assert len(invited_ids(rt, order_id)) == 10
+    assert run_wave(rt, order_id, now=utcnow() + timedelta(seconds=100)).reason == "not_due"  # all still count
+    # nobody answered for three quarters of the interval: the ten count as 2.5 pending yeses' worth of
+    # invitations (rounded to 2), so 10 - 2 = 8 more are needed now rather than in two and a half minutes
+    result = run_wave(rt, order_id, now=utcnow() + timedelta(seconds=460))
+    assert result.reason == "sent" and result.invited == 8
+    assert invited_ids(rt, order_id)[10:] == [v.id for v in crowd[10:18]]
