@@ -200,6 +200,7 @@ _EN: dict[_Cat, tuple[str, ...]] = {
         "AGREE", "CONFIRM", "CONFIRMED", "ALRIGHT", "ALL RIGHT", "FINE", "CAN", "COMING", "JOIN", "AVAILABLE",
         "COUNT ME IN", "IM IN", "I AM IN", "WILL COME", "ILL COME", "BE THERE", "SEE YOU THERE", "NO PROBLEM",
         "NO PROB", "NO WORRIES", "NP", "OF COURSE", "I CAN HELP", "CAN HELP", "WILL HELP", "TO HELP",
+        "I CAN COME", "CAN COME", "I WILL COME", "I WILL BE THERE", "ILL BE THERE", "COUNT ON ME",
     ),
     _Cat.DECLINE: (
         "N", "NO", "NOPE", "NAH", "NEGATIVE", "DECLINE", "DECLINED", "CANT", "CANNOT", "CAN NOT", "UNABLE",
@@ -348,19 +349,36 @@ def _segment(units: list[_Unit]) -> list[_Token]:
     tokens: list[_Token] = []
     index = 0
     while index < len(units):
-        for length in range(min(_LONGEST, len(units) - index), 0, -1):
-            span = units[index:index + length]
-            category = _VOCABULARY.get(tuple(unit.key for unit in span))
-            if category is not None:
-                tokens.append(_Token(category, "".join(unit.text for unit in span)))
-                index += length
-                break
+        found = _match_at(units, index)
+        if found is None and _stutter(units, index):
+            index += 1  # 报报名, 确确认: a character typed twice, the word starts again at the next one
+            continue
+        if found is not None:
+            category, length = found
+            tokens.append(_Token(category, "".join(unit.text for unit in units[index:index + length])))
+            index += length
         else:
             unit = units[index]
             tokens.append(_Token(_KIND_CATEGORY.get(unit.kind, _Cat.UNKNOWN), unit.text))
             index += 1
     return tokens
 
+
+def _match_at(units: list[_Unit], index: int) -> tuple[_Cat, int] | None:
+    """The longest vocabulary entry starting at `index`: its category and length in units."""
+    for length in range(min(_LONGEST, len(units) - index), 0, -1):
+        category = _VOCABULARY.get(tuple(unit.key for unit in units[index:index + length]))
+        if category is not None:
+            return category, length
+    return None
+
+
+def _stutter(units: list[_Unit], index: int) -> bool:
+    """A Chinese character repeated by a slipping thumb: it is not a word here, the same character follows,
+    and a word of the vocabulary starts there."""
+    unit = units[index]
+    return (unit.kind == "cjk" and index + 1 < len(units) and units[index + 1].text == unit.text
+            and units[index + 1].start == unit.end and _match_at(units, index + 1) is not None)
 
 
 # --- Codes --------------------------------------------------------------------------------------------------

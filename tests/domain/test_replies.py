@@ -37,6 +37,10 @@ REPLIES: list[tuple[str, Intent, str | None]] = [
     ("１　２７", A, "27"), ("Y7", A, "7"), ("Y1234", A, "1234"), ("yes 27", A, "27"), ("OK 27", A, "27"),
     ("好的27", A, "27"), ("参加#27", A, "27"), ("#27参加", A, "27"), ("  y 27  ", A, "27"), ("Y27。", A, "27"),
     ("【Y27】", A, "27"), ("Y27 Y27", A, "27"), ("😀Y27😀", A, "27"),
+    # a character typed twice (the drill's answer model does it): the word still counts, negation still wins
+    ("报报名 10", A, "10"), ("确确认", A, None), ("参参加#27", A, "27"), ("我我不参加", D, None),
+    ("ok I can come", A, None), ("I can come 27", A, "27"), ("I will be there", A, None),
+    ("I can not come", D, None), ("I will not come", D, None),
     ("好的，我马上到", A, None), ("好的，8点到", A, None), ("好的，明天准时到", A, None), ("马上到", A, None),
     ("一定到", A, None), ("准时到", A, None), ("是的，我参加，谢谢！", A, None), ("您好，可以参加", A, None),
     ("好的收到", A, None), ("收到，参加", A, None), ("可以的，随时待命", A, None), ("服从安排", A, None),
