@@ -129,6 +129,7 @@ def b(volunteers: int, places: int, seed: int) -> str:
     bigger = results["waves, expected rate 0.2"]
     bigger_ratio = (a["segments_sent"] / max(1, a["filled"])) / max(1e-9, bigger["segments_sent"] / max(1, bigger["filled"]))
     hopeful, before = results["waves, expected rate 0.8"], results["waves, expected rate 0.8, interval only (before)"]
+    blast_per = (a["segments_sent"] + a["invitations_withdrawn"]) / max(1, a["filled"])  # nothing withdrawn
     return (f"### (b) Waves vs inviting everyone at once\n\n{places} places, registry of {volunteers:,}, seed "
             f"{seed}, the sender capped at 100 segments per second. Load average before / after: {load[0]} -> "
             f"{load[1]} (simulated times do not depend on it).\n\n"
@@ -166,7 +167,10 @@ def b(volunteers: int, places: int, seed: int) -> str:
             f"as fast. And since a filled order now withdraws what it has not sent "
             f"({a['invitations_withdrawn']:,} invitations here), everyone-at-once stops at the fill too, which is "
             f"why it costs only ~{a['segments_sent'] / max(1, a['filled']):.0f} segments per place: the 41x "
-            f"measured before this change counted all ~99,000 invitations as sent.\n")
+            f"measured before this change counted all ~99,000 invitations as sent. Read literally, \"inviting "
+            f"everyone\" sends those too: at least {blast_per:.0f} segments per place (each withdrawn invitation "
+            f"counted as one segment), {blast_per / max(1e-9, w['segments_sent'] / max(1, w['filled'])):.0f}x the "
+            f"waves', and its time to 95% is the same (they go out after the fill).\n")
 
 
 def c(seed: int) -> str:
@@ -190,8 +194,9 @@ def c(seed: int) -> str:
             "simulated seconds: the match debounce (2 s), the hold-back, and the sender queue at 100 segments/s "
             "(2,000 two-segment dispatches need 40 s of sender time by themselves). The drill's clock does not "
             "advance while the service computes, so this excludes processing time; that is measured only as the "
-            "drill's total real time (noisy: other test runs share this 2-core machine). A real-time measurement "
-            "on the live stack (web + RQ workers + simulator) is still to do.\n\n" + "\n".join(lines) + "\n")
+            "drill's total real time (noisy: other test runs share this 2-core machine). The same latency in real "
+            "seconds, on the live stack (webhook, RQ workers, simulator), is in the next section (`bench:live`, "
+            "`scripts/bench live`).\n\n" + "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
