@@ -18,10 +18,20 @@ from sqlalchemy.orm import Session
 from mobilize.domain.order_states import RUNNING_STATES
 from mobilize.domain.replies import Intent
 from mobilize.domain.service_time import service_hours
-from mobilize.models import Assignment, AssignmentStatus, Invitation, InvitationStatus, Order, Response, Volunteer
+from mobilize.models import (
+    Assignment,
+    AssignmentStatus,
+    Invitation,
+    InvitationStatus,
+    Order,
+    OutboundMessage,
+    OutboundStatus,
+    Response,
+    Volunteer,
+)
 from mobilize.wartime import audit, followups
 from mobilize.wartime.dispatch import standby_filter
-from mobilize.wartime.messages import DEFAULT_ZONE, dispatch_values, send
+from mobilize.wartime.messages import DEFAULT_ZONE, dispatch_values, invite_key, send
 from mobilize.wartime.places import (
     ACTIVE,
     NOT_YET_ARRIVED,
@@ -117,6 +127,8 @@ def handle_order_reply(exchange: "Exchange", zone: str | None = None) -> str | N
     zone = zone or getattr(exchange.settings, "timezone", None) or DEFAULT_ZONE
     every = standings(session, volunteer.id)
     relevant = [s for s in every if s.stage in APPLIES_TO[parsed.intent]]
+    if parsed.code is None:
+        relevant = _without_unreceived(session, volunteer.id, relevant)
     if parsed.code is not None:
         also = BY_CODE_ONLY.get(parsed.intent, frozenset())
         named = [s for s in every if s.order.reply_code == parsed.code
@@ -134,6 +146,20 @@ def handle_order_reply(exchange: "Exchange", zone: str | None = None) -> str | N
                          inbound_message_id=exchange.inbound.id, intent=parsed.intent.value, outcome=outcome,
                          at=exchange.now))
     return outcome
+
+
+def _without_unreceived(session: Session, volunteer_id: int, relevant: list[Standing]) -> list[Standing]:
+    """A bare answer ("Y", no code) is about what the volunteer has read: an invitation still waiting in the
+    outbox (a big wave drains at the sender's cap) is not one of them, so it neither takes the answer nor makes
+    it ambiguous. With the order's code the answer counts for it, received or not: they know of the order."""
+    invited = [s for s in relevant if s.stage is Stage.invited]
+    if not invited:
+        return relevant
+    waiting = set(session.scalars(select(OutboundMessage.dedupe_key).where(
+        OutboundMessage.volunteer_id == volunteer_id, OutboundMessage.status == OutboundStatus.pending,
+        OutboundMessage.dedupe_key.in_([invite_key(s.order.id, volunteer_id) for s in invited]))))
+    return [s for s in relevant
+            if s.stage is not Stage.invited or invite_key(s.order.id, volunteer_id) not in waiting]
 
 
 def _ask_which(exchange: "Exchange", relevant: list[Standing]) -> str:

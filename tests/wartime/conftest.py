@@ -81,18 +81,23 @@ def draft(runtime, demands, **overrides) -> int:
         return drafts.create_draft(session, spec(demands, **overrides), COMMANDER, utcnow()).id
 
 
-def launched(runtime, demands, wave: bool = True, **overrides) -> int:
+def launched(runtime, demands, wave: bool = True, handed: bool = True, **overrides) -> int:
     order_id = draft(runtime, demands, **overrides)
     with runtime.transaction() as session:
         lifecycle.launch(session, order_id, COMMANDER, utcnow())
     if wave:
-        run_wave(runtime, order_id)
+        run_wave(runtime, order_id, handed=handed)
     return order_id
 
 
-def run_wave(runtime, order_id: int, now: datetime | None = None):
+def run_wave(runtime, order_id: int, now: datetime | None = None, handed: bool = True):
+    """The wave job; with `handed`, its invitations then go to the gateway as a running sender would send them
+    (volunteers answer what they received: a bare answer ignores invitations still in the outbox)."""
     with runtime.transaction() as session:
-        return waves.send_wave(session, order_id, now or utcnow())
+        result = waves.send_wave(session, order_id, now or utcnow())
+    if handed:
+        handed_to_the_gateway(runtime)
+    return result
 
 
 def run_match(runtime, order_id: int, now: datetime | None = None):

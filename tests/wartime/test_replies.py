@@ -84,6 +84,22 @@ def test_several_open_orders_get_a_question_never_a_guess(rt):
     assert text(rt, volunteer, "N") == "asked_which_order"
 
 
+def test_a_bare_reply_ignores_an_invitation_still_in_the_outbox(rt):
+    """A second order's invitation not yet sent (a big wave drains at the sender's cap) neither takes a bare
+    "Y" nor makes it ambiguous; with that order's code the answer counts for it."""
+    with rt.transaction() as session:
+        site, other = sites(session)
+        volunteer = people(session, 1)[0]
+    first = launched(rt, [(site.id, "registration", 1)])  # received
+    second = launched(rt, [(other.id, "queue_keeping", 1)], handed=False)  # still in the outbox
+    assert text(rt, volunteer, "Y") == "accepted"
+    with rt.transaction() as session:
+        by_order = dict(session.execute(select(Invitation.order_id, Invitation.status)).all())
+    assert by_order == {first: InvitationStatus.accepted, second: InvitationStatus.invited}
+    assert sent(rt, "which_order", volunteer) == []
+    assert text(rt, volunteer, f"Y{order_row(rt, second).reply_code}") == "accepted"
+
+
 def test_a_bare_reply_with_nothing_open_gets_the_short_help_once(rt):
     with rt.transaction() as session:
         volunteer = people(session, 1)[0]

@@ -23,6 +23,7 @@ from tests.wartime.conftest import (
     active,
     check_capacity_invariants,
     draft,
+    handed_to_the_gateway,
     invited_ids,
     people,
     run_match,
@@ -101,6 +102,7 @@ def test_redis_flushed_mid_order_the_sweep_rebuilds(qrt, redis_client):
     order_jobs.sweep_orders()  # the sweep finds an open order that never had a wave
     work(redis_client)
     assert len(invited_ids(qrt, order_id)) == 6
+    handed_to_the_gateway(qrt)  # they answer the invitations they received
     for volunteer in crowd[:4]:
         text(qrt, volunteer, "Y")  # each commit queued a match job...
     flush(redis_client)  # ... all lost

@@ -185,7 +185,7 @@ def test_an_order_that_fills_withdraws_the_invitations_still_in_the_outbox(rt):
     with rt.transaction() as session:
         site, _ = sites(session)
         crowd = people(session, 10)
-    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=0.25)  # invites 4
+    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=0.25, handed=False)  # invites 4
     assert invited_ids(rt, order_id) == [v.id for v in crowd[:4]]
     handed = {crowd[0].id, crowd[1].id}  # the sender handed these two to the gateway; two are still queued
     with rt.transaction() as session:
