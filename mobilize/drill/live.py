@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -217,6 +218,24 @@ class LiveStack(Stack):
 
     # --- stopping ------------------------------------------------------------------------------------------------
 
+    def stop_producers(self, timeout: float = 40.0) -> None:
+        """Stop what writes and sends messages (the RQ workers and the scheduler), each after its current job
+        (RQ's warm shutdown on SIGTERM; a sender job ends within its budget), so the gateway's log read next
+        and the outbox read after it describe the same moment. The simulator and the web keep running."""
+        producers = [child for child in self.children if child.name.startswith("worker-")
+                     or child.name == "scheduler"]
+        for child in producers:
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in producers:
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("live_drill.producer_killed", part=child.name)
+                child.signal(signal.SIGKILL)
+                child.process.wait()
+        self.children = [child for child in self.children if child not in producers]
+
     def close(self) -> None:
         if self._runtime is not None:
             self._runtime.close()
@@ -387,6 +406,7 @@ def run_live_drill(config: LiveDrillConfig) -> dict:
         say(f"order {order_id}: {config.places} places; launched; {phones:,} phones answer, time x{config.compress:g}")
         trace = watch(stack, order_id, config, say)
         drained = wait_outbox_drained(stack)
+        stack.stop_producers()  # late answers still arrive, but nothing more is sent
         messages = gateway_log(stack)
         stack.stop()  # no more writes: the report reads a database at rest
         report = live_report(stack.runtime, order_id, drill, trace, LiveClock(launched, trace.real_s), messages)
