@@ -125,3 +125,27 @@ def sqlite_runtime(tmp_path, sqlite_url) -> Runtime:
     rt = Runtime(make_settings(tmp_path, sqlite_url))
     yield rt
     rt.close()
+
+
+def _as_the_workers(runtime: Runtime):
+    """The runtime the workers' code reads (workers.context), for tests that call jobs in-process."""
+    from workers.context import set_runtime
+
+    set_runtime(runtime)
+    try:
+        yield runtime
+    finally:
+        set_runtime(None)
+        runtime.close()
+
+
+@pytest.fixture
+def rt(tmp_path, database_url) -> Runtime:
+    """A runtime on each database, used by the workers' code too (no Redis: follow-ups stay in the database)."""
+    yield from _as_the_workers(Runtime(make_settings(tmp_path, database_url)))
+
+
+@pytest.fixture
+def srt(tmp_path, sqlite_url) -> Runtime:
+    """SQLite only, for tests whose subject is not the database; used by the workers' code too."""
+    yield from _as_the_workers(Runtime(make_settings(tmp_path, sqlite_url)))

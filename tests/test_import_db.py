@@ -114,18 +114,13 @@ def test_opt_out_is_never_changed_by_an_import(runtime, tmp_path):
     assert volunteers(runtime)["+8613805320002"].opted_out_at is None
 
 
-def test_a_number_that_texted_stop_before_it_was_registered_is_imported_opted_out(runtime, tmp_path):
+def test_a_number_that_texted_stop_before_it_was_registered_is_imported_opted_out(rt, tmp_path):
     from tests.factories import text
-    from workers.context import set_runtime
 
-    set_runtime(runtime)  # the inbound job reads it, as in a worker
-    try:
-        assert text(runtime, "+8613805320002", "STOP") == "opt_out_unknown_sender"
-    finally:
-        set_runtime(None)
-    report = run(runtime, write_csv(tmp_path, ROWS))
+    assert text(rt, "+8613805320002", "STOP") == "opt_out_unknown_sender"
+    report = run(rt, write_csv(tmp_path, ROWS))
     assert (report.created, report.opted_out) == (3, 1)
-    stored = volunteers(runtime)
+    stored = volunteers(rt)
     assert stored["+8613805320002"].opted_out_at is not None
     assert stored["+8613805320001"].opted_out_at is None and stored["+8613805320003"].opted_out_at is None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from itertools import count
 
-import pytest
 from sqlalchemy import func, select
 
 from mobilize.models import (
@@ -25,36 +24,15 @@ from mobilize.models import (
 from mobilize.models._types import utcnow
 from mobilize.peacetime import posts
 from mobilize.peacetime.config import RosterConfig
-from mobilize.runtime import Runtime
 from mobilize.wartime.audit import Actor
 from tests.factories import sent, text  # noqa: F401  (shared with the other suites)
 from tests import factories
-from tests.conftest import make_settings
-from workers.context import set_runtime
 
 OFFICER = Actor("officer-badaguan", None)
 BADAGUAN = (36.0525, 120.3520)  # an intersection in 八大关
 ZHANSHAN = (36.0605, 120.3670)  # a station in 湛山, ~1.6 km east
 CFG = RosterConfig()
 _codes = count(1000)
-
-
-@pytest.fixture
-def rt(tmp_path, database_url) -> Runtime:
-    runtime = Runtime(make_settings(tmp_path, database_url))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-    runtime.close()
-
-
-@pytest.fixture
-def srt(tmp_path, sqlite_url) -> Runtime:
-    runtime = Runtime(make_settings(tmp_path, sqlite_url))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-    runtime.close()
 
 
 def post(session, street: str = "八大关", at=BADAGUAN, role: str = "civility_guide", slots: int = 2,

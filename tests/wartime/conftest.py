@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from mobilize.models import (
@@ -17,39 +16,16 @@ from mobilize.models import (
     Volunteer,
 )
 from mobilize.models._types import utcnow
-from mobilize.runtime import Runtime
 from mobilize.wartime import dispatch, drafts, lifecycle, waves
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
 from mobilize.wartime.places import ACTIVE
 from tests import factories
-from tests.conftest import make_settings
 from tests.factories import sent, text  # noqa: F401  (shared with the other suites)
-from workers.context import set_runtime
 
 COMMANDER = Actor("cmd", None)
 BADAGUAN = (36.0525, 120.3520)  # a site in 八大关
 ZHANSHAN = (36.0605, 120.3670)  # a site in 湛山, ~1.6 km east
-
-
-@pytest.fixture
-def rt(tmp_path, database_url) -> Runtime:
-    """A runtime on each database, used by the workers' code too (no Redis: follow-ups stay in the database)."""
-    runtime = Runtime(make_settings(tmp_path, database_url))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-    runtime.close()
-
-
-@pytest.fixture
-def srt(tmp_path, sqlite_url) -> Runtime:
-    """SQLite only, for tests whose subject is not the database."""
-    runtime = Runtime(make_settings(tmp_path, sqlite_url))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-    runtime.close()
 
 
 def later(hours: float = 24) -> datetime:
