@@ -1,4 +1,5 @@
-"""Drafting an order: what a valid order is, its short reply code, creating and editing it while a draft."""
+"""Drafting an order: what a valid order is, its short reply code, creating, editing and discarding it while a
+draft."""
 from __future__ import annotations
 
 import dataclasses
@@ -90,6 +91,24 @@ def update_draft(session: Session, order_id: int, changes: Mapping[str, Any], ac
     audit.record(session, actor, "order.updated", "order", order.id, now, changed=sorted(changes),
                  demands=_demand_summary(checked))
     return order
+
+
+def discard_draft(session: Session, order_id: int, actor: Actor, now: datetime) -> dict[str, Any]:
+    """Delete a draft (with its demands): it was never launched, so no volunteer heard of it and nothing refers
+    to it but its own audit events. Those stay, and `order.discarded` records what the draft was (its spec), so
+    the trail still reads whole. A launched order is never deleted: 409, it has endings of its own. Returns the
+    recorded details."""
+    order = lock_order(session, order_id)
+    require_transition(order.id, order.state, OrderAction.update)  # a draft only: the 409 says why
+    spec = spec_of(session, order)
+    details = {"title": order.title, "reply_code": order.reply_code,
+               "starts_at": order.starts_at.isoformat(), "ends_at": order.ends_at.isoformat(),
+               "demands": [{"site_id": d.site_id, "role": d.role, "capacity": d.capacity} for d in spec.demands],
+               "streets": list(spec.streets) if spec.streets is not None else None}
+    audit.record(session, actor, "order.discarded", "order", order.id, now, **details)
+    session.delete(order)
+    session.flush()
+    return details
 
 
 def spec_of(session: Session, order: Order) -> OrderSpec:

@@ -56,7 +56,7 @@ def test_create_preview_and_launch(clients, registry, web_runtime):
     page = commander.get(f"/command/orders/{order_id}").get_data(as_text=True)
     assert "发布前：邀请对象与短信费用" in page and "条第一轮邀请" in page and "计费段" in page
     assert re.search(r'data-preview="eligible"><b>6</b>', page)  # 3 + 3 volunteers, nobody left out
-    assert f'/command/orders/{order_id}/launch' in page
+    assert f'/command/orders/{order_id}/confirm/launch' in page  # the launch is confirmed first
     launched = _post(commander, f"/command/orders/{order_id}/launch")
     assert launched.status_code == 303
     with web_runtime.transaction() as session:
@@ -86,14 +86,14 @@ def test_forms_need_their_csrf_token(clients, registry):
     commander = clients["commander"]
     assert commander.post("/command/orders", data=_form(registry)).status_code == 400
     order_id = _create(commander, registry)
-    for action in ("launch", "cancel", "close", "top-up"):
+    for action in ("launch", "cancel", "stop-recruiting", "finish", "top-up"):
         assert commander.post(f"/command/orders/{order_id}/{action}").status_code == 400
 
 
 def test_illegal_actions_show_the_409_on_the_page(clients, registry, web_runtime):
     commander = clients["commander"]
     order_id = _create(commander, registry)
-    response = _post(commander, f"/command/orders/{order_id}/close")  # a draft cannot be closed
+    response = _post(commander, f"/command/orders/{order_id}/finish")  # a draft cannot be finished
     page = response.get_data(as_text=True)
     assert response.status_code == 409 and "招募令当前状态下不能执行此操作" in page and "draft" in page
     assert _post(commander, f"/command/orders/{order_id}/launch").status_code == 303
@@ -188,11 +188,11 @@ def test_top_up_cancel_and_the_english_page(clients, registry, web_runtime):
                                                             Demand.site_id == registry.site_a)) == 5
     commander.set_cookie("mobilize_lang", "en")
     page = commander.get(f"/command/orders/{order_id}").get_data(as_text=True)
-    assert "Progress" in page and "Cancel the order" in page and "By street" in page
+    assert "Progress" in page and "Cancel order…" in page and "By street" in page
     response = _post(commander, f"/command/orders/{order_id}/cancel", {"reason": "drill"})
     assert response.status_code == 303
     page = commander.get(f"/command/orders/{order_id}").get_data(as_text=True)
-    assert "Cancelled: everyone invited or dispatched is told." in page and "cancelled" in page
+    assert "Cancelled: everyone dispatched or who said yes is told" in page and "cancelled" in page
 
 
 def test_the_pages_show_todays_peacetime_shifts(clients):

@@ -72,8 +72,15 @@ RULES: dict[str, Rule] = {
     "ui.order_launch": Rule("page", COMMANDERS),
     "ui.order_top_up": Rule("page", COMMANDERS),
     "ui.order_cancel": Rule("page", COMMANDERS),
-    "ui.order_close": Rule("page", COMMANDERS),
     "ui.order_open_call": Rule("page", COMMANDERS),
+    # Say it before sending it (issue 10): the confirmation step shows who gets which SMS (phone numbers
+    # included), so it is the commanders' alone, like the actions it confirms; a draft is edited and discarded.
+    "ui.order_confirm": Rule("page", COMMANDERS),
+    "ui.order_stop_recruiting": Rule("page", COMMANDERS),
+    "ui.order_finish": Rule("page", COMMANDERS),
+    "ui.order_edit": Rule("page", COMMANDERS),
+    "ui.order_update": Rule("page", COMMANDERS),
+    "ui.order_discard": Rule("page", COMMANDERS),
     "ui.board_orders": Rule("page"),
     "ui.board_action": Rule("page", OFFICER_ACTIONS),
     "ui.board_backfill": Rule("page", OFFICER_ACTIONS),
@@ -184,8 +191,17 @@ def _order_page_probes(s: Sample) -> dict[str, list[Probe]]:
         "ui.order_top_up": [Probe("POST", f"{page}/top-up",
                                   form={f"add-{s.registry.site_a}-registration": "1"})],
         "ui.order_cancel": [Probe("POST", f"{page}/cancel", form={"reason": "演练"})],
-        "ui.order_close": [Probe("POST", f"{page}/close")],
         "ui.order_open_call": [Probe("POST", f"{page}/open-call", form={"open_call": "1"})],
+        "ui.order_confirm": [Probe("GET", f"{page}/confirm/{action}") for action in (
+            "launch", "stop-recruiting", "finish", "cancel?reason=演练", "discard",
+            f"top-up?add-{s.registry.site_a}-registration=1")],
+        "ui.order_stop_recruiting": [Probe("POST", f"{page}/stop-recruiting")],
+        "ui.order_finish": [Probe("POST", f"{page}/finish")],
+        "ui.order_edit": [Probe("GET", f"{page}/edit")],
+        "ui.order_update": [Probe("POST", f"{page}/edit", form={
+            "title": "改过的招募令", "starts_at": starts, "ends_at": ends,
+            f"cap-{s.registry.site_a}-registration": "1"})],
+        "ui.order_discard": [Probe("POST", f"{page}/discard")],
         "ui.board_orders": [Probe("GET", f"/board/{STREET_A}/orders", street="A"),
                             Probe("GET", f"/board/{STREET_B}/orders", street="B")],
         "ui.board_action": [

@@ -89,4 +89,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(lambda reason: i18n.EXCLUSION_LABELS.get(reason, reason), "exclusion")
     app.add_template_filter(lambda key: i18n.COUNT_LABELS.get(key, key), "count_label")
     app.add_template_filter(role_name, "role_name")
+    app.add_template_filter(i18n.template_label, "sms_template")
+    app.add_template_filter(i18n.recipient_status_label, "recipient_status")
     app.context_processor(_nav)

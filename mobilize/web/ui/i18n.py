@@ -26,8 +26,8 @@ OUTBOUND_STATUS_LABELS = {
     "cancelled": _l("cancelled"),
 }
 INBOUND_STATE_LABELS = {"received": _l("received"), "processed": _l("processed")}
-ORDER_STATE_LABELS = {"draft": _l("draft"), "open": _l("open"), "filled": _l("filled"), "closed": _l("closed"),
-                      "cancelled": _l("cancelled")}
+ORDER_STATE_LABELS = {"draft": _l("draft"), "open": _l("open"), "filled": _l("filled"),
+                      "staffed": _l("recruiting stopped"), "closed": _l("finished"), "cancelled": _l("cancelled")}
 ASSIGNMENT_STATUS_LABELS = {
     "proposed": _l("assigned"), "notified": _l("dispatched"), "confirmed": _l("confirmed"),
     "arrived": _l("arrived"), "completed": _l("completed"), "released": _l("released"),
@@ -46,6 +46,24 @@ COUNT_LABELS = {
     "arrived": _l("arrived"), "no_show": _l("no-show"), "open": _l("open places"), "invited": _l("invited"),
     "accepted": _l("accepted"), "standby": _l("standby"), "declined": _l("declined"),
     "no_answer": _l("no answer"),
+}
+
+# The SMS an order action sends, by template, as a commander reads them (the confirmation step, the progress).
+TEMPLATE_LABELS = {
+    "invitation": _l("Invitation"), "dispatch": _l("Dispatch (where and when)"),
+    "dispatch_confirmed": _l("Dispatch confirmed"), "standby": _l("On standby"),
+    "dispatch_released": _l("Released from the dispatch"), "confirm_timeout": _l("Confirmation timed out"),
+    "order_cancelled": _l("Called off: no need to come"), "thank_you": _l("Thank you, hours certified"),
+    "not_needed": _l("Not needed this time, thank you"), "order_full": _l("All places are filled, thank you"),
+    "decline_ack": _l("Decline noted"), "dropout_ack": _l("Drop-out noted"), "arrival_ack": _l("Arrival noted"),
+    "done_ack": _l("Sign-out noted"),
+}
+# Who the recipients of an action are: their assignment's or invitation's status.
+RECIPIENT_STATUS_LABELS = {
+    "not_invited": _l("not invited yet"), "queued": _l("invitation not sent yet"),
+    "invited": _l("invited, no answer yet"),
+    "accepted": _l("said yes"), "standby": _l("on standby"), "declined": _l("declined"),
+    "cancelled": _l("cancelled"), "expired": _l("invitation lapsed"),
 }
 
 
@@ -73,3 +91,22 @@ def init_app(app: Flask, timezone: str) -> None:
 def localized(row, zh_attribute: str = "name", en_attribute: str = "name_en") -> str:
     """A street's or role's name in the page's language."""
     return getattr(row, en_attribute if current_language() == "en" else zh_attribute)
+
+
+def template_label(name: str) -> str:
+    """An SMS template's name for a commander ("Invitation", not "invitation"); what it is for, when the pages do
+    not name it yet."""
+    label = TEMPLATE_LABELS.get(name)
+    if label is not None:
+        return str(label)
+    from mobilize.domain.templates import TEMPLATES
+
+    known = TEMPLATES.get(name)
+    return known.purpose if known is not None else name.replace("_", " ")
+
+
+def recipient_status_label(status: str | None) -> str:
+    if not status:
+        return ""
+    return str(RECIPIENT_STATUS_LABELS.get(status) or ASSIGNMENT_STATUS_LABELS.get(status)
+               or status.replace("_", " "))

@@ -1,17 +1,29 @@
-"""What the order pages show: the orders list, an order's fill over time, a street's live board, the CSV export.
-Read-only queries (no Flask); the counts themselves come from `mobilize.wartime.board`."""
+"""What the order pages show: the orders list, an order's fill over time, a street's live board, the CSV export,
+the SMS an order's launch or ending is sending. Read-only queries (no Flask); the counts themselves come from
+`mobilize.wartime.board`."""
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mobilize.domain.order_states import RUNNING_STATES
-from mobilize.models import Assignment, AssignmentStatus, Demand, Order, OrderState, Site
+from mobilize.models import (
+    Assignment,
+    AssignmentStatus,
+    Demand,
+    Invitation,
+    Order,
+    OrderState,
+    OutboundMessage,
+    OutboundStatus,
+    Site,
+)
 from mobilize.wartime import board
+from mobilize.wartime.messages import invite_key_prefix
 
 NOT_YET_ARRIVED = {AssignmentStatus.proposed, AssignmentStatus.notified, AssignmentStatus.confirmed}
 ACTIVE = NOT_YET_ARRIVED | {AssignmentStatus.arrived, AssignmentStatus.completed}
@@ -200,3 +212,90 @@ def shifts_today(session: Session, day, street_id: int | None = None) -> list[Sh
     if street_id is not None:
         statement = statement.where(Site.street_id == street_id)
     return [ShiftRow(*row) for row in session.execute(statement)]
+
+
+# --- the order's SMS going out (launch, endings) ---------------------------------------------------------------
+
+WAITING = (OutboundStatus.pending, OutboundStatus.sending)
+HANDED = (OutboundStatus.queued, OutboundStatus.sent, OutboundStatus.delivered, OutboundStatus.undelivered)
+# Messages of a volunteer that are not about an order (their shifts, notices): not counted after an ending.
+NOT_ORDER_KINDS = ("notice",)
+NOT_ORDER_PREFIXES = ("shift_", "swap_", "open_call_")
+ENDING_FIELDS = ("closed_at", "cancelled_at", "finished_at", "recruiting_stopped_at", "stopped_at")
+
+
+@dataclass
+class OutgoingRow:
+    template: str  # the SMS template ("invitation", "thank_you"...)
+    total: int = 0
+    handed: int = 0  # given to the carrier (queued, sent, delivered, undelivered)
+    waiting: int = 0  # in the outbox (pending, sending)
+    failed: int = 0
+    cancelled: int = 0  # never sent (withdrawn, opted out meanwhile)
+
+    @property
+    def to_send(self) -> int:
+        return self.total - self.cancelled
+
+
+@dataclass
+class Outgoing:
+    """What the order's last long action is sending: the invitations of every wave since launch, and the
+    messages of its ending (to the order's people, since the ending). `preparing`: launched, the first wave is
+    still being written by its job."""
+
+    preparing: bool = False
+    rows: list[OutgoingRow] = field(default_factory=list)
+    ended_at: datetime | None = None
+
+    @property
+    def waiting(self) -> int:
+        return sum(row.waiting for row in self.rows)
+
+    @property
+    def busy(self) -> bool:
+        return self.preparing or self.waiting > 0
+
+
+def outgoing(session: Session, order: Order) -> Outgoing:
+    """From the outbox: the order's invitations by status, and after an ending its messages by template."""
+    result = Outgoing(preparing=order.state is OrderState.open and order.launched_at is not None
+                      and order.last_wave_at is None)
+    if order.launched_at is None:
+        return result
+    prefix = invite_key_prefix(order.id)  # a key range: the unique index on dedupe_key serves it
+    invitations = OutgoingRow("invitation")
+    for status, count in session.execute(
+            select(OutboundMessage.status, func.count()).where(
+                OutboundMessage.dedupe_key >= prefix, OutboundMessage.dedupe_key < prefix[:-1] + ";")
+            .group_by(OutboundMessage.status)):
+        _add(invitations, status, count)
+    if invitations.total:
+        result.rows.append(invitations)
+    ended = [value for value in (getattr(order, name, None) for name in ENDING_FIELDS) if value is not None]
+    if ended:
+        result.ended_at = max(ended)
+        people = select(Invitation.volunteer_id).where(Invitation.order_id == order.id).union(
+            select(Assignment.volunteer_id).where(Assignment.order_id == order.id))
+        rows: dict[str, OutgoingRow] = {}
+        for kind, status, count in session.execute(
+                select(OutboundMessage.kind, OutboundMessage.status, func.count()).where(
+                    OutboundMessage.volunteer_id.in_(people), OutboundMessage.created_at >= result.ended_at,
+                    OutboundMessage.kind != "invitation", OutboundMessage.kind.not_in(NOT_ORDER_KINDS),
+                    *[OutboundMessage.kind.not_like(f"{p}%") for p in NOT_ORDER_PREFIXES])
+                .group_by(OutboundMessage.kind, OutboundMessage.status)):
+            _add(rows.setdefault(kind, OutgoingRow(kind)), status, count)
+        result.rows += sorted(rows.values(), key=lambda row: -row.total)
+    return result
+
+
+def _add(row: OutgoingRow, status: OutboundStatus, count: int) -> None:
+    row.total += count
+    if status in WAITING:
+        row.waiting += count
+    elif status in HANDED:
+        row.handed += count
+    elif status is OutboundStatus.failed:
+        row.failed += count
+    else:
+        row.cancelled += count

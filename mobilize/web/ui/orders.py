@@ -1,5 +1,7 @@
 """Wartime orders in the pages: the command center's orders (create, preview and launch, progress, fill chart,
-top up, cancel, close, CSV export) and the street board's live places with the officers' one-click actions.
+top up, cancel, CSV export) and the street board's live places with the officers' one-click actions. Each action
+that sends SMS is confirmed first, and stop recruiting, finish and a draft's edit and discard live beside that
+step, in `order_confirm`.
 
 Thin views over `mobilize.wartime` (the rules, states and the audit trail live there), like the JSON API in
 `mobilize.web.api.orders`. Every change is a POST form with a CSRF token; a change the order's state does not
@@ -76,6 +78,7 @@ def _problem_text(error: WartimeError) -> str:
         "illegal_transition": _("This is not possible in the order's current state."),
         "illegal_assignment_transition": _("This is not possible for this person any more."),
         "window_over": _("The order's time window is already over."),
+        "window_not_started": _("The order's time window has not started: stop recruiting or cancel instead."),
         "invalid_order": _("The order is not valid."),
         "not_found": _("Not found."),
     }.get(error.code, _("This could not be done."))
@@ -117,7 +120,8 @@ def order_create():
     return _render_form(form, problems, status=422)
 
 
-def _render_form(form, problems: dict, status: int = 200):
+def _render_form(form, problems: dict, status: int = 200, order=None):
+    """The order form: a new order, or (`order` given) the draft being edited."""
     session = db()
     sites = queries.sites_of(session)
     streets = session.scalars(select(Street).order_by(Street.id)).all()
@@ -126,7 +130,7 @@ def _render_form(form, problems: dict, status: int = 200):
                 "ends_at": now.replace(hour=min(now.hour + 6, 23), minute=59 if now.hour >= 17 else 0)
                 .strftime("%Y-%m-%dT%H:%M")}
     return render_template("order_new.html", sites=sites, streets=streets, form=form, problems=problems,
-                           defaults=defaults, channel=COMMAND,
+                           defaults=defaults, channel=COMMAND, order=order,
                            chosen_streets=form.getlist("streets") if hasattr(form, "getlist") else [],
                            chosen_languages=form.getlist("languages") if hasattr(form, "getlist") else []), status
 
@@ -206,9 +210,12 @@ def _render_order(order, problem: str | None = None, status: int = 200):
     preview = audience_preview(session, order, _zone()) if order.state is OrderState.draft else None
     top_up_choices = queries.sites_of(session) if order_queries.is_running(order) else []
     announcement = open_call.announcement(order, runtime().settings.twilio_from) if order.open_call else None
+    from mobilize.web.ui.order_confirm import available_steps, step_titles
+
     return render_template(
         "order.html", order=order, preview=preview, reasons=REASONS, problem=problem,
         progress=board.progress(session, order), chart=order_queries.fill_chart(session, order, utcnow()),
+        outgoing=order_queries.outgoing(session, order), steps=available_steps(order), titles=step_titles(),
         top_up_choices=top_up_choices, announcement=announcement, channel=COMMAND), status
 
 
@@ -219,7 +226,8 @@ def order_progress(order_id: int):
     order = _order_or_404(order_id)
     session = db()
     return render_template("_order_progress.html", order=order, progress=board.progress(session, order),
-                           chart=order_queries.fill_chart(session, order, utcnow()))
+                           chart=order_queries.fill_chart(session, order, utcnow()),
+                           outgoing=order_queries.outgoing(session, order))
 
 
 def _order_action(order_id: int, act, done: str):
@@ -246,15 +254,9 @@ def order_launch(order_id: int):
 @roles_required(*COMMAND_ROLES)
 def order_cancel(order_id: int):
     reason = (request.form.get("reason") or "").strip()[:200] or None
+    done = _("Cancelled: everyone dispatched or who said yes is told; invitations nobody answered lapse.")
     return _order_action(order_id, lambda: lifecycle.cancel(db(), order_id, _actor(), utcnow(), reason, _zone()),
-                         _("Cancelled: everyone invited or dispatched is told."))
-
-
-@blueprint.post("/command/orders/<int:order_id>/close")
-@roles_required(*COMMAND_ROLES)
-def order_close(order_id: int):
-    return _order_action(order_id, lambda: lifecycle.close(db(), order_id, _actor(), utcnow(), _zone()),
-                         _("Closed: hours are certified and volunteers thanked."))
+                         done)
 
 
 @blueprint.post("/command/orders/<int:order_id>/top-up")
