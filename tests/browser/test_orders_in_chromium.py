@@ -50,7 +50,9 @@ def test_launch_an_order_and_watch_a_board_fill_live(browser, live, screenshot):
     eligible = int(preview.locator("[data-preview=eligible] b").inner_text())
     assert eligible >= PLACES and int(preview.locator("[data-preview=open_places] b").inner_text()) == PLACES
     screenshot(page, "order-preview-zh")
-    page.click("form[action$='/launch'] button")
+    page.click("a[data-step=launch]")  # the confirmation step first: what the launch sends, then its button
+    page.locator("dialog#confirm-dialog[open] [data-confirm-step=launch]").wait_for()
+    page.click("dialog#confirm-dialog [data-confirm-submit]")
     page.wait_for_selector("p.flash.ok")
     assert "招募中" in page.locator("#order-state").inner_text()
 
