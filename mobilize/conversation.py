@@ -21,7 +21,7 @@ from mobilize.domain.templates import render
 from mobilize.models import InboundMessage, OutboundMessage, Priority, Volunteer
 from mobilize.models._types import utcnow
 from mobilize.sms import outbox
-from mobilize.wartime import open_call
+from mobilize.wartime import audit, open_call, optouts
 from mobilize.wartime.replies import handle_order_reply
 from mobilize.peacetime.sms import CHECK_INTENTS, ROSTER_INTENTS, handle_roster_reply, handle_shift_check
 
@@ -112,7 +112,8 @@ def _opt_out(exchange: Exchange) -> str:
     if volunteer is None:
         return open_call.opt_out(exchange)  # ends an open-call sign-up; nothing more is sent to the phone
     already = volunteer.opted_out
-    outbox.mark_opted_out(exchange.session, volunteer.id, exchange.now)
+    # marks the opt-out (cancelling what still waits in the outbox) and frees their places in running orders
+    optouts.release_opted_out(exchange.session, volunteer.id, exchange.now, audit.Actor.sms(volunteer.phone))
     exchange.session.refresh(volunteer)
     if not already and exchange.parsed.carrier_keyword not in CARRIER_ANSWERED:
         exchange.reply(outbox.OPT_OUT_CONFIRMATION)

@@ -22,9 +22,11 @@ from rq import Retry
 
 from mobilize import live
 from mobilize.models import Priority
+from mobilize.models._types import utcnow
 from mobilize.sms import outbox
 from mobilize.sms.gateway import SendError, TwilioGateway, make_gateway
 from mobilize.sms.ratelimit import BlockLimiter, SegmentRateLimiter, block_size
+from mobilize.wartime import optouts
 from workers.context import get_runtime
 from workers.queues import queue
 
@@ -93,6 +95,7 @@ class _Results:
             return
         ids = [message.id for message, _ in self.accepted + self.retry + self.permanent]
         with get_runtime().transaction() as session:
+            _release_opted_out(session, self.permanent)  # first: it takes order locks
             outbox.record_accepted_many(session, [(message.id, accepted.sid, accepted.status)
                                                   for message, accepted in self.accepted])
             for message, error in self.retry:
@@ -102,6 +105,16 @@ class _Results:
                                                 opted_out=error.opted_out, invalid_number=error.invalid_number)
         self.accepted, self.retry, self.permanent = [], [], []
         _notify_message_log({"direction": "out", "ids": ids})  # one live event per flushed batch
+
+
+def _release_opted_out(session, permanent: list) -> None:
+    """Twilio refused a message because the recipient opted out (21610): their places in running orders are
+    freed at once, as for an SMS opt-out (this also marks them opted out). Done before anything else in the
+    transaction: it takes order locks, and order locks come first (`mobilize.wartime.places`)."""
+    volunteer_ids = sorted({message.volunteer_id for message, error in permanent
+                            if error.opted_out and message.volunteer_id is not None})
+    for volunteer_id in volunteer_ids:
+        optouts.release_opted_out(session, volunteer_id, utcnow())
 
 
 def send_pending(priority: str = "high", budget_s: float = SEND_BUDGET_S) -> dict:
