@@ -23,7 +23,7 @@ from rq import Retry
 from mobilize import live
 from mobilize.models import Priority
 from mobilize.models._types import utcnow
-from mobilize.sms import outbox
+from mobilize.sms import inbox, outbox
 from mobilize.sms.gateway import SendError, TwilioGateway, make_gateway
 from mobilize.sms.ratelimit import BlockLimiter, SegmentRateLimiter, block_size
 from mobilize.wartime import optouts
@@ -408,18 +408,13 @@ def reconcile_outbox(stale_after_s: float = 300.0) -> dict:
 def process_inbound(inbound_id: int) -> str:
     """Handle one stored inbound message exactly once: the claim, the effects and the answers commit together;
     a crash rolls all of it back and the reconciler queues the message again."""
-    from sqlalchemy import update
-
     from mobilize.conversation import handle_inbound
     from mobilize.models import InboundMessage
-    from mobilize.models._types import utcnow
 
     runtime = get_runtime()
     with runtime.transaction() as session:
-        claimed = session.execute(update(InboundMessage).where(InboundMessage.id == inbound_id,
-                                                               InboundMessage.processed_at.is_(None))
-                                  .values(processed_at=utcnow())).rowcount
-        if not claimed:
+        # the claim the timeout sweep uses too, to answer a reply stored before a deadline (sms.inbox)
+        if not inbox.claim(session, inbound_id, utcnow()):
             return "already_processed"
         inbound = session.get(InboundMessage, inbound_id)
         outcome = handle_inbound(session, runtime.settings, inbound)
