@@ -135,8 +135,8 @@ _ALL: tuple[Template, ...] = (
     Template(
         "thank_you",
         "【#{code}】{title}已结束，您本次服务{hours}小时已认证，累计{total_hours}小时。感谢您的付出！",
-        "#{code} ({title}) is closed. {hours} h certified for you, {total_hours} h in total. Thank you!",
-        "the order is closed and hours certified",
+        "#{code} ({title}) is finished. {hours} h certified for you, {total_hours} h in total. Thank you!",
+        "the order is finished and the hours of those who came certified",
     ),
     Template(
         "which_order",
@@ -145,6 +145,19 @@ _ALL: tuple[Template, ...] = (
         "e.g. Y{code} or N{code}.",
         "a reply without a code while several invitations are open; codes: the open ones as written in the "
         "invitations (['#27', '#31']), code: one of them for the example",
+    ),
+    Template(
+        "not_needed",
+        "【招募令#{code}】{title}人员已足，本次无需前往，您不必再等候通知。感谢您的报名与支持！",
+        "Call-out #{code} ({title}) has enough people: you are not needed this time and need not wait. "
+        "Thank you for answering!",
+        "recruiting stopped (or the order finished) while the volunteer was on standby; sent once",
+    ),
+    Template(
+        "order_full",
+        "【招募令#{code}】感谢您的回复！本次岗位已满，无需前往。期待下次相聚！",
+        "Call-out #{code}: thank you! All places are filled, no need to come. Hope to see you next time.",
+        "a yes to an order that no longer recruits (recruiting stopped, or finished)",
     ),
     Template(
         "help",

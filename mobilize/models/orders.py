@@ -33,8 +33,13 @@ class OrderState(str, enum.Enum):
     draft = "draft"
     open = "open"
     filled = "filled"
-    closed = "closed"
+    staffed = "staffed"  # recruiting stopped: nobody more is invited or placed; those dispatched serve
+    closed = "closed"  # finished: hours certified
     cancelled = "cancelled"
+
+
+# the orders whose reply code volunteers may still text (domain.order_states.LIVE_STATES): one order per code
+LIVE_CODE_WHERE = "state IN ('draft', 'open', 'filled', 'staffed')"
 
 
 class PeacetimePolicy(str, enum.Enum):
@@ -50,8 +55,7 @@ class Order(Base):
         CheckConstraint("over_recruit_factor >= 1", name="over_recruit"),
         # a reply code names one order among those volunteers can still answer
         Index("uq_orders_live_code", "reply_code", unique=True,
-              sqlite_where=text("state IN ('draft', 'open', 'filled')"),
-              postgresql_where=text("state IN ('draft', 'open', 'filled')")),
+              sqlite_where=text(LIVE_CODE_WHERE), postgresql_where=text(LIVE_CODE_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +84,7 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recruiting_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -119,7 +124,7 @@ class InvitationStatus(str, enum.Enum):
     invited = "invited"  # awaiting an answer
     accepted = "accepted"
     declined = "declined"
-    cancelled = "cancelled"  # the order was cancelled or closed before an answer
+    cancelled = "cancelled"  # lapsed: recruiting stopped, or the order ended, before an answer
 
 
 class Invitation(Base):

@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from mobilize.domain.geo import haversine_matrix
+from mobilize.domain.order_states import UNDERWAY_STATES
 from mobilize.domain.replies import Intent
 from mobilize.domain.segments import count_segments
 from mobilize.domain.templates import MAX_SEGMENTS, render
@@ -27,7 +28,6 @@ from mobilize.domain.timefmt import format_window
 from mobilize.models import (
     Assignment,
     Order,
-    OrderState,
     Post,
     Priority,
     Shift,
@@ -254,7 +254,7 @@ def _wartime_claims(exchange: "Exchange", cfg: RosterConfig) -> bool:
         Assignment, Assignment.order_id == Order.id).where(
         Assignment.volunteer_id == volunteer.id,
         Assignment.status.in_(list(LIVE_ASSIGNMENT)),
-        Order.state.in_([OrderState.open, OrderState.filled]))).all()
+        Order.state.in_(list(UNDERWAY_STATES)))).all()  # a staffed order's dispatched still check in
     code = exchange.parsed.code
     early = timedelta(minutes=cfg.checkin_early_min)
     return any(code is not None and code == reply_code or starts_at - early <= now <= ends_at

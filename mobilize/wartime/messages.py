@@ -29,6 +29,21 @@ def dispatch_key(assignment_id: int) -> str:
     return f"dispatch:assignment:{assignment_id}"
 
 
+def not_needed_key(order_id: int, volunteer_id: int) -> str:
+    """One "not needed this time" per volunteer and order, whether stop recruiting or finish sends it."""
+    return f"not_needed:order:{order_id}:volunteer:{volunteer_id}"
+
+
+def called_off_key(order_id: int, volunteer_id: int) -> str:
+    """One "called off" per volunteer and order, whether the cancel or a later reply to it sends it."""
+    return f"called_off:order:{order_id}:volunteer:{volunteer_id}"
+
+
+def full_key(order_id: int, volunteer_id: int) -> str:
+    """One "all places are filled" per volunteer and order, to a yes after recruiting stopped."""
+    return f"full:order:{order_id}:volunteer:{volunteer_id}"
+
+
 def area_name(street: Street | None, language: str) -> str:
     """Where the work is, roughly: the street of the nearest site (English volunteers get its English name)."""
     if street is None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mobilize.domain.order_states import RUNNING_STATES
+from mobilize.domain.order_states import ENDED_STATES, RECRUITING_STATES, UNDERWAY_STATES
 from mobilize.domain.replies import Intent
 from mobilize.domain.service_time import service_hours
 from mobilize.models import (
@@ -24,6 +24,7 @@ from mobilize.models import (
     Invitation,
     InvitationStatus,
     Order,
+    OrderState,
     OutboundMessage,
     OutboundStatus,
     Response,
@@ -31,7 +32,7 @@ from mobilize.models import (
 )
 from mobilize.wartime import audit, followups
 from mobilize.wartime.dispatch import standby_filter
-from mobilize.wartime.messages import DEFAULT_ZONE, dispatch_values, invite_key, send
+from mobilize.wartime.messages import DEFAULT_ZONE, called_off_key, dispatch_values, full_key, invite_key, send
 from mobilize.wartime.places import (
     ACTIVE,
     NOT_YET_ARRIVED,
@@ -82,8 +83,10 @@ class Standing:
 
 
 def standings(session: Session, volunteer_id: int) -> list[Standing]:
-    """The volunteer's place in every running order they were invited to or placed in, by order id."""
-    orders = {o.id: o for o in session.scalars(select(Order).where(Order.state.in_(list(RUNNING_STATES))))}
+    """The volunteer's place in every order under way they were invited to or placed in, by order id. In an order
+    that no longer recruits (staffed) only a live assignment stands: an invitation or a standby there can take no
+    answer (a later yes is told the places are filled, see `answer_ended_order`)."""
+    orders = {o.id: o for o in session.scalars(select(Order).where(Order.state.in_(list(UNDERWAY_STATES))))}
     if not orders:
         return []
     invitations = {i.order_id: i for i in session.scalars(select(Invitation).where(
@@ -96,6 +99,8 @@ def standings(session: Session, volunteer_id: int) -> list[Standing]:
     result = []
     for order_id in sorted(set(invitations) | set(assignments)):
         invitation, assignment = invitations.get(order_id), assignments.get(order_id)
+        if assignment is None and orders[order_id].state not in RECRUITING_STATES:
+            continue
         result.append(Standing(orders[order_id], invitation, assignment,
                                _stage(invitation, assignment, order_id in standby)))
     return result
@@ -134,18 +139,66 @@ def handle_order_reply(exchange: "Exchange", zone: str | None = None) -> str | N
         named = [s for s in every if s.order.reply_code == parsed.code
                  and (s.stage in APPLIES_TO[parsed.intent] or s.stage in also)]
         if not named:
+            over = answer_ended_order(exchange)
+            if over is not None:
+                return over
             return _ask_which(exchange, relevant) if relevant else None
         relevant = named
     if len(relevant) > 1:
         return _ask_which(exchange, relevant)
     if not relevant:
-        return None
+        return answer_ended_order(exchange)
     standing = relevant[0]
     outcome = _APPLY[(parsed.intent, standing.stage)](_Context(exchange, standing, zone))
     session.add(Response(order_id=standing.order.id, volunteer_id=volunteer.id,
                          inbound_message_id=exchange.inbound.id, intent=parsed.intent.value, outcome=outcome,
                          at=exchange.now))
     return outcome
+
+
+# --- answers about an order that no longer recruits ------------------------------------------------------------
+
+LATE_REPLY_HORIZON = timedelta(days=1)  # after the window's end, a reply is no longer taken as about the order
+_OVER_INTENTS = frozenset({Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT})
+
+
+def answer_ended_order(exchange: "Exchange") -> str | None:
+    """A reply that applies to nothing under way, from a volunteer invited to an order that stopped recruiting,
+    finished or was cancelled (their invitation lapsed, or they were on standby): a cancelled order answers "this
+    order was called off" (the cancel's own text, once per volunteer), any other a yes with "all places are
+    filled, thank you" and a no with the usual acknowledgement. The order is the one the reply's code names, else
+    the latest such order; none within a day of its window's end: None (the not-understood help)."""
+    session, volunteer, parsed = exchange.session, exchange.volunteer, exchange.parsed
+    if parsed.intent not in _OVER_INTENTS:
+        return None
+    statement = (select(Order).join(Invitation, Invitation.order_id == Order.id)
+                 .where(Invitation.volunteer_id == volunteer.id,
+                        Order.state.in_(list(ENDED_STATES | (UNDERWAY_STATES - RECRUITING_STATES))),
+                        Order.ends_at > exchange.now - LATE_REPLY_HORIZON)
+                 .order_by(Order.id.desc()).limit(1))
+    if parsed.code is not None:
+        statement = statement.where(Order.reply_code == parsed.code)
+    order = session.scalar(statement)
+    if order is None:
+        return None
+    outcome = _answer_over(exchange, order)
+    session.add(Response(order_id=order.id, volunteer_id=volunteer.id, inbound_message_id=exchange.inbound.id,
+                         intent=parsed.intent.value, outcome=outcome, at=exchange.now))
+    return outcome
+
+
+def _answer_over(exchange: "Exchange", order: Order) -> str:
+    session, volunteer = exchange.session, exchange.volunteer
+    if order.state is OrderState.cancelled:
+        sent = send(session, volunteer, "order_cancelled", dedupe_key=called_off_key(order.id, volunteer.id),
+                    code=order.reply_code, title=order.title)
+        return "order_called_off" if sent is not None else "order_called_off_quiet"
+    if exchange.parsed.intent is Intent.ACCEPT:
+        sent = send(session, volunteer, "order_full", dedupe_key=full_key(order.id, volunteer.id),
+                    code=order.reply_code)
+        return "order_full" if sent is not None else "order_full_quiet"
+    send(session, volunteer, "decline_ack", code=order.reply_code)
+    return "declined_after_recruiting"
 
 
 def _without_unreceived(session: Session, volunteer_id: int, relevant: list[Standing]) -> list[Standing]:

@@ -1,6 +1,8 @@
 """The order state machine: every transition, legal and illegal, in the domain and against both databases."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -31,10 +33,12 @@ from tests.wartime.conftest import (
 LEGAL = {
     (OrderState.draft, OrderAction.update), (OrderState.draft, OrderAction.launch),
     (OrderState.draft, OrderAction.cancel), (OrderState.open, OrderAction.fill),
-    (OrderState.open, OrderAction.top_up), (OrderState.open, OrderAction.close),
-    (OrderState.open, OrderAction.cancel), (OrderState.filled, OrderAction.reopen),
-    (OrderState.filled, OrderAction.top_up), (OrderState.filled, OrderAction.close),
+    (OrderState.open, OrderAction.top_up), (OrderState.open, OrderAction.stop_recruiting),
+    (OrderState.open, OrderAction.finish), (OrderState.open, OrderAction.cancel),
+    (OrderState.filled, OrderAction.reopen), (OrderState.filled, OrderAction.top_up),
+    (OrderState.filled, OrderAction.stop_recruiting), (OrderState.filled, OrderAction.finish),
     (OrderState.filled, OrderAction.cancel),
+    (OrderState.staffed, OrderAction.finish), (OrderState.staffed, OrderAction.cancel),
 }
 
 
@@ -55,10 +59,13 @@ COMMANDS = {
     "launch": lambda s, order_id, site_id: lifecycle.launch(s, order_id, COMMANDER, utcnow()),
     "top_up": lambda s, order_id, site_id: lifecycle.top_up(s, order_id, [DemandSpec(site_id, "registration", 1)],
                                                             COMMANDER, utcnow()),
-    "close": lambda s, order_id, site_id: lifecycle.close(s, order_id, COMMANDER, utcnow()),
+    "stop_recruiting": lambda s, order_id, site_id: lifecycle.stop_recruiting(s, order_id, COMMANDER, utcnow()),
+    # (the window started an hour ago: see orders_in_every_state)
+    "finish": lambda s, order_id, site_id: lifecycle.finish(s, order_id, COMMANDER, utcnow()),
     "cancel": lambda s, order_id, site_id: lifecycle.cancel(s, order_id, COMMANDER, utcnow()),
 }
-RESULT = {"launch": OrderState.open, "close": OrderState.closed, "cancel": OrderState.cancelled}
+RESULT = {"launch": OrderState.open, "stop_recruiting": OrderState.staffed, "finish": OrderState.closed,
+          "cancel": OrderState.cancelled}
 
 
 def orders_in_every_state(rt) -> tuple[dict[OrderState, int], int]:
@@ -66,12 +73,15 @@ def orders_in_every_state(rt) -> tuple[dict[OrderState, int], int]:
         site, _ = sites(session)
         volunteer = people(session, 1)[0]
     demands = [(site.id, "registration", 1)]
-    orders = {OrderState.draft: draft(rt, demands), OrderState.open: launched(rt, demands, wave=False)}
-    orders[OrderState.filled] = launched(rt, demands, expected_answer_rate=1.0)
+    window = {"starts_at": utcnow() - timedelta(hours=1), "ends_at": utcnow() + timedelta(hours=4)}  # finishable
+    orders = {OrderState.draft: draft(rt, demands, **window),
+              OrderState.open: launched(rt, demands, wave=False, **window)}
+    orders[OrderState.filled] = launched(rt, demands, expected_answer_rate=1.0, **window)
     text(rt, volunteer, "Y")
     run_match(rt, orders[OrderState.filled])
-    for state, command in ((OrderState.closed, "close"), (OrderState.cancelled, "cancel")):
-        orders[state] = launched(rt, demands, wave=False)
+    for state, command in ((OrderState.staffed, "stop_recruiting"), (OrderState.closed, "finish"),
+                           (OrderState.cancelled, "cancel")):
+        orders[state] = launched(rt, demands, wave=False, **window)
         with rt.transaction() as session:
             COMMANDS[command](session, orders[state], site.id)
     for state, order_id in orders.items():
@@ -82,7 +92,8 @@ def orders_in_every_state(rt) -> tuple[dict[OrderState, int], int]:
 def test_every_command_in_every_state(rt):
     orders, site_id = orders_in_every_state(rt)
     action_of = {"update": OrderAction.update, "launch": OrderAction.launch, "top_up": OrderAction.top_up,
-                 "close": OrderAction.close, "cancel": OrderAction.cancel}
+                 "stop_recruiting": OrderAction.stop_recruiting, "finish": OrderAction.finish,
+                 "cancel": OrderAction.cancel}
     for state, order_id in orders.items():
         for name, command in COMMANDS.items():
             session = rt.sessions()
