@@ -53,6 +53,8 @@ class Settings:
     geocoder_user_agent: str = "mobilize"
     star_thresholds: tuple[int, ...] = DEFAULT_STAR_THRESHOLDS
     points_per_hour: float = 1.0
+    sms_price_per_segment: float = 0.045  # what one SMS segment costs, for the previews' estimates
+    sms_currency: str = "CNY"
     log_format: str = "console"
     log_level: str = "INFO"
     demo: bool = False
@@ -96,6 +98,8 @@ class Settings:
             geocoder_user_agent=env.get("GEOCODER_USER_AGENT", "mobilize"),
             star_thresholds=_thresholds(env.get("STAR_THRESHOLDS")),
             points_per_hour=_float(env, "POINTS_PER_HOUR", 1.0),
+            sms_price_per_segment=_float(env, "SMS_PRICE_PER_SEGMENT", 0.045),
+            sms_currency=(env.get("SMS_CURRENCY") or "CNY").strip().upper(),
             log_format=env.get("LOG_FORMAT", "console"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             demo=_bool(env.get("MOBILIZE_DEMO")),

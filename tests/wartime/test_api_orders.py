@@ -8,7 +8,9 @@ import pytest
 
 from mobilize.accounts import issue_token
 from mobilize.app import create_app
-from mobilize.models import User, UserRole
+from sqlalchemy import update
+
+from mobilize.models import Order, User, UserRole
 from mobilize.models._types import utcnow
 from tests import factories
 from tests.wartime.conftest import ZHANSHAN, people, run_match, run_wave, sites, text
@@ -119,10 +121,11 @@ def test_not_json_and_unknown_orders(client, world):
 def test_the_whole_life_and_illegal_transitions_get_409(client, srt, world):
     order = create(client, world)
     url = f"/api/v1/orders/{order['id']}"
-    closed_draft = client.post(f"{url}/close", headers=auth(world))
-    assert closed_draft.status_code == 409
-    assert closed_draft.json["error"]["code"] == "illegal_transition"
-    assert "cannot close order: it is still a draft" in closed_draft.json["error"]["message"]
+    finished_draft = client.post(f"{url}/finish", headers=auth(world))
+    assert finished_draft.status_code == 409
+    assert finished_draft.json["error"]["code"] == "illegal_transition"
+    assert "cannot finish order: it is still a draft" in finished_draft.json["error"]["message"]
+    assert client.post(f"{url}/close", headers=auth(world)).status_code in (404, 405)  # close is gone
     preview = client.get(f"{url}/preview", headers=auth(world)).json
     assert preview["eligible"] == 8 and preview["open_places"] == 4
     assert preview["sms"]["first_wave"]["invitations"] == 8
@@ -140,8 +143,19 @@ def test_the_whole_life_and_illegal_transitions_get_409(client, srt, world):
     topped = client.post(f"{url}/top-up", headers=auth(world),
                          json={"demands": [{"site_id": world["site"], "role": "registration", "add": 1}]})
     assert topped.status_code == 200 and topped.json["state"] == "open" and topped.json["capacity"] == 5
-    closed = client.post(f"{url}/close", headers=auth(world))
-    assert closed.status_code == 200 and closed.json["order"]["state"] == "closed"
+    early = client.post(f"{url}/finish", headers=auth(world))  # the window starts tomorrow
+    assert early.status_code == 409 and early.json["error"]["code"] == "window_not_started"
+    assert "stop recruiting" in early.json["error"]["message"] and "cancel" in early.json["error"]["message"]
+    stopped = client.post(f"{url}/stop-recruiting", headers=auth(world))
+    assert stopped.status_code == 200 and stopped.json["order"]["state"] == "staffed"
+    assert stopped.json["order"]["recruiting_stopped_at"] is not None
+    assert client.post(f"{url}/top-up", headers=auth(world), json={
+        "demands": [{"site_id": world["site"], "role": "registration", "add": 1}]}).status_code == 409
+    with srt.transaction() as session:  # the window has started
+        session.execute(update(Order).where(Order.id == order["id"]).values(starts_at=utcnow() - timedelta(hours=1)))
+    finished = client.post(f"{url}/finish", headers=auth(world))
+    assert finished.status_code == 200 and finished.json["order"]["state"] == "closed"
+    assert finished.json["no_shows"] == 4 and finished.json["order"]["closed_at"] is not None
     cancel = client.post(f"{url}/cancel", json={}, headers=auth(world))
     assert cancel.status_code == 409 and "it is closed" in cancel.json["error"]["message"]
 

@@ -14,6 +14,7 @@ What the walk asserts, for each probe (a request with sample arguments) and each
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -104,7 +105,12 @@ RULES: dict[str, Rule] = {
     "api.launch_order": Rule("api", COMMANDERS),
     "api.top_up_order": Rule("api", COMMANDERS),
     "api.cancel_order": Rule("api", COMMANDERS),
-    "api.close_order": Rule("api", COMMANDERS),
+    "api.stop_recruiting_order": Rule("api", COMMANDERS),
+    "api.finish_order": Rule("api", COMMANDERS),
+    # What an action will send: district-wide (every recipient of the order), so for the command center only;
+    # viewers see the phone numbers masked.
+    "api.preview_action": Rule("api", COMMAND_CENTER, note="phone numbers masked for viewers"),
+    "api.preview_top_up": Rule("api", COMMAND_CENTER, note="phone numbers masked for viewers"),
 }
 RULES.update(roster_rules(Rule, EVERYONE, OFFICER_ACTIONS, COMMANDERS))  # the roster's own file
 RULES.update({
@@ -167,8 +173,15 @@ def _order_probes(s: Sample) -> dict[str, list[Probe]]:
            for name, path in (("arrive", "arrive"), ("no_show", "no-show"), ("release", "release"))},
         "api.launch_order": [Probe("POST", f"{order}/launch")],
         "api.top_up_order": [Probe("POST", f"{order}/top-up", json={"demands": [{**demand, "add": 1}]})],
+        # (the previews first, while the sample order is a draft with two confirmed volunteers: they have
+        # messages, with phone numbers, to show; the actions below then end it)
+        "api.preview_action": [Probe("GET", f"{order}/preview/{action}") for action in (
+            "launch", "stop-recruiting", "finish", "cancel",
+            "top-up?demands=" + json.dumps([{**demand, "add": 1}]))],
+        "api.preview_top_up": [Probe("POST", f"{order}/preview/top-up", json={"demands": [{**demand, "add": 1}]})],
         "api.cancel_order": [Probe("POST", f"{order}/cancel", json={"reason": "演练"})],
-        "api.close_order": [Probe("POST", f"{order}/close")],
+        "api.stop_recruiting_order": [Probe("POST", f"{order}/stop-recruiting")],
+        "api.finish_order": [Probe("POST", f"{order}/finish")],
         **_order_page_probes(s),
     }
 

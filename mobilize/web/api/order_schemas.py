@@ -138,7 +138,8 @@ class OrderOut(Schema):
     created_at = DateTime()
     launched_at = DateTime(allow_none=True)
     filled_at = DateTime(allow_none=True)
-    closed_at = DateTime(allow_none=True)
+    recruiting_stopped_at = DateTime(allow_none=True, metadata={"description": "When recruiting was stopped."})
+    closed_at = DateTime(allow_none=True, metadata={"description": "When the order was finished."})
     cancelled_at = DateTime(allow_none=True)
 
 
@@ -153,9 +154,47 @@ class OrderFilter(PageQuery):
 
 class EndingOut(Schema):
     order = Nested(OrderOut)
-    told = Integer(metadata={"description": "Volunteers told by SMS."})
-    released = Integer(metadata={"description": "Assignments ended."})
+    told = Integer(metadata={"description": "Volunteers told by SMS (thanked, not needed, or called off)."})
+    released = Integer(metadata={"description": "Assignments ended (released, or no-shows at finish)."})
     certified_hours = Float()
+    no_shows = Integer(metadata={"description": "Finish: dispatched volunteers who never arrived."})
+    withdrawn = Integer(metadata={"description": "Invitations still in the outbox, never sent."})
+    lapsed = Integer(metadata={"description": "Invitations never answered, closed without a message."})
+
+
+class ActionPreviewQuery(Schema):
+    demands = String(load_default=None, metadata={
+        "description": "top-up only: the places to add, the top-up body's `demands` list JSON-encoded, e.g. "
+                       '[{"site_id": 1, "role": "registration", "add": 2}] (or POST the body to '
+                       "/orders/{id}/preview/top-up)."})
+
+
+class PreviewMessageOut(Schema):
+    volunteer_id = Integer(allow_none=True)
+    phone = String(metadata={"description": "E.164; masked for viewers."})
+    name = String(allow_none=True)
+    language = String(allow_none=True)
+    template = String(metadata={"description": "The SMS template (the outbox's kind)."})
+    text = String(metadata={"description": "The SMS exactly as it will be sent."})
+    segments = Integer()
+    recipient_status = String(metadata={
+        "description": "The recipient's standing in the order before the action: their live assignment's status "
+                       "(proposed, notified, confirmed, arrived, completed), else their invitation's (invited, "
+                       "accepted = standby, declined, cancelled), else not_invited."})
+
+
+class ActionPreviewOut(Schema):
+    action = String()
+    order_id = Integer()
+    messages = List(Nested(PreviewMessageOut), metadata={"description": "Every SMS the action will send."})
+    sms_count = Integer()
+    segments = Integer(metadata={"description": "Total segments (cost and throughput are per segment)."})
+    by_template = Dict(keys=String(), values=Integer(), metadata={"description": "{template: messages}"})
+    recipients_by_status = Dict(keys=String(), values=Integer(),
+                                metadata={"description": "{recipient_status: recipients}"})
+    estimated_cost = Float(metadata={"description": "segments x price_per_segment (SMS_PRICE_PER_SEGMENT)."})
+    currency = String()
+    price_per_segment = Float()
 
 
 class WaveOut(Schema):

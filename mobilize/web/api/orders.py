@@ -1,12 +1,16 @@
 """Wartime orders over HTTP: thin views over `mobilize.wartime` (rules, states and counts live there).
 
-Commanders and admins change orders; officers read their own street's progress and assignments and mark arrivals,
+Commanders and admins change orders (and end them three ways: stop recruiting, finish, cancel; each action that
+sends SMS has a preview of exactly what it sends); officers read their own street's progress and assignments and mark arrivals,
 no-shows and releases there (403 elsewhere); viewers read, with phone numbers masked.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from marshmallow import ValidationError
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -14,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from mobilize.domain.phones import mask_phone
 from mobilize.models import Assignment, Demand, Order, OrderState, Site, Street
 from mobilize.models._types import utcnow
-from mobilize.wartime import board, drafts, lifecycle
+from mobilize.wartime import board, drafts, lifecycle, previews
 from mobilize.wartime.audience import preview as audience_preview
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
@@ -23,6 +27,8 @@ from mobilize.web import db, runtime
 from mobilize.web.api import api
 from mobilize.web.api.auth import check_street, current, require_command, token_auth
 from mobilize.web.api.order_schemas import (
+    ActionPreviewOut,
+    ActionPreviewQuery,
     AssignmentFilter,
     AssignmentOut,
     AssignmentPage,
@@ -130,7 +136,8 @@ def order_view(order: Order) -> dict:
                      "confirmation_timeout_s": order.confirmation_timeout_s},
         "demands": demands, "waves_sent": order.waves_sent, "last_wave_at": order.last_wave_at,
         "created_at": order.created_at, "launched_at": order.launched_at, "filled_at": order.filled_at,
-        "closed_at": order.closed_at, "cancelled_at": order.cancelled_at,
+        "recruiting_stopped_at": order.recruiting_stopped_at, "closed_at": order.closed_at,
+        "cancelled_at": order.cancelled_at,
     }
 
 
@@ -235,22 +242,120 @@ def top_up_order(order_id: int, json_data):
 @api.input(CancelIn)
 @api.output(EndingOut)
 def cancel_order(order_id: int, json_data):
-    """Cancel: everyone dispatched or invited is told."""
+    """Cancel (a draft too): everyone dispatched, on site or on standby is told it is called off; silent
+    invitees get nothing now (a later reply from them is answered that it was called off). Preview it:
+    `GET .../preview/cancel`."""
     require_command()
-    ending = lifecycle.cancel(db(), order_id, _actor(), utcnow(), json_data.get("reason"), _zone())
-    return {"order": _committed_view(order_id), "told": ending.told, "released": ending.released,
-            "certified_hours": 0.0}
+    return _ending_view(order_id, lifecycle.cancel(db(), order_id, _actor(), utcnow(), json_data.get("reason"),
+                                                   _zone()))
 
 
-@api.post("/orders/<int:order_id>/close")
+@api.post("/orders/<int:order_id>/stop-recruiting")
 @api.auth_required(token_auth)
 @api.output(EndingOut)
-def close_order(order_id: int):
-    """Close: hours of those who came are certified and they are thanked."""
+def stop_recruiting_order(order_id: int):
+    """Stop recruiting (enough people): unsent invitations are withdrawn, those on standby are thanked once,
+    nobody who never answered is texted, dispatched volunteers are untouched; a later yes hears the places are
+    filled. Drop-outs are no longer backfilled. Preview it: `GET .../preview/stop-recruiting`."""
     require_command()
-    ending = lifecycle.close(db(), order_id, _actor(), utcnow(), _zone())
+    return _ending_view(order_id, lifecycle.stop_recruiting(db(), order_id, _actor(), utcnow(), _zone()))
+
+
+@api.post("/orders/<int:order_id>/finish")
+@api.auth_required(token_auth)
+@api.output(EndingOut)
+def finish_order(order_id: int):
+    """Finish (at or after the window's start; 409 `window_not_started` before it): the hours of those who came
+    are certified and they are thanked, those dispatched who never came become no-shows, standby not yet told
+    hear they are not needed. Preview it: `GET .../preview/finish`."""
+    require_command()
+    return _ending_view(order_id, lifecycle.finish(db(), order_id, _actor(), utcnow(), _zone()))
+
+
+def _ending_view(order_id: int, ending: lifecycle.Ending) -> dict:
     return {"order": _committed_view(order_id), "told": ending.told, "released": ending.released,
-            "certified_hours": ending.certified_hours}
+            "certified_hours": ending.certified_hours, "no_shows": ending.no_shows, "withdrawn": ending.withdrawn,
+            "lapsed": ending.lapsed}
+
+
+# --- what an action will send ---------------------------------------------------------------------------------
+
+PREVIEW_ACTIONS = {name.replace("_", "-"): name for name in previews.ACTIONS}  # as in the actions' URLs
+
+
+@api.get("/orders/<int:order_id>/preview/<action>")
+@api.auth_required(token_auth)
+@api.input(ActionPreviewQuery, location="query")
+@api.output(ActionPreviewOut)
+def preview_action(order_id: int, action: str, query_data):
+    """Exactly the SMS an action would send now (launch, top-up, stop-recruiting, finish, cancel), without
+    doing it: each message with its recipient, template, text and segments, the totals by template and by the
+    recipients' status, and the estimated cost. Launch includes its first wave; top-up its wave and matching
+    (give the places to add as `demands`, a JSON list as in the top-up body, or POST the body to
+    `.../preview/top-up`). The action's refusals are the preview's (409). District-wide: not for street officers;
+    viewers see phone numbers masked."""
+    _no_officers()
+    name = PREVIEW_ACTIONS.get(action)
+    if name is None:
+        raise ApiError(404, f"no order action {action!r} to preview; the actions are: "
+                            f"{', '.join(PREVIEW_ACTIONS)}", code="unknown_action",
+                       details={"action": action, "actions": list(PREVIEW_ACTIONS)})
+    args = {}
+    if name == "top_up":
+        args["additions"] = list(_demand_specs(_query_demands(query_data.get("demands")), "add"))
+    return _preview(order_id, name, **args)
+
+
+@api.post("/orders/<int:order_id>/preview/top-up")
+@api.auth_required(token_auth)
+@api.input(TopUpIn)
+@api.output(ActionPreviewOut)
+def preview_top_up(order_id: int, json_data):
+    """The top-up's preview with the same body as `POST .../top-up` (nothing is written)."""
+    return _preview(order_id, "top_up", additions=list(_demand_specs(json_data["demands"], "add")))
+
+
+def _query_demands(raw: str | None) -> list[dict]:
+    """`demands` of a GET top-up preview: the top-up body's list, JSON-encoded (422 naming what is wrong)."""
+    if not raw:
+        raise ApiError(422, "a top-up preview needs the places to add: demands=[{\"site_id\": 1, \"role\": "
+                            "\"registration\", \"add\": 2}] (JSON), or POST the top-up body",
+                       code="validation_error", details={"query": {"demands": [
+                           "a top-up preview needs the places to add (JSON, as in the top-up body)"]}})
+    try:
+        return TopUpIn().load({"demands": json.loads(raw)})["demands"]
+    except json.JSONDecodeError as error:
+        raise ApiError(422, f"demands is not JSON: {error}", code="validation_error",
+                       details={"query": {"demands": [f"not JSON: {error}"]}}) from None
+    except ValidationError as error:
+        raise ApiError(422, "invalid demands", code="validation_error",
+                       details={"query": error.messages}) from None
+
+
+def _no_officers() -> None:
+    if current().is_officer:
+        raise ApiError(403, "previews are district-wide; officers see their street's progress", code="forbidden")
+
+
+def _preview(order_id: int, action: str, **args) -> dict:
+    _no_officers()
+    _load_order(order_id)
+    settings = runtime().settings
+    if action == "top_up":  # the matching's hold-back as the workers apply it
+        from workers.orders import hold_max_s
+
+        args["hold_max_s"] = hold_max_s(runtime())
+    try:
+        preview = previews.preview_action(db(), order_id, action, utcnow(), _zone(),
+                                          price_per_segment=settings.sms_price_per_segment,
+                                          currency=settings.sms_currency, **args)
+    finally:
+        db().rollback()  # the savepoint is gone; this ends the transaction and its locks
+    result = preview.as_dict()
+    if not current().sees_phone_numbers:
+        for message in result["messages"]:
+            message["phone"] = mask_phone(message["phone"])
+    return result
 
 
 @api.get("/orders/<int:order_id>/preview")
