@@ -190,9 +190,8 @@ def test_a_staffed_order_is_not_stopped_twice_nor_topped_up(rt):
         ending(rt, "stop_recruiting", s.order_id)
     assert error.value.status == 409 and "cannot stop recruiting for order" in error.value.message
     assert "it is staffed" in error.value.message
-    with pytest.raises(Conflict):
-        with rt.transaction() as session:
-            lifecycle.top_up(session, s.order_id, [], COMMANDER, utcnow())
+    with pytest.raises(Conflict), rt.transaction() as session:
+        lifecycle.top_up(session, s.order_id, [], COMMANDER, utcnow())
 
 
 # --- finish ----------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ writes nothing at all (every table's rows, the outbox included, and the transact
 from __future__ import annotations
 
 import json
+
 import pytest
 from sqlalchemy import func, select, update
 
