@@ -24,7 +24,7 @@ from mobilize.domain.order_states import OrderAction, allowed_from
 from mobilize.live import COMMAND
 from mobilize.models import Order, OrderState
 from mobilize.models._types import utcnow
-from mobilize.wartime import drafts, lifecycle
+from mobilize.wartime import drafts, lifecycle, previews
 from mobilize.wartime.drafts import DemandSpec
 from mobilize.wartime.errors import WartimeError
 from mobilize.web import db, runtime
@@ -71,10 +71,7 @@ def available_steps(order: Order) -> list[str]:
     """The steps the order's state allows now, in the order the page offers them."""
     result = []
     for slug, step in STEPS.items():
-        action = OrderAction.__members__.get(step.order_action)
-        if action is None and step.order_action == "finish":
-            action = OrderAction.__members__.get("close")  # until the three endings land
-        if action is not None and order.state in allowed_from(action):
+        if order.state in allowed_from(OrderAction(step.order_action)):
             result.append(slug)
     if order.state is OrderState.draft and "discard" in result:  # a draft is discarded, not "cancelled"
         result = [slug for slug in result if slug != "cancel"]
@@ -175,15 +172,6 @@ def shape(preview) -> Shown:
                  recipients=recipients[:RECIPIENTS_SHOWN], more=max(0, len(recipients) - RECIPIENTS_SHOWN))
 
 
-def _preview_function():
-    """`mobilize.wartime.previews.preview_action`, or None while that module is not there."""
-    try:
-        from mobilize.wartime.previews import preview_action
-    except ImportError:
-        return None
-    return preview_action
-
-
 # --- the form's arguments ----------------------------------------------------------------------------------
 
 
@@ -249,23 +237,18 @@ def order_confirm(order_id: int, action: str):
     elif step.slug not in available_steps(order):
         problem, status = _("This is not possible in the order's current state.") + f" ({order.state.value})", 409
     elif step.preview is not None:
-        preview_action = _preview_function()
-        if preview_action is None:
-            problem, status = _("The preview of what this sends is not available yet: nothing can be confirmed "
-                                "here."), 503
+        session = db()
+        try:
+            preview = previews.preview_action(session, order_id, step.preview, utcnow(), zone=_zone(),
+                                              **_preview_args(step, request.args))
+        except WartimeError as error:
+            problem, status = _problem_text(error), error.status
         else:
-            session = db()
-            try:
-                preview = preview_action(session, order_id, step.preview, utcnow(), zone=_zone(),
-                                         **_preview_args(step, request.args))
-            except WartimeError as error:
-                problem, status = _problem_text(error), error.status
-            else:
-                shown = shape(preview)
-            finally:
-                session.rollback()  # the preview's savepoint is gone; nothing of it may be committed
-                session.expire_all()
-            order = _order_or_404(order_id)
+            shown = shape(preview)
+        finally:
+            session.rollback()  # the savepoint is gone; this ends the transaction and its locks
+            session.expire_all()
+        order = _order_or_404(order_id)
     page = render_template(
         "_order_confirm.html" if fragment else "order_confirm.html", order=order, step=step, shown=shown,
         confirm_problem=problem, carried=_carried(step, request.args), titles=step_titles(),
@@ -292,10 +275,7 @@ def _describe(additions: list[DemandSpec]) -> list[dict]:
 @blueprint.post("/command/orders/<int:order_id>/stop-recruiting")
 @roles_required(*COMMAND_ROLES)
 def order_stop_recruiting(order_id: int):
-    act = getattr(lifecycle, "stop_recruiting", None)
-    if act is None:
-        abort(404)
-    return _order_action(order_id, lambda: act(db(), order_id, _actor(), utcnow(), _zone()),
+    return _order_action(order_id, lambda: lifecycle.stop_recruiting(db(), order_id, _actor(), utcnow(), _zone()),
                          _("Recruiting stopped: no more invitations; standby thanked, dispatched people keep "
                            "their places."))
 
@@ -303,8 +283,7 @@ def order_stop_recruiting(order_id: int):
 @blueprint.post("/command/orders/<int:order_id>/finish")
 @roles_required(*COMMAND_ROLES)
 def order_finish(order_id: int):
-    act = getattr(lifecycle, "finish", None) or lifecycle.close
-    return _order_action(order_id, lambda: act(db(), order_id, _actor(), utcnow(), _zone()),
+    return _order_action(order_id, lambda: lifecycle.finish(db(), order_id, _actor(), utcnow(), _zone()),
                          _("Finished: hours are certified and those who came are thanked; thank-you SMS are "
                            "going out."))
 
