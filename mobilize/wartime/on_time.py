@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mobilize.domain.order_states import RUNNING_STATES
+from mobilize.domain.order_states import UNDERWAY_STATES
 from mobilize.domain.replies import Intent, parse_reply
 from mobilize.models import Assignment, InboundMessage, Order, Volunteer
 from mobilize.sms import inbox
@@ -49,7 +49,7 @@ def answer_stored_replies(session: Session, order: Order, expired: list[Assignme
     by_phone = _by_phone(session, expired)
     deadline = max(assignment.confirm_by for assignment in expired)
     stored = inbox.unprocessed_from(session, by_phone, deadline)
-    other_codes = _other_running_codes(session, order) if stored else set()
+    other_codes = _other_codes(session, order) if stored else set()
     kept: set[int] = set()
     for message in stored:  # oldest first: a volunteer's answers are applied in the order they came
         assignment = by_phone[message.from_phone]
@@ -71,8 +71,9 @@ def _by_phone(session: Session, expired: list[Assignment]) -> dict[str, Assignme
             if assignment.volunteer_id in phones}
 
 
-def _other_running_codes(session: Session, order: Order) -> set[str]:
-    return set(session.scalars(select(Order.reply_code).where(Order.state.in_(list(RUNNING_STATES)),
+def _other_codes(session: Session, order: Order) -> set[str]:
+    """The codes of the other orders a reply can still be about (their volunteers may answer)."""
+    return set(session.scalars(select(Order.reply_code).where(Order.state.in_(list(UNDERWAY_STATES)),
                                                               Order.id != order.id)))
 
 

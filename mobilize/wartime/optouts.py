@@ -1,9 +1,10 @@
 """An opt-out frees the volunteer's places at once (DESIGN 7; issue 10, item 5).
 
 Both ways a volunteer opts out go through `release_opted_out`: an SMS (STOP, TD, 退订...: the conversation)
-and Twilio's error 21610 on a send (the sender). In every running order the volunteer's dispatch that has not
-reached the site yet is released (end reason `opted_out`) and its place goes back to the order as a backfill
-vacancy, so matching gives it to the standby at once, and a wave follows if nobody waits. Their acceptances
+and Twilio's error 21610 on a send (the sender). In every order under way (recruiting, or staffed: recruiting
+stopped, the dispatched still serve) the volunteer's dispatch that has not reached the site yet is released
+(end reason `opted_out`) and its place goes back to the order; while it recruits, as a backfill vacancy, so
+matching gives it to the standby at once, and a wave follows if nobody waits. Their acceptances
 are withdrawn too, so they are nobody's standby even if they opt in again (a "Y" with the order's code takes
 them back, as after any decline). Nothing is sent to them: the opt-out confirmation, written by the
 conversation, is the only message they get, and whatever still waited for them in the outbox is cancelled.
@@ -20,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from mobilize.domain.order_states import RUNNING_STATES
+from mobilize.domain.order_states import UNDERWAY_STATES
 from mobilize.models import Assignment, AssignmentStatus, Invitation, InvitationStatus, Order, Volunteer
 from mobilize.sms import outbox
 from mobilize.wartime import audit, followups
@@ -31,7 +32,7 @@ OPT_OUT_REASON = "opted_out"
 
 def release_opted_out(session: Session, volunteer_id: int, now: datetime,
                       actor: audit.Actor = audit.SYSTEM) -> int:
-    """Mark the volunteer opted out (idempotent) and release their places in running orders, in the caller's
+    """Mark the volunteer opted out (idempotent) and release their places in orders under way, in the caller's
     transaction. Returns how many assignments were released. Someone already on site (arrived) keeps their
     place: the opt-out is about messages, and their hours are still certified."""
     locked = {order_id: lock_order(session, order_id) for order_id in _orders_involved(session, volunteer_id)}
@@ -54,19 +55,19 @@ def release_opted_out(session: Session, volunteer_id: int, now: datetime,
                      order_id=invitation.order_id, volunteer_id=volunteer_id)
     for order in freed.values():
         refresh_fill_state(session, order, now)  # a filled order is open again
-        followups.request_match(session, order.id)  # the standby first; the sweep sends a wave if none waits
+        followups.request_match(session, order.id)  # the standby first (if it recruits); then waves
     return len(freed)
 
 
 def _orders_involved(session: Session, volunteer_id: int) -> list[int]:
-    """Running orders where the volunteer holds a place or is on standby (accepted), in id order: the order
-    in which every transaction that locks several orders takes them."""
+    """Orders under way where the volunteer holds a place or is on standby (accepted), in id order: the
+    order in which every transaction that locks several orders takes them."""
     placed = select(Assignment.order_id).where(Assignment.volunteer_id == volunteer_id,
                                                Assignment.status.in_(list(NOT_YET_ARRIVED)))
     accepted = select(Invitation.order_id).where(Invitation.volunteer_id == volunteer_id,
                                                  Invitation.status == InvitationStatus.accepted)
     return list(session.scalars(select(Order.id).where(
-        Order.state.in_(list(RUNNING_STATES)), or_(Order.id.in_(placed), Order.id.in_(accepted)))
+        Order.state.in_(list(UNDERWAY_STATES)), or_(Order.id.in_(placed), Order.id.in_(accepted)))
         .order_by(Order.id)))
 
 
@@ -74,7 +75,7 @@ def _live_assignments(session: Session, volunteer_id: int) -> list[Assignment]:
     """Read after the locks: what a matching batch committed while we waited is there too."""
     return list(session.scalars(select(Assignment).join(Order, Order.id == Assignment.order_id).where(
         Assignment.volunteer_id == volunteer_id, Assignment.status.in_(list(NOT_YET_ARRIVED)),
-        Order.state.in_(list(RUNNING_STATES))).order_by(Assignment.order_id)
+        Order.state.in_(list(UNDERWAY_STATES))).order_by(Assignment.order_id)
         .execution_options(populate_existing=True)))
 
 

@@ -189,3 +189,23 @@ def test_release_opted_out_requests_matching_for_the_freed_order(rt):
     with rt.transaction() as session:
         assert optouts.release_opted_out(session, placed.id, utcnow()) == 0  # idempotent
         assert not followups.take(session)[followups.MATCH]
+
+
+def test_after_recruiting_stopped_an_opt_out_still_frees_the_place(rt):
+    """Staffed (recruiting stopped): the dispatched still serve, so an opt-out still ends the dispatch; nobody is
+    placed instead (recruiting stopped) and nobody else is texted because of it."""
+    from mobilize.wartime import lifecycle
+    from tests.wartime.conftest import COMMANDER
+
+    order_id, placed, waiting, assignment = one_place_two_takers(rt)
+    with rt.transaction() as session:
+        lifecycle.stop_recruiting(session, order_id, COMMANDER, utcnow())
+    before = last_id(rt)
+    assert text(rt, placed, "退订") == "opted_out"
+    with rt.transaction() as session:
+        assert session.get(Assignment, assignment.id).end_reason == "opted_out"
+        assert session.get(Order, order_id).state is OrderState.staffed
+    run_match(rt, order_id)
+    assert active(rt, order_id) == []
+    assert [(m.kind, m.volunteer_id) for m in sent(rt) if m.id > before] == [("opt_out_confirm", placed.id)]
+    check_capacity_invariants(rt, order_id)
