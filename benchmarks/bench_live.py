@@ -41,6 +41,7 @@ from mobilize.drill.live import (
     wait_outbox_drained,
 )
 from mobilize.drill.report import capacity_violations, percentile
+from mobilize.wartime.messages import DISPATCH_KINDS
 
 COMMAND = "python -m benchmarks.bench_live"
 POLICIES = {"default": None, "at_once": "0"}  # MATCH_HOLD_MAX_S: None keeps the service's HOLD_MAX_S
@@ -184,7 +185,7 @@ def stage_latencies(stack: LiveStack, messages: list[dict]) -> dict[str, tuple]:
             .where(InboundMessage.intent == "accept"))}
         dispatches = session.execute(select(OutboundMessage.to_phone, OutboundMessage.created_at,
                                             OutboundMessage.twilio_sid)
-                                     .where(OutboundMessage.kind == "dispatch")).all()
+                                     .where(OutboundMessage.kind.in_(DISPATCH_KINDS))).all()
     parse, match, send = [], [], []
     for phone, written, sid in dispatches:
         if phone not in replies or sid not in gateway or replies[phone][1] is None:

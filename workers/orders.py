@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 MATCH_DEBOUNCE_S = 2.0  # settings.extra["match_debounce_s"] (MATCH_DEBOUNCE_S) overrides (0: at once)
 MATCH_KEY = "mobilize:orders:match:{order_id}"
+RECHECK_KEY = "mobilize:orders:recheck:{order_id}"
 WAVE_KEY = "mobilize:orders:wave:{order_id}"
 WAVE_GUARD_S = 5  # one wave job per order at a time is plenty: the job itself decides whether a wave is due
 JOB_TIMEOUT_S = 300
@@ -130,6 +131,24 @@ def request_match(redis: Redis, order_id: int, delay_s: float = MATCH_DEBOUNCE_S
     return True
 
 
+def schedule_recheck(runtime: Runtime, order_id: int, delay_s: float) -> bool:
+    """A match when the first hold-back ends, so that no place waits on the next sweep (up to 10 s more) for a
+    volunteer whose hold-back is over. Unguarded by MATCH_KEY: answers arriving meanwhile still get their own
+    debounced batch. One recheck per order at a time: hold-backs end in the order of the answers, so a later
+    batch never needs an earlier recheck than the one already waiting. Best effort: the sweep is the backstop."""
+    try:
+        redis = runtime.redis
+        key = RECHECK_KEY.format(order_id=order_id)
+        if not redis.set(key, 1, nx=True, px=int(delay_s * 1000) + 1000):
+            return False
+        queue(DEFAULT, redis).enqueue_in(timedelta(seconds=delay_s), match_order, order_id,
+                                         job_timeout=JOB_TIMEOUT_S)
+        return True
+    except (RedisUnavailable, RedisError, OSError) as error:
+        log.warning("orders.recheck_deferred", order_id=order_id, error=str(error))
+        return False
+
+
 def request_wave(redis: Redis, order_id: int) -> bool:
     if not redis.set(WAVE_KEY.format(order_id=order_id), 1, nx=True, ex=WAVE_GUARD_S):
         return False
@@ -156,7 +175,10 @@ def match_order(order_id: int) -> dict:
     except NotFound:
         return {"skipped": f"no order {order_id}"}
     log.info("orders.matched", order_id=order_id, placed=outcome.placed, skipped=outcome.skipped,
-             standby_told=outcome.standby_told, open_places=outcome.open_places)
+             standby_told=outcome.standby_told, open_places=outcome.open_places, held=outcome.held,
+             recheck_in_s=outcome.recheck_in_s)
+    if outcome.recheck_in_s is not None:
+        schedule_recheck(runtime, order_id, outcome.recheck_in_s)
     return {"placed": outcome.placed, "skipped": outcome.skipped, "standby_told": outcome.standby_told,
             "open_places": outcome.open_places}
 
@@ -185,7 +207,7 @@ def sweep_orders() -> dict:
     summary = {"orders": len(order_ids), "timed_out": 0, "match_requested": 0, "wave_requested": 0}
     for order_id in order_ids:
         with runtime.transaction() as session:
-            result = timers.sweep_order(session, order_id, utcnow())
+            result = timers.sweep_order(session, order_id, utcnow(), runtime.settings)
             requests = followups.take(session)  # queued below, at once: the sweep is already the batch
         kick(runtime, requests[followups.MATCH], requests[followups.WAVE], match_delay_s=0)
         summary["timed_out"] += result.timed_out

@@ -68,9 +68,9 @@ _ALL: tuple[Template, ...] = (
     Template(
         "dispatch",
         "【派遣#{code}】请于{start}到{site}（{address}）任{role}，联系人{officer}{officer_phone}。"
-        "回复Y{code}确认，到达回复到{code}，不能来回复0 {code}",
+        "{deadline}前回复Y{code}确认，到达回复到{code}，不能来回复0 {code}",
         "#{code}: {start} at {site} ({address}), {role}. Ask {officer} {officer_phone}. "
-        "Y{code} = confirm, 0 {code} = drop out",
+        "Y{code} = confirm by {deadline}, 0 {code} = drop out",
         "an accepted volunteer is placed at a site and role",
     ),
     Template(
@@ -82,10 +82,25 @@ _ALL: tuple[Template, ...] = (
     ),
     Template(
         "standby",
-        "【#{code}】已收到您的报名。岗位暂满，您已列入候补，有空缺将优先通知您，感谢！",
-        "#{code}: thank you for answering. All places are taken for now; you are on standby and first "
-        "in line if one frees up.",
-        "accepted but not placed (yet)",
+        "【#{code}】已收到您的报名。岗位暂满，您已列入候补。如有空缺可随时前往，请回复Y{code}，届时将直接派您上岗。",
+        "#{code}: thank you. All places are taken for now; you are on standby. If you can go at short notice, "
+        "reply Y{code}: we will then send you straight to the next free place.",
+        "accepted but not placed (yet); asks whether they can go at short notice (ready standby)",
+    ),
+    Template(
+        "standby_ready",
+        "【#{code}】好的，有空缺将直接派您上岗，无需再确认。如不能前往，请回复N{code}。",
+        "#{code}: noted. If a place frees up we will send you straight there, no need to confirm again. "
+        "Reply N{code} if you can no longer go.",
+        "a volunteer on standby says they can go at short notice",
+    ),
+    Template(
+        "dispatch_direct",
+        "【派遣#{code}】请于{start}到{site}（{address}）任{role}，联系人{officer}{officer_phone}。"
+        "无需再确认，到达回复到{code}，不能来回复0 {code}",
+        "#{code}: {start} at {site} ({address}), {role}. Ask {officer} {officer_phone}. "
+        "Confirmed, just go; 0 {code} = drop out",
+        "a dispatch that needs no confirmation: a ready standby volunteer, or an order without confirmation",
     ),
     Template(
         "decline_ack",
@@ -133,6 +148,19 @@ _ALL: tuple[Template, ...] = (
         "the command center cancelled the order",
     ),
     Template(
+        "not_needed",
+        "【招募令#{code}】{title}人员已足，本次无需前往，您不必再等候通知。感谢您的报名与支持！",
+        "Call-out #{code} ({title}) has enough people: you are not needed this time and need not wait. "
+        "Thank you for answering!",
+        "recruiting stopped (or the order finished) while the volunteer was on standby; sent once",
+    ),
+    Template(
+        "order_full",
+        "【招募令#{code}】感谢您的回复！本次岗位已满，无需前往。期待下次相聚！",
+        "Call-out #{code}: thank you! All places are filled, no need to come. Hope to see you next time.",
+        "a yes to an order that no longer recruits (recruiting stopped, or finished)",
+    ),
+    Template(
         "thank_you",
         "【#{code}】{title}已结束，您本次服务{hours}小时已认证，累计{total_hours}小时。感谢您的付出！",
         "#{code} ({title}) is finished. {hours} h certified for you, {total_hours} h in total. Thank you!",
@@ -145,19 +173,6 @@ _ALL: tuple[Template, ...] = (
         "e.g. Y{code} or N{code}.",
         "a reply without a code while several invitations are open; codes: the open ones as written in the "
         "invitations (['#27', '#31']), code: one of them for the example",
-    ),
-    Template(
-        "not_needed",
-        "【招募令#{code}】{title}人员已足，本次无需前往，您不必再等候通知。感谢您的报名与支持！",
-        "Call-out #{code} ({title}) has enough people: you are not needed this time and need not wait. "
-        "Thank you for answering!",
-        "recruiting stopped (or the order finished) while the volunteer was on standby; sent once",
-    ),
-    Template(
-        "order_full",
-        "【招募令#{code}】感谢您的回复！本次岗位已满，无需前往。期待下次相聚！",
-        "Call-out #{code}: thank you! All places are filled, no need to come. Hope to see you next time.",
-        "a yes to an order that no longer recruits (recruiting stopped, or finished)",
     ),
     Template(
         "help",
@@ -438,6 +453,7 @@ SAMPLE_VALUES: dict[str, dict[str, Any]] = {
         **_COMMON,
         "window": "5月12日07:00-12:00",
         "start": "5月12日07:00",
+        "deadline": "05:40",
         "role": "秩序维护",
         "text": "明日起八大关街道各核酸检测点开放时间调整为07:00-19:00，请相互转告。",
         "shifts": "2718 5月12日07:00-09:00 香港中路与山东路路口；4406 5月13日17:00-19:00 五四广场地铁站",
@@ -449,6 +465,7 @@ SAMPLE_VALUES: dict[str, dict[str, Any]] = {
         **_COMMON,
         "window": "12 May 07:00-12:00",
         "start": "12 May 07:00",
+        "deadline": "05:40",
         "role": "Medical support",
         "text": "From tomorrow the testing sites of Badaguan Street open 07:00-19:00. Please pass it on.",
         "shifts": "2718 12 May 07:00-09:00 Xianggang Rd/Shandong Rd; 4406 13 May 17:00-19:00 May Fourth Square",

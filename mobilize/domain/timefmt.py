@@ -26,6 +26,11 @@ def format_start(moment: datetime, language: str, zone: str) -> str:
     return f"{_day(local, language)}{' ' if language == 'en' else ''}{local:%H:%M}"
 
 
+def format_clock(moment: datetime, zone: str) -> str:
+    """'07:40': a time later the same day (a confirmation deadline)."""
+    return f"{_local(moment, zone):%H:%M}"
+
+
 def format_window(starts_at: datetime, ends_at: datetime, language: str, zone: str) -> str:
     """'5月12日07:00-12:00'; the end's day is written only when it is another day."""
     start, end = _local(starts_at, zone), _local(ends_at, zone)

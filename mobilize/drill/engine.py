@@ -101,6 +101,8 @@ class Trace:
     real_s: float = 0.0
     first_fill_s: float | None = None  # every place filled, as a commander means it
     first_placed_s: float | None = None  # every place taken in the database
+    idle_since: dict[int, list[float]] = field(default_factory=dict)  # demand id -> since when each idle place is
+    longest_idle_s: float = 0.0  # the longest a place stayed open while a qualifying yes waited unplaced
 
 
 class Drill:
@@ -113,6 +115,7 @@ class Drill:
         self.profile = PhoneProfile(seed=config.seed)
         self.match_pending = False
         self.wave_pending = False
+        self.recheck_at: float | None = None  # a match when the first hold-back ends
         self.sender_t = 0.0  # when the sender has handed over everything it took so far
         self.sending = False  # a sender slice is scheduled
         self.told: set[int] = set()  # assignments whose dispatch was handed to the gateway
@@ -204,15 +207,22 @@ class Drill:
         self.trace.matches += 1
         kwargs = {} if self.config.hold_max_s is None else {"hold_max_s": self.config.hold_max_s}
         with self.runtime.transaction() as session:
-            dispatch.run_matching(session, self.order_id, self.clock.now(), self.runtime.settings.timezone,
-                                  **kwargs)
+            outcome = dispatch.run_matching(session, self.order_id, self.clock.now(),
+                                            self.runtime.settings.timezone, **kwargs)
+        if outcome.recheck_in_s is not None and self.recheck_at is None:  # as workers.orders.schedule_recheck
+            self.recheck_at = self.clock.t + outcome.recheck_in_s
+            self.at(self.recheck_at, "recheck")
+
+    def on_recheck(self) -> None:
+        self.recheck_at = None
+        self.on_match()
 
     def on_sweep(self) -> None:
         from mobilize.wartime import timers
 
         self.trace.sweeps += 1
         with self.runtime.transaction() as session:
-            timers.sweep_order(session, self.order_id, self.clock.now())
+            timers.sweep_order(session, self.order_id, self.clock.now(), self.runtime.settings)
         # the sweep queues matching at once (no debounce): it already is the batch
         from mobilize.wartime import followups
 
@@ -299,6 +309,8 @@ class Drill:
         not taken stay pending for the next slice."""
         from mobilize.models import OutboundMessage, OutboundStatus
         from mobilize.models.messaging import Priority
+        from mobilize.wartime.messages import DISPATCH_KINDS
+
         rate = self.config.segments_per_second
         t = max(self.sender_t, self.clock.t)
         until = t + SEND_SLICE_S
@@ -321,7 +333,7 @@ class Drill:
                 t += row.segments / rate
                 handed.append(row.id)
                 self.trace.handed.append((t, row.kind, row.segments))
-                if row.kind == "dispatch":
+                if row.kind in DISPATCH_KINDS:
                     self.told.add(_dispatched_assignment(row.dedupe_key))
                     if row.volunteer_id in self.accepted_at:
                         self.trace.reply_to_dispatch.append(t - self.accepted_at.pop(row.volunteer_id))
@@ -338,7 +350,8 @@ class Drill:
     def note_fill(self) -> None:
         """The fill timelines: places taken (the database), taken and told, taken and confirmed; the commander's
         fill is one of the last two (`fill_definition`)."""
-        from mobilize.models import Assignment, Demand
+        from mobilize.models import Assignment, Demand, Order
+        from mobilize.wartime import dispatch
         from mobilize.wartime.places import ACTIVE
 
         with self.runtime.transaction() as session:
@@ -346,7 +359,12 @@ class Drill:
                                         .where(Demand.order_id == self.order_id)))
             active = session.execute(select(Assignment.id, Assignment.status).where(
                 Assignment.order_id == self.order_id, Assignment.status.in_(list(ACTIVE)))).all()
-        confirmed = sum(status in KNOWN_TO_COME for _id, status in active)
+            if filled < self.config.places:
+                self.note_idle(dispatch.idle_places(session, session.get(Order, self.order_id)))
+            elif self.trace.idle_since:
+                self.note_idle(Counter())
+        # a direct dispatch (a ready standby volunteer) is confirmed when written, but known only once handed over
+        confirmed = sum(status in KNOWN_TO_COME and assignment_id in self.told for assignment_id, status in active)
         told = sum(assignment_id in self.told or status in KNOWN_TO_COME for assignment_id, status in active)
         trace = self.trace
         self._note("placed", filled, trace.fill_times)
@@ -357,6 +375,18 @@ class Drill:
             trace.first_placed_s = self.clock.t
         if trace.ready_times and trace.ready_times[-1][1] >= self.config.places and trace.first_fill_s is None:
             trace.first_fill_s = self.clock.t
+
+    def note_idle(self, idle: Counter) -> None:
+        """`longest_idle_s`: how long a place stayed open while an accepted volunteer who qualifies for it waited
+        unplaced (DESIGN 7). A demand's open places are alike, so the one open longest counts as taken first."""
+        now, since = self.clock.t, self.trace.idle_since
+        for demand_id in set(since) | set(idle):
+            starts = since.setdefault(demand_id, [])
+            while len(starts) > idle[demand_id]:
+                self.trace.longest_idle_s = max(self.trace.longest_idle_s, now - starts.pop(0))
+            starts.extend([now] * (idle[demand_id] - len(starts)))
+            if not starts:
+                del since[demand_id]
 
     def _note(self, name: str, count: int, timeline: list[tuple[float, int]]) -> None:
         if self.last.get(name) != count:

@@ -329,7 +329,7 @@ def fill_counts(runtime, order_id: int) -> dict[str, int]:
         OutboundMessage,
         OutboundStatus,
     )
-    from mobilize.wartime.messages import dispatch_key
+    from mobilize.wartime.messages import DISPATCH_KINDS, dispatch_key
     from mobilize.wartime.places import ACTIVE
 
     with runtime.transaction() as session:
@@ -338,9 +338,10 @@ def fill_counts(runtime, order_id: int) -> dict[str, int]:
         active = session.execute(select(Assignment.id, Assignment.status).where(
             Assignment.order_id == order_id, Assignment.status.in_(list(ACTIVE)))).all()
         handed = set(session.scalars(select(OutboundMessage.dedupe_key).where(
-            OutboundMessage.kind == "dispatch", OutboundMessage.status.not_in(
+            OutboundMessage.kind.in_(DISPATCH_KINDS), OutboundMessage.status.not_in(
                 [OutboundStatus.pending, OutboundStatus.sending, OutboundStatus.cancelled]))))
-    confirmed = sum(_value(status) in KNOWN_TO_COME for _id, status in active)
+    # a direct dispatch (a ready standby volunteer) is confirmed when written, but known only once handed over
+    confirmed = sum(_value(status) in KNOWN_TO_COME and dispatch_key(aid) in handed for aid, status in active)
     told = sum(dispatch_key(aid) in handed or _value(status) in KNOWN_TO_COME for aid, status in active)
     return {"placed": int(placed), "told": told, "confirmed": confirmed, "waves": int(waves or 0)}
 
@@ -511,12 +512,13 @@ def score_replies(trace: Trace, messages: list[dict], inbound: dict[str, tuple])
 def dispatch_rows(runtime, order_id: int) -> list[tuple]:
     """(volunteer id, phone, body, gateway sid) of every dispatch SMS the order wrote."""
     from mobilize.models import Assignment, OutboundMessage
+    from mobilize.wartime.messages import DISPATCH_KINDS
 
     with runtime.transaction() as session:
         volunteers = set(session.scalars(select(Assignment.volunteer_id).where(Assignment.order_id == order_id)))
         rows = session.execute(select(OutboundMessage.volunteer_id, OutboundMessage.to_phone, OutboundMessage.body,
                                       OutboundMessage.twilio_sid)
-                               .where(OutboundMessage.kind == "dispatch")).all()
+                               .where(OutboundMessage.kind.in_(DISPATCH_KINDS))).all()
     return [tuple(row) for row in rows if row[0] in volunteers]
 
 

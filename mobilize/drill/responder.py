@@ -20,6 +20,7 @@ _DISPATCH = re.compile(r"(?:派遣|^)\s*#(\d+)[^\n]*(?:确认|confirm|Y\d+)", re
 _DISPATCH_ZH = re.compile(r"【派遣#(\d+)】")
 _DISPATCH_EN = re.compile(r"^#(\d+): .* Reply Y\d+ to confirm", re.DOTALL)
 _TIMEOUT = re.compile(r"(?:未在规定时间内确认|no confirmation in time)")
+_STANDBY_ASK = re.compile(r"(?:列入候补|on standby)\D*(?:回复|reply )Y(\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,14 @@ def drill_responder(phone: Phone, text: str, model: AnswerModel = MODEL) -> list
         state["no_show"] = rng.random() < model.no_show_rate
         words = ACCEPT_EN if english else ACCEPT_ZH
         return [Reply(with_typos(rng, rng.choice(words), code, model), delay, "accept")]
+    standby = _STANDBY_ASK.search(text)
+    if standby:
+        # "can you go at short notice?": answered as a dispatch's confirmation is (same rate and delay); those who
+        # will not come after all (no-shows) say yes as readily as the others, as they did to the invitation
+        if rng.random() < model.confirm_rate:
+            return [Reply(with_typos(rng, rng.choice(CONFIRM), standby.group(1), model),
+                          lognormal(rng, model.confirm_median_s, model.delay_sigma), "accept")]
+        return []
     dispatch = _DISPATCH_ZH.search(text) or _DISPATCH_EN.search(text)
     if dispatch:
         code = dispatch.group(1)

@@ -112,6 +112,9 @@ class Demand(Base):
     filled: Mapped[int] = mapped_column(Integer, default=0)  # active assignments; see module docstring
     required_skill_id: Mapped[int | None] = mapped_column(ForeignKey("skills.id", ondelete="RESTRICT"))
     accepts_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # since when an open place here could be taken by an accepted volunteer who waits (wartime.dispatch: a place is
+    # held back for a nearer answer at most HOLD_MAX_S); None when no such volunteer waits
+    idle_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     order: Mapped[Order] = relationship(back_populates="demands")
     site: Mapped[Site] = relationship()
@@ -145,6 +148,8 @@ class Invitation(Base):
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     standby_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # on standby and said they can go at short notice: placed soon after, they are dispatched as confirmed
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     order: Mapped[Order] = relationship()
     volunteer: Mapped[Volunteer] = relationship()

@@ -24,10 +24,11 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from mobilize.domain.matching import Candidate, MatchResult, Placement, Slot, match
+from mobilize.domain.matching import Candidate, MatchResult, Placement, Slot, match, pair_costs
 from mobilize.domain.order_states import RUNNING_STATES
 from mobilize.models import (
     Assignment,
@@ -54,7 +55,16 @@ from mobilize.wartime.places import (
 OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the order (they may ask to come back)
 HOLD_SCENARIOS = 9  # scenarios of the pending answers drawn per batch
 HOLD_CONFIDENCE = 0.7  # share of the scenarios that must agree on a volunteer's place to make it now
-HOLD_MAX_S = 600.0  # longest hold-back of a placeable volunteer (s after their answer; one wave interval)
+# Longest hold-back of a placeable volunteer (s after their answer). A commander watching places stay open while
+# people who said yes wait loses trust in the service within a minute or two (issue 10: a 600 s hold-back left
+# 119 places open for 5 minutes); 60 s keeps most of the distance gain (docs/benchmarks.md, the hold-back table).
+HOLD_MAX_S = 60.0
+# Confirmed fill (issue 10): a standby volunteer who said "I can go at short notice" within READY_FOR_S is dispatched
+# as confirmed; an order starting within URGENT_LEAD_S gives dispatched volunteers at most URGENT_CONFIRM_S to confirm
+# (the dispatch SMS says until when), so a silent dispatch does not hold a place for half an hour.
+READY_FOR_S = 1800.0
+URGENT_LEAD_S = 3 * 3600.0
+URGENT_CONFIRM_S = 600
 
 
 def standby_filter(order_id: int):
@@ -134,6 +144,17 @@ class MatchOutcome:
     standby_told: int = 0
     open_places: int = 0
     held: int = 0  # placeable volunteers held back for a better placement (placed within HOLD_MAX_S)
+    recheck_in_s: float | None = None  # when the first hold-back ends: match again then (not at the next sweep)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one batch does: `placements` now; `held` (placeable, held back for answers still pending) until
+    `hold_ends_at`, the earliest moment one of them must be placed whatever the answers."""
+
+    placements: list[Placement]
+    held: set[int] = frozenset()
+    hold_ends_at: datetime | None = None
 
 
 def run_matching(session: Session, order_id: int, now: datetime, zone: str = DEFAULT_ZONE, *,
@@ -146,46 +167,90 @@ def run_matching(session: Session, order_id: int, now: datetime, zone: str = DEF
     slots = order_slots(session, order, open_only=True)
     candidates = standby_candidates(session, order)
     backfills = _unfilled_vacancies(session, order.id)
-    placements, held = plan_placements(session, order, candidates, slots, now, hold_max_s,
-                                       urgent={d: n for d, n in backfills.items() if n > 0})
+    urgent = {d: n for d, n in backfills.items() if n > 0}
+    idle_since = _idle_since(session, order.id)
+    for slot in slots:  # a place open for HOLD_MAX_S while someone who could take it waits is filled now
+        if slot.demand_id in idle_since and (now - idle_since[slot.demand_id]).total_seconds() >= hold_max_s:
+            urgent[slot.demand_id] = slot.open_capacity
+    plan = plan_placements(session, order, candidates, slots, now, hold_max_s, urgent, idle_since)
+    placements, held = plan.placements, plan.held
     _preload(session, order.id, [p.volunteer_id for p in placements])
     placed = skipped = 0
-    confirm_by = now + timedelta(seconds=order.confirmation_timeout_s) if order.confirmation_required else None
+    window = confirmation_window_s(order, now)
+    confirm_by = now + timedelta(seconds=window) if window is not None else None
+    ready = ready_volunteers(session, order.id, [p.volunteer_id for p in placements], now)
     for placement in placements:
         backfill = backfills.get(placement.demand_id, 0) > 0
+        direct = confirm_by is None or placement.volunteer_id in ready
         assignment = place(session, order.id, placement.demand_id, placement.volunteer_id, now,
-                           distance_m=placement.distance_m, backfill=backfill, confirm_by=confirm_by)
+                           distance_m=placement.distance_m, backfill=backfill,
+                           status=AssignmentStatus.confirmed if direct and confirm_by else AssignmentStatus.notified,
+                           confirm_by=None if direct else confirm_by)
         if assignment is None:
             skipped += 1
             continue
+        if direct and confirm_by:
+            assignment.confirmed_at = now  # they said they can go at short notice: no second answer needed
         placed += 1
         backfills[placement.demand_id] = backfills.get(placement.demand_id, 0) - 1
         send_dispatch(session, order, assignment, zone)
         audit.record(session, audit.SYSTEM, "assignment.dispatched", "assignment", assignment.id, now,
                      order_id=order.id, demand_id=placement.demand_id, volunteer_id=placement.volunteer_id,
                      distance_m=round(placement.distance_m), backfill=backfill)
-    told = tell_standby(session, order, now, held)
+    taken = {p.volunteer_id for p in placements}
+    waiting = [c for c in candidates if c.volunteer_id not in taken]
+    still_open = order_slots(session, order, open_only=True)
+    told = tell_standby(session, order, now, held | qualifying(waiting, still_open, order))
+    _note_idle_places(session, order, waiting, still_open, idle_since)
     refresh_fill_state(session, order, now)
     remaining = open_places(session, order.id)
     if remaining > 0 and order.state in RUNNING_STATES:
         followups.request_wave(session, order.id)  # the wave job decides whether one is due
-    return MatchOutcome(placed, skipped, told, remaining, len(held))
+    recheck = None if plan.hold_ends_at is None else max(0.0, (plan.hold_ends_at - now).total_seconds())
+    return MatchOutcome(placed, skipped, told, remaining, len(held), recheck)
+
+
+def confirmation_window_s(order: Order, now: datetime) -> int | None:
+    """How long a dispatched volunteer has to confirm (None: the order requires no confirmation). An urgent order
+    (its window starts within URGENT_LEAD_S) gives at most URGENT_CONFIRM_S: a silent or slow dispatch then
+    hands its place to someone ready within minutes, not half an hour before the start (issue 10: 95% of places
+    were confirmed only after 32 minutes with the district's 30-minute window)."""
+    if not order.confirmation_required:
+        return None
+    if (order.starts_at - now).total_seconds() <= URGENT_LEAD_S:
+        return min(order.confirmation_timeout_s, URGENT_CONFIRM_S)
+    return order.confirmation_timeout_s
+
+
+def ready_volunteers(session: Session, order_id: int, volunteer_ids: list[int], now: datetime) -> set[int]:
+    """Those among `volunteer_ids` who said, on standby, that they can go at short notice, recently enough
+    (READY_FOR_S) for that to stand as their confirmation."""
+    if not volunteer_ids:
+        return set()
+    return set(session.scalars(select(Invitation.volunteer_id).where(
+        Invitation.order_id == order_id, Invitation.volunteer_id.in_(volunteer_ids),
+        Invitation.ready_at.is_not(None), Invitation.ready_at >= now - timedelta(seconds=READY_FOR_S))))
 
 
 def plan_placements(session: Session, order: Order, candidates: list[Candidate], slots: list[Slot],
-                    now: datetime, hold_max_s: float = HOLD_MAX_S, urgent: dict[int, int] | None = None
-                    ) -> tuple[list[Placement], set[int]]:
+                    now: datetime, hold_max_s: float = HOLD_MAX_S, urgent: dict[int, int] | None = None,
+                    idle_since: dict[int, datetime] | None = None) -> Plan:
     """Which placements to make now, and who is held back (placeable, but answers still pending may bring
-    someone nearer). `urgent`: per demand, the places to backfill (freed by a drop-out, timeout or no-show); that
-    many of the optimal plan's placements on it, nearest first, are made at once, the demand's other open places
-    are held back like any other. Reads only; see the module's docstring."""
-    urgent = urgent or {}
+    someone nearer). `urgent`: per demand, the places to fill now (freed by a drop-out, timeout or no-show, or
+    open too long while someone could take them); that many of the optimal plan's placements on it, nearest
+    first, are made at once, the demand's other open places are held back like any other. `idle_since`: per
+    demand, since when someone who could take one of its places waits (its hold-back ends HOLD_MAX_S later).
+    Reads only; see the module's docstring."""
+    urgent, idle_since = urgent or {}, idle_since or {}
     full = match(candidates, slots, WEIGHTS, order.max_distance_m)
     if not full.placements or hold_max_s <= 0:
-        return list(full.placements), set()
+        return Plan(list(full.placements))
+    # only answers that could change the placement are worth waiting for: invitees who qualify for an open place
     pending = pending_candidates(session, order, now)
+    could_take = qualifying(pending, slots, order)
+    pending = [c for c in pending if c.volunteer_id in could_take]
     if not pending:
-        return list(full.placements), set()
+        return Plan(list(full.placements))
     answered = dict(session.execute(select(Invitation.volunteer_id, Invitation.answered_at).where(
         Invitation.order_id == order.id,
         Invitation.volunteer_id.in_([p.volunteer_id for p in full.placements]))).all())
@@ -215,7 +280,38 @@ def plan_placements(session: Session, order: Order, candidates: list[Candidate],
             room[p.demand_id] -= 1
             backfill[p.demand_id] += 1
     held = {p.volunteer_id for p in full.placements} - placed_now
-    return chosen, held
+    ends = [answered[vid] for vid in held if answered.get(vid) is not None]
+    ends += [idle_since[p.demand_id] for p in full.placements if p.volunteer_id in held and p.demand_id in idle_since]
+    hold_ends_at = min(ends) + timedelta(seconds=hold_max_s) if ends else None
+    return Plan(chosen, held, hold_ends_at)
+
+
+def _idle_since(session: Session, order_id: int) -> dict[int, datetime]:
+    return dict(session.execute(select(Demand.id, Demand.idle_since).where(
+        Demand.order_id == order_id, Demand.idle_since.is_not(None))).all())
+
+
+def _note_idle_places(session: Session, order: Order, waiting: list[Candidate], still_open: list[Slot],
+                      idle_since: dict[int, datetime]) -> None:
+    """Keep `Demand.idle_since`: since when a demand has had an open place that one of the `waiting` volunteers
+    (accepted, unplaced) qualifies for; from the earliest such answer, kept while that stays true however the
+    people change, cleared when it stops. It bounds the hold-back per place, not only per person: a stream of
+    answers each held for less than HOLD_MAX_S must not keep one place open for longer."""
+    now_idle: dict[int, datetime] = {}
+    if waiting and still_open:
+        answered = dict(session.execute(select(Invitation.volunteer_id, Invitation.answered_at).where(
+            Invitation.order_id == order.id, Invitation.volunteer_id.in_([c.volunteer_id for c in waiting]))).all())
+        _distance, cost = pair_costs(waiting, still_open, WEIGHTS, order.max_distance_m)
+        allowed = np.isfinite(cost)
+        for column, slot in enumerate(still_open):
+            times = [answered[c.volunteer_id] for c, ok in zip(waiting, allowed[:, column])
+                     if ok and answered.get(c.volunteer_id) is not None]
+            if times:
+                now_idle[slot.demand_id] = idle_since.get(slot.demand_id) or min(times)
+    for demand_id in set(idle_since) | set(now_idle):
+        if idle_since.get(demand_id) != now_idle.get(demand_id):
+            session.execute(update(Demand).where(Demand.id == demand_id)
+                            .values(idle_since=now_idle.get(demand_id)).execution_options(synchronize_session=False))
 
 
 def confident_placements(candidates: list[Candidate], pending: list[Candidate], slots: list[Slot], order: Order,
@@ -240,6 +336,26 @@ def confident_placements(candidates: list[Candidate], pending: list[Candidate], 
             room[did] -= 1
             placements.append(Placement(vid, did, distances[vid, did]))
     return placements
+
+
+def qualifying(candidates: list[Candidate], slots: list[Slot], order: Order) -> set[int]:
+    """The candidates who qualify for at least one of `slots` (skill, vetting, distance): nobody among them may be
+    told "full" while those places are open (DESIGN 7)."""
+    if not candidates or not slots:
+        return set()
+    _distance, cost = pair_costs(candidates, slots, WEIGHTS, order.max_distance_m)
+    return {c.volunteer_id for c, row in zip(candidates, np.isfinite(cost).any(axis=1)) if row}
+
+
+def idle_places(session: Session, order: Order) -> Counter[int]:
+    """Per demand, how many of its open places an accepted volunteer who qualifies could take right now and does
+    not (the optimal placement of the waiting standby on the open places, which the fill-first rule keeps short:
+    the drill measures it, `longest_idle_place_s`)."""
+    slots = order_slots(session, order, open_only=True)
+    candidates = standby_candidates(session, order) if slots else []
+    if not qualifying(candidates, slots, order):
+        return Counter()
+    return Counter(p.demand_id for p in match(candidates, slots, WEIGHTS, order.max_distance_m).placements)
 
 
 def tell_standby(session: Session, order: Order, now: datetime, held: set[int] | frozenset[int] = frozenset()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mobilize.domain.templates import render
-from mobilize.domain.timefmt import format_start, format_window
+from mobilize.domain.timefmt import format_clock, format_start, format_window
 from mobilize.models import Assignment, Demand, OutboundMessage, Order, Priority, Street, Volunteer
 from mobilize.sms import outbox
 
@@ -23,6 +23,9 @@ def invite_key(order_id: int, volunteer_id: int) -> str:
 
 def invite_key_prefix(order_id: int) -> str:
     return f"invite:order:{order_id}:"
+
+
+DISPATCH_KINDS = ("dispatch", "dispatch_direct")  # the SMS that tell a volunteer where to go (one per assignment)
 
 
 def dispatch_key(assignment_id: int) -> str:
@@ -73,6 +76,12 @@ def send(session: Session, volunteer: Volunteer, template: str, priority: Priori
 
 def send_dispatch(session: Session, order: Order, assignment: Assignment, zone: str = DEFAULT_ZONE
                   ) -> OutboundMessage | None:
+    """The dispatch SMS: "confirm by" when the place waits for a confirmation, "just go" when it does not (a ready
+    standby volunteer, or an order that requires no confirmation: the assignment is confirmed already)."""
     volunteer = assignment.volunteer
     values = dispatch_values(order, assignment.demand, volunteer.language, zone)
-    return send(session, volunteer, "dispatch", Priority.high, dispatch_key(assignment.id), **values)
+    if assignment.confirm_by is None:
+        return send(session, volunteer, "dispatch_direct", Priority.high, dispatch_key(assignment.id), **values)
+    deadline = format_clock(assignment.confirm_by, zone)
+    return send(session, volunteer, "dispatch", Priority.high, dispatch_key(assignment.id), deadline=deadline,
+                **values)

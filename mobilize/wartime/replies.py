@@ -254,15 +254,27 @@ class _Context:
 def _accept_invitation(ctx: _Context) -> str:
     invitation = ctx.standing.invitation
     invitation.status, invitation.answered_at = InvitationStatus.accepted, ctx.now
-    invitation.standby_notified_at = None
+    invitation.standby_notified_at = invitation.ready_at = None
     ctx.audit("invitation.accepted", "invitation", invitation.id)
     followups.request_match(ctx.session, ctx.order.id)  # the dispatch (or standby) SMS is the answer
     return "accepted"
 
 
 def _already_standby(ctx: _Context) -> str:
+    """A yes from standby answers the standby SMS's question, "can you go at short notice?": they are ready, and
+    placed while that is fresh they are dispatched as confirmed (`dispatch.READY_FOR_S`), so a freed place does not
+    wait for a second answer. Acknowledged once. Before the standby SMS (a second yes while still being placed)
+    it is only a repeat."""
+    invitation = ctx.standing.invitation
+    if invitation.standby_notified_at is None:
+        followups.request_match(ctx.session, ctx.order.id)
+        return "already_accepted"
+    invitation.ready_at = ctx.now
+    send(ctx.session, ctx.volunteer, "standby_ready", dedupe_key=f"ready:invitation:{invitation.id}",
+         code=ctx.order.reply_code)
+    ctx.audit("invitation.ready", "invitation", invitation.id)
     followups.request_match(ctx.session, ctx.order.id)
-    return "already_accepted"
+    return "standby_ready"
 
 
 def _confirm(ctx: _Context) -> str:
