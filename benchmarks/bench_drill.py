@@ -220,7 +220,8 @@ def hold_table(volunteers: int, places: int, seeds: list[int]) -> str:
             f"{spread(rows, lambda r: r['confirm_timeouts'])} | "
             f"{sum(r['capacity_violations'] for r in rows)} |")
     hindsight = by_hold[HOLD_BOUNDS[0]]
-    lines.append(f"| hindsight optimum | | | | 1 | {spread(hindsight, lambda r: r['matching']['hindsight_m']['mean'])} | "
+    lines.append(f"| hindsight optimum | | | | 1 | "
+                 f"{spread(hindsight, lambda r: r['matching']['hindsight_m']['mean'])} | "
                  f"{spread(hindsight, lambda r: r['matching']['hindsight_m']['p95'])} | "
                  f"{spread(hindsight, lambda r: r['matching']['hindsight_m']['max'])} | | |")
     default, at_once = by_hold[HOLD_MAX_S], by_hold[0.0]
@@ -232,29 +233,22 @@ def hold_table(volunteers: int, places: int, seeds: list[int]) -> str:
     def verdict(ok: bool) -> str:
         return "**met**" if ok else "**missed**"
 
-    return (f"### (d) Hold-back bound: fill speed, idle places and distance
-
-"
+    return (f"### (d) Hold-back bound: fill speed, idle places and distance\n\n"
             f"The default drill ({places} places, registry of {volunteers:,}, confirmation required within the "
             f"order's 30 minutes, shortened to `dispatch.URGENT_CONFIRM_S` because the order starts 90 minutes "
             f"after launch; ready standby dispatched as confirmed), seeds {', '.join(map(str, seeds))}, every "
             f"bound on every seed; mean (min-max) over the seeds. The bound holds per volunteer and per place "
-            f"(`Demand.idle_since`); a match job is scheduled for the moment it ends. Told: the dispatch handed to "
+            f"(`Demand.idle_since`); a match job is scheduled for the moment it ends; only answers that can come "
+            f"within the bound hold anyone back (`dispatch.answer_chances`). Told: the dispatch handed to "
             f"the gateway; confirmed: taken, confirmed and told. Longest idle place: the longest any place stayed "
             f"open while an accepted volunteer who qualifies for it waited unplaced (a demand's open places taken "
             f"oldest first). Distances are the final active assignments'. Load average before / after: {load[0]} "
-            f"-> {load[1]} (simulated times do not depend on it).
-
-" + "
-".join(lines) +
-            f"
-
-Targets for the default ({HOLD_MAX_S:g} s), worst seed: time to 95% told within 1.10x of placing "
+            f"-> {load[1]} (simulated times do not depend on it).\n\n" + "\n".join(lines) +
+            f"\n\nTargets for the default ({HOLD_MAX_S:g} s), worst seed: time to 95% told within 1.10x of placing "
             f"at once: {told:.3f}x, {verdict(told <= 1.10)}; longest idle place at most 60 s: {idle:g} s, "
             f"{verdict(idle <= 60)}; time to 95% confirmed at most 900 s: {confirmed:g} s, "
             f"{verdict(confirmed <= 900)}; distance at most 1.10x the hindsight optimum: {ratio:.2f}x, "
-            f"{verdict(ratio <= 1.10)}.
-")
+            f"{verdict(ratio <= 1.10)}.\n")
 
 
 def c(seed: int) -> str:

@@ -7,14 +7,19 @@ One transaction per batch: lock the order, read its standby and open places, sol
 Hold-back (online quality): while invitations of the current wave still await an answer, placing everyone who
 said yes at once is myopic (a nearer volunteer may answer a minute later; plain micro-batches end ~2x the
 hindsight optimum's total distance). So a batch draws `HOLD_SCENARIOS` scenarios of the pending answers (each
-pending invitee accepts with the order's expected answer rate, as a phantom), solves each together with the real
-standby, and places a real volunteer now only where at least `HOLD_CONFIDENCE` of the scenarios put them. The
-others are held back (no SMS yet, they stay standby) for at most `HOLD_MAX_S` seconds after their answer, then
-placed by the optimal assignment on what is left; once no answer is pending everyone is placed. Backfills (a
-place freed by a drop-out, timeout or no-show) are never held: the standby fills them at once, one placement per
-freed place (the demand's other open places stay under the hold-back). Held volunteers
-keep the sweep requesting matching, so the cap holds without any extra timer. Capacity is untouched by this: the
-plan only chooses which placements to make; `place` still reserves every one atomically under the order lock.
+pending invitee who qualifies for an open place says yes within the hold-back with the chance `answer_chances`
+gives, as a phantom: only such an answer can still change the placement), solves each together with the real
+standby, and places a real volunteer now only where at least `HOLD_CONFIDENCE` of the scenarios put them.
+
+Fill first (issue 10): the others are held back (no SMS yet, they stay standby) for at most `HOLD_MAX_S` seconds,
+counted per volunteer from their answer and per place from when someone who could take it began to wait
+(`Demand.idle_since`), then placed by the optimal assignment on what is left; a match job is scheduled for the
+moment the first hold-back ends (`MatchOutcome.recheck_in_s`), the sweep being only the backstop. Nobody is told
+"full / standby" while a place they qualify for is open. Backfills (a place freed by a drop-out, timeout, no-show
+or opt-out) are never held: the standby fills them at once, one placement per freed place. A standby volunteer who
+said they can go at short notice is dispatched as confirmed (`ready_volunteers`). Capacity is untouched by all
+this: the plan only chooses which placements to make; `place` still reserves every one atomically under the order
+lock.
 """
 from __future__ import annotations
 
@@ -257,7 +262,8 @@ def plan_placements(session: Session, order: Order, candidates: list[Candidate],
     cutoff = now - timedelta(seconds=hold_max_s)
     overdue = {vid for vid, at in answered.items() if at is None or at <= cutoff}
     rng = random.Random(zlib.crc32(f"{order.id}:{now.isoformat()}".encode()))
-    chosen = confident_placements(candidates, pending, slots, order, rng)
+    chances = answer_chances(session, order, pending, now, hold_max_s)
+    chosen = confident_placements(candidates, pending, slots, order, rng, chances)
     room = Counter({slot.demand_id: slot.open_capacity for slot in slots})
     room.subtract(Counter(p.demand_id for p in chosen))
     taken = {p.volunteer_id for p in chosen}
@@ -314,16 +320,38 @@ def _note_idle_places(session: Session, order: Order, waiting: list[Candidate], 
                             .values(idle_since=now_idle.get(demand_id)).execution_options(synchronize_session=False))
 
 
+def answer_chances(session: Session, order: Order, pending: list[Candidate], now: datetime, horizon_s: float
+                   ) -> dict[int, float]:
+    """Per pending invitee, the chance of a yes within `horizon_s`: only such an answer can change a placement
+    held back at most that long. The waves' model of silence (`waves.expected_pending`): an invitation's answers
+    come over its wave interval, at the planning rate (the commander's expectation, corrected by this order's
+    answers), so a window of `horizon_s` holds `horizon_s / interval` of them, and none after the interval."""
+    from mobilize.wartime.waves import planning_rate  # (waves imports this module's standby queries)
+
+    interval = float(order.wave_interval_s)
+    rate = planning_rate(session, order, now - timedelta(seconds=interval))
+    invited = dict(session.execute(select(Invitation.volunteer_id, Invitation.invited_at).where(
+        Invitation.order_id == order.id, Invitation.volunteer_id.in_([c.volunteer_id for c in pending]))).all())
+    chances = {}
+    for candidate in pending:
+        left = interval - (now - invited[candidate.volunteer_id]).total_seconds()
+        chances[candidate.volunteer_id] = rate * max(0.0, min(horizon_s, left)) / interval
+    return chances
+
+
 def confident_placements(candidates: list[Candidate], pending: list[Candidate], slots: list[Slot], order: Order,
-                         rng: random.Random, scenarios: int = HOLD_SCENARIOS,
-                         confidence: float = HOLD_CONFIDENCE) -> list[Placement]:
+                         rng: random.Random, chances: dict[int, float] | None = None,
+                         scenarios: int = HOLD_SCENARIOS, confidence: float = HOLD_CONFIDENCE) -> list[Placement]:
     """The placements of real candidates that at least `confidence` of the scenarios agree on (each scenario:
-    every pending invitee accepts with the expected answer rate and joins the matching as a phantom)."""
+    every pending invitee says yes soon with their chance, by default the expected answer rate, and joins the
+    matching as a phantom)."""
     votes: Counter[tuple[int, int]] = Counter()
     distances: dict[tuple[int, int], float] = {}
+    chances = chances or {}
     rate = order.expected_answer_rate
     for _ in range(scenarios):
-        phantoms = [replace(c, volunteer_id=-c.volunteer_id) for c in pending if rng.random() < rate]
+        phantoms = [replace(c, volunteer_id=-c.volunteer_id) for c in pending
+                    if rng.random() < chances.get(c.volunteer_id, rate)]
         for p in match(list(candidates) + phantoms, slots, WEIGHTS, order.max_distance_m).placements:
             if p.volunteer_id > 0:
                 votes[p.volunteer_id, p.demand_id] += 1

@@ -36,7 +36,14 @@ from mobilize.wartime import audit, followups
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, check_demands
 from mobilize.wartime.errors import Conflict, InvalidOrder, require_transition
-from mobilize.wartime.messages import DEFAULT_ZONE, called_off_key, invite_key_prefix, not_needed_key, send
+from mobilize.wartime.messages import (
+    DEFAULT_ZONE,
+    called_off_key,
+    invite_key_prefix,
+    not_needed_key,
+    not_needed_prefix,
+    send,
+)
 from mobilize.wartime.places import NOT_YET_ARRIVED, end_assignment, lock_order, refresh_fill_state
 
 STILL_EXPECTED = NOT_YET_ARRIVED  # dispatched (proposed, notified) or confirmed, not on site
@@ -175,6 +182,10 @@ def cancel(session: Session, order_id: int, actor: Actor, now: datetime, reason:
         Invitation.order_id == order.id, Invitation.status == InvitationStatus.accepted)))
     to_tell -= set(session.scalars(select(Assignment.volunteer_id).where(
         Assignment.order_id == order.id, Assignment.status == AssignmentStatus.completed)))
+    # standby already told "not needed this time" (recruiting stopped) expect nothing more: a second text saying
+    # "called off" would only confuse them
+    to_tell -= set(session.scalars(select(OutboundMessage.volunteer_id).where(
+        OutboundMessage.dedupe_key.startswith(not_needed_prefix(order.id)))))
     lapsed = _lapse_unanswered(session, order.id)
     session.execute(update(Invitation).where(Invitation.order_id == order.id,
                                              Invitation.status == InvitationStatus.accepted)

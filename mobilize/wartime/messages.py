@@ -34,7 +34,11 @@ def dispatch_key(assignment_id: int) -> str:
 
 def not_needed_key(order_id: int, volunteer_id: int) -> str:
     """One "not needed this time" per volunteer and order, whether stop recruiting or finish sends it."""
-    return f"not_needed:order:{order_id}:volunteer:{volunteer_id}"
+    return f"{not_needed_prefix(order_id)}{volunteer_id}"
+
+
+def not_needed_prefix(order_id: int) -> str:
+    return f"not_needed:order:{order_id}:volunteer:"
 
 
 def called_off_key(order_id: int, volunteer_id: int) -> str:

@@ -81,9 +81,10 @@ def test_a_far_volunteer_is_held_while_nearer_answers_are_pending_then_placed_by
     with rt.transaction() as session:
         site, _ = sites(session)
         crowd = people(session, 20, step_m=100)  # crowd[0] is nearest
-    # invites all twenty: in only 14% of the scenarios of the pending answers is nobody nearer, so the far
-    # volunteer is never placed with the hold-back's confidence (0.7) while they are pending
-    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=0.1, over_recruit_factor=2.0)
+    # invites all twenty, who answer eagerly and fast: a silent invitee says yes within the hold-back's minute with a
+    # chance of 0.5 x 60 / 120, so a scenario with nobody nearer is rare and the far volunteer is held
+    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=0.5, over_recruit_factor=10.0,
+                        wave_interval_s=120)
     far = crowd[-1]
     assert text(rt, far, "Y") == "accepted"
     now = utcnow()
@@ -102,7 +103,9 @@ def test_a_near_volunteer_is_placed_at_once_and_nearer_answers_win_the_rest(rt):
     with rt.transaction() as session:
         site, _ = sites(session)
         crowd = people(session, 6, step_m=200)
-    order_id = launched(rt, [(site.id, "registration", 2)], expected_answer_rate=0.5, over_recruit_factor=1.5)
+    # an interval of a minute: every silent invitee may still say yes within the hold-back (at the order's rate)
+    order_id = launched(rt, [(site.id, "registration", 2)], expected_answer_rate=0.5, over_recruit_factor=1.5,
+                        wave_interval_s=60)
     text(rt, crowd[0], "Y")  # the nearest of all: every scenario places them
     outcome = run_match(rt, order_id)
     assert outcome.placed == 1
@@ -173,7 +176,8 @@ def test_a_backfill_takes_one_place_and_the_demands_other_places_stay_held(rt):
         site, _ = sites(session)
         crowd = people(session, 40, step_m=200)
     # 3 places, 3.3x over-recruited at 0.3: the 33 nearest are invited
-    order_id = launched(rt, [(site.id, "registration", 3)], expected_answer_rate=0.3, over_recruit_factor=3.3)
+    order_id = launched(rt, [(site.id, "registration", 3)], expected_answer_rate=0.3, over_recruit_factor=3.3,
+                        wave_interval_s=60)  # (every silent invitee may still say yes within the hold-back)
     text(rt, crowd[0], "Y")
     assert run_match(rt, order_id).placed == 1
     code = order_row(rt, order_id).reply_code

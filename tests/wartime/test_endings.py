@@ -275,3 +275,12 @@ def test_a_reply_long_after_the_order_gets_the_usual_help(rt):
         session.execute(update(Order).where(Order.id == s.order_id).values(
             starts_at=utcnow() - timedelta(days=2, hours=5), ends_at=utcnow() - timedelta(days=2)))
     assert text(rt, s.who["silent"], "Y") == "no_open_invitation"
+
+
+def test_cancel_after_stop_recruiting_does_not_text_the_standby_again(rt):
+    s = scene(rt)
+    ending(rt, "stop_recruiting", s.order_id)
+    before = outbox_count(rt)
+    ending(rt, "cancel", s.order_id)
+    told = s.ids("arrived", "confirmed", "notified")  # the standby heard "not needed" already
+    assert written_since(rt, before) == sorted((vid, "order_cancelled") for vid in told)

@@ -27,6 +27,12 @@ from tests.wartime.conftest import (
 )
 
 
+# An order whose invitees answer eagerly and fast: a silent invitee says yes within the next minute with a chance of
+# 0.5 x 60 / 120 (the waves' model of silence, `dispatch.answer_chances`), so with a score of nearer invitees silent
+# a far yes is held back. One place: all twenty invited.
+EAGER = {"expected_answer_rate": 0.5, "over_recruit_factor": 10.0, "wave_interval_s": 120}
+
+
 def answered_at(rt, volunteer, moment) -> None:
     """When the volunteer's yes reached the service (tests text in real time; the story needs other moments)."""
     with rt.transaction() as session:
@@ -42,9 +48,7 @@ def test_a_place_waits_for_a_nearer_answer_at_most_hold_max_s_however_the_answer
     with rt.transaction() as session:
         site, _ = sites(session)
         crowd = people(session, 20, step_m=100)  # crowd[0] is nearest
-    # invites all twenty; a scenario of the pending answers has nobody nearer than crowd[18] only 15% of the time,
-    # so the plan keeps the place open for a nearer answer (confidence 0.7)
-    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=0.1, over_recruit_factor=2.0)
+    order_id = launched(rt, [(site.id, "registration", 1)], **EAGER)
     far, nearer = crowd[19], crowd[18]
     t0 = utcnow()
     text(rt, far, "Y")
@@ -75,7 +79,7 @@ def test_nobody_hears_full_while_a_place_they_qualify_for_is_open(rt):
     with rt.transaction() as session:
         site, _ = sites(session)
         crowd = people(session, 10, step_m=200)
-    order_id = launched(rt, [(site.id, "registration", 2)], expected_answer_rate=0.2)
+    order_id = launched(rt, [(site.id, "registration", 2)], **dict(EAGER, over_recruit_factor=2.5))  # all ten
     for volunteer in crowd[6:]:  # four far yeses for two places while nearer invitees are silent
         text(rt, volunteer, "Y")
     run_match(rt, order_id)
@@ -164,8 +168,8 @@ def test_the_match_job_schedules_itself_for_when_the_hold_back_ends(tmp_path, sq
     try:
         with runtime.transaction() as session:
             site, _ = sites(session)
-            crowd = people(session, 10, step_m=200)
-        order_id = launched(runtime, [(site.id, "registration", 1)], expected_answer_rate=0.1)
+            crowd = people(session, 20, step_m=100)
+        order_id = launched(runtime, [(site.id, "registration", 1)], **EAGER)
         text(runtime, crowd[-1], "Y")
         redis_client.flushdb()  # only what the match job itself asks for from here
         result = order_jobs.match_order(order_id)

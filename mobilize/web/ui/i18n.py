@@ -57,6 +57,8 @@ TEMPLATE_LABELS = {
     "not_needed": _l("Not needed this time, thank you"), "order_full": _l("All places are filled, thank you"),
     "decline_ack": _l("Decline noted"), "dropout_ack": _l("Drop-out noted"), "arrival_ack": _l("Arrival noted"),
     "done_ack": _l("Sign-out noted"),
+    "dispatch_direct": _l("Dispatch, no confirmation needed"),
+    "standby_ready": _l("Ready on standby, noted"),
 }
 # Who the recipients of an action are: their assignment's or invitation's status.
 RECIPIENT_STATUS_LABELS = {

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mobilize.domain.order_states import RUNNING_STATES
+from mobilize.domain.order_states import RUNNING_STATES, UNDERWAY_STATES
 from mobilize.models import (
     Assignment,
     AssignmentStatus,
@@ -126,9 +126,10 @@ class OrderBlock:
 
 
 def street_board(session: Session, street_id: int) -> list[OrderBlock]:
-    """The running orders with places in this street: per site and role, the counts and the people."""
+    """The orders under way (recruiting, or recruiting stopped while those dispatched serve) with places in this
+    street: per site and role, the counts and the people."""
     running = session.scalars(select(Order).where(
-        Order.state.in_(list(RUNNING_STATES)),
+        Order.state.in_(list(UNDERWAY_STATES)),
         Order.demands.any(Demand.site.has(Site.street_id == street_id))).order_by(Order.id)).all()
     blocks = []
     for order in running:
