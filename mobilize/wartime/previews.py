@@ -47,6 +47,9 @@ class ActionPreview:
     messages: list[dict[str, Any]] = field(default_factory=list)
     price_per_segment: float = DEFAULT_PRICE_PER_SEGMENT
     currency: str = DEFAULT_CURRENCY
+    # what an ending does besides texting (no_shows, released, certified_hours, withdrawn, lapsed): a commander
+    # must see "64 dispatched volunteers become no-shows" before finishing, even when it sends no SMS
+    effects: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sms_count(self) -> int:
@@ -74,7 +77,7 @@ class ActionPreview:
         return {"action": self.action, "order_id": self.order_id, "messages": self.messages,
                 "sms_count": self.sms_count, "segments": self.segments, "by_template": self.by_template,
                 "recipients_by_status": self.recipients_by_status, "estimated_cost": self.estimated_cost,
-                "currency": self.currency, "price_per_segment": self.price_per_segment}
+                "currency": self.currency, "price_per_segment": self.price_per_segment, "effects": self.effects}
 
 
 class UnknownAction(NotFound):
@@ -85,7 +88,7 @@ class UnknownAction(NotFound):
 
 # --- the actions, as the service and its follow-up jobs run them --------------------------------------------
 
-Runner = Callable[..., None]
+Runner = Callable[..., "lifecycle.Ending | None"]
 
 
 def _launch(session: Session, order_id: int, now: datetime, zone: str, actor: Actor) -> None:
@@ -101,17 +104,17 @@ def _top_up(session: Session, order_id: int, now: datetime, zone: str, actor: Ac
     dispatch.run_matching(session, order_id, now, zone, hold_max_s=hold_max_s)
 
 
-def _stop_recruiting(session: Session, order_id: int, now: datetime, zone: str, actor: Actor) -> None:
-    lifecycle.stop_recruiting(session, order_id, actor, now, zone)
+def _stop_recruiting(session: Session, order_id: int, now: datetime, zone: str, actor: Actor) -> lifecycle.Ending:
+    return lifecycle.stop_recruiting(session, order_id, actor, now, zone)
 
 
-def _finish(session: Session, order_id: int, now: datetime, zone: str, actor: Actor) -> None:
-    lifecycle.finish(session, order_id, actor, now, zone)
+def _finish(session: Session, order_id: int, now: datetime, zone: str, actor: Actor) -> lifecycle.Ending:
+    return lifecycle.finish(session, order_id, actor, now, zone)
 
 
 def _cancel(session: Session, order_id: int, now: datetime, zone: str, actor: Actor, *,
-            reason: str | None = None) -> None:
-    lifecycle.cancel(session, order_id, actor, now, reason, zone)
+            reason: str | None = None) -> lifecycle.Ending:
+    return lifecycle.cancel(session, order_id, actor, now, reason, zone)
 
 
 RUNNERS: dict[str, Runner] = {"launch": _launch, "top_up": _top_up, "stop_recruiting": _stop_recruiting,
@@ -120,13 +123,13 @@ ACTIONS = tuple(RUNNERS)
 
 
 def run_action(session: Session, order_id: int, action: str, now: datetime, zone: str = DEFAULT_ZONE,
-               actor: Actor = SYSTEM, **action_args: Any) -> None:
+               actor: Actor = SYSTEM, **action_args: Any) -> "lifecycle.Ending | None":
     """The action and the follow-ups it requests at once, in the caller's transaction (what `preview_action`
-    runs and rolls back; tests run it for real to compare)."""
+    runs and rolls back; tests run it for real to compare). An ending returns what it did."""
     if action not in RUNNERS:
         raise UnknownAction(f"no order action {action!r} to preview (there are: {', '.join(ACTIONS)})",
                             details={"action": action, "actions": list(ACTIONS)})
-    RUNNERS[action](session, order_id, now, zone, actor, **action_args)
+    return RUNNERS[action](session, order_id, now, zone, actor, **action_args)
 
 
 # --- the preview -----------------------------------------------------------------------------------------------
@@ -137,9 +140,18 @@ def preview_action(session: Session, order_id: int, action: str, now: datetime, 
                    **action_args: Any) -> ActionPreview:
     """The SMS `action` (launch, top_up, stop_recruiting, finish, cancel) would write now, without writing
     anything. Raises what the action raises (409 when the order's state or window does not allow it)."""
-    written = _run_and_roll_back(session, lambda: run_action(session, order_id, action, now, zone,
-                                                             **action_args))
-    return ActionPreview(action, order_id, _describe(session, order_id, written), price_per_segment, currency)
+    outcome: list = []
+    written = _run_and_roll_back(session, lambda: outcome.append(
+        run_action(session, order_id, action, now, zone, **action_args)))
+    return ActionPreview(action, order_id, _describe(session, order_id, written), price_per_segment, currency,
+                         _effects(outcome[0] if outcome else None))
+
+
+def _effects(ending: "lifecycle.Ending | None") -> dict[str, Any]:
+    if ending is None:
+        return {}
+    return {"released": ending.released, "no_shows": ending.no_shows, "withdrawn": ending.withdrawn,
+            "lapsed": ending.lapsed, "certified_hours": round(ending.certified_hours, 2)}
 
 
 def _run_and_roll_back(session: Session, act: Callable[[], None]) -> list[dict[str, Any]]:

@@ -104,6 +104,11 @@ def test_ending_previews_are_exactly_what_the_endings_send(rt, action):
                 "finish": ({"not_needed": 2, "thank_you": 1}, {"accepted": 2, "arrived": 1}),
                 "cancel": ({"order_cancelled": 5}, {"accepted": 2, "arrived": 1, "confirmed": 1, "notified": 1})}
     assert (result.by_template, result.recipients_by_status) == expected[action]
+    # besides texting: the scene's confirmed and notified volunteers never arrived (finish: no-shows); cancel
+    # releases them and the arrived one
+    effects = {"stop_recruiting": {"no_shows": 0, "released": 0}, "finish": {"no_shows": 2, "released": 2},
+               "cancel": {"no_shows": 0, "released": 3}}
+    assert {key: result.effects[key] for key in ("no_shows", "released")} == effects[action]
 
 
 def test_finish_after_stop_recruiting_previews_only_the_thanks(rt):
@@ -170,6 +175,7 @@ def test_api_previews_every_action_masks_phones_for_viewers_and_refuses_officers
     body = stop.json
     assert body["by_template"] == {"not_needed": 2} and body["recipients_by_status"] == {"accepted": 2}
     assert body["currency"] == "CNY" and body["estimated_cost"] == round(body["segments"] * 0.045, 2)
+    assert body["effects"]["no_shows"] == 0 and body["effects"]["withdrawn"] >= 0
     assert all(m["phone"].startswith("+86") and "*" not in m["phone"] for m in body["messages"])
     masked = client.get(f"{url}/stop-recruiting", headers=auth["view"]).json
     assert [m["text"] for m in masked["messages"]] == [m["text"] for m in body["messages"]]

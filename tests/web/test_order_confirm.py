@@ -290,3 +290,27 @@ def test_a_draft_is_discarded_after_a_confirmation(clients, registry, web_runtim
     assert _post(commander, f"/command/orders/{launched}/discard").status_code == 409
     assert _state(web_runtime, launched) is OrderState.open
 
+
+
+def test_finish_says_how_many_dispatched_become_no_shows_even_when_it_texts_nobody(clients, registry, web_runtime):
+    from mobilize.models import Invitation
+    from mobilize.wartime import dispatch
+    from tests.factories import text
+    from tests.wartime.conftest import run_match
+
+    commander = clients["commander"]
+    order_id = _launched(clients, registry, web_runtime)
+    with web_runtime.transaction() as session:
+        invited = session.scalars(select(Volunteer).join(Invitation, Invitation.volunteer_id == Volunteer.id)
+                                  .where(Invitation.order_id == order_id).order_by(Volunteer.id).limit(2)).all()
+    for volunteer in invited:
+        text(web_runtime, volunteer, "Y")
+    run_match(web_runtime, order_id, utcnow() + timedelta(seconds=dispatch.HOLD_MAX_S + 1))
+    with web_runtime.transaction() as session:
+        session.get(Order, order_id).starts_at = utcnow() - timedelta(hours=1)
+    expected = _preview(web_runtime, order_id, "finish")
+    assert expected.effects["no_shows"] >= 1
+    page = commander.get(f"/command/orders/{order_id}/confirm/finish").get_data(as_text=True)
+    no_shows = re.search(r'data-effect="no_shows"><b>(\d+)</b>', page)
+    assert no_shows and int(no_shows.group(1)) == expected.effects["no_shows"]
+    assert "名已派遣但未到岗的志愿者记为缺席" in page

@@ -195,6 +195,10 @@ class ActionPreviewOut(Schema):
     estimated_cost = Float(metadata={"description": "segments x price_per_segment (SMS_PRICE_PER_SEGMENT)."})
     currency = String()
     price_per_segment = Float()
+    effects = Dict(keys=String(), values=Float(), metadata={
+        "description": "What an ending does besides texting: released (assignments ended), no_shows (dispatched "
+                       "volunteers who never arrived), withdrawn (invitations never sent), lapsed (invitations "
+                       "closed without a message), certified_hours. Empty for launch and top-up."})
 
 
 class WaveOut(Schema):

@@ -138,6 +138,7 @@ class Shown:
     statuses: list[tuple[str, str, int]]  # (status, label, count)
     recipients: list[dict]
     more: int
+    effects: dict = field(default_factory=dict)  # what an ending does besides texting (no-shows, hours...)
 
 
 template_label = i18n.template_label
@@ -169,7 +170,8 @@ def shape(preview) -> Shown:
                  estimated_cost=float(preview.estimated_cost), currency=preview.currency,
                  price_per_segment=float(price) if price is not None else None,
                  templates=sorted(rows.values(), key=lambda row: -row.count), statuses=statuses,
-                 recipients=recipients[:RECIPIENTS_SHOWN], more=max(0, len(recipients) - RECIPIENTS_SHOWN))
+                 recipients=recipients[:RECIPIENTS_SHOWN], more=max(0, len(recipients) - RECIPIENTS_SHOWN),
+                 effects=dict(getattr(preview, "effects", {}) or {}))
 
 
 # --- the form's arguments ----------------------------------------------------------------------------------
