@@ -314,3 +314,5 @@ def test_finish_says_how_many_dispatched_become_no_shows_even_when_it_texts_nobo
     no_shows = re.search(r'data-effect="no_shows"><b>(\d+)</b>', page)
     assert no_shows and int(no_shows.group(1)) == expected.effects["no_shows"]
     assert "名已派遣但未到岗的志愿者记为缺席" in page
+    if not expected.sms_count:
+        assert "结束（不发短信）" in page  # not "finish and send 0 SMS"

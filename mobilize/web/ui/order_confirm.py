@@ -102,7 +102,12 @@ def step_explanations() -> dict[str, str]:
 
 
 def confirm_labels(count: int) -> dict[str, str]:
-    """The confirm button of each step, with the number of SMS it sends."""
+    """The confirm button of each step, with the number of SMS it sends ("send 0 SMS" reads as a mistake: an
+    action that texts nobody says so)."""
+    if count == 0:
+        return {"launch": _("Launch (no SMS)"), "top-up": _("Add the places (no SMS now)"),
+                "stop-recruiting": _("Stop recruiting (no SMS)"), "finish": _("Finish (no SMS)"),
+                "cancel": _("Cancel the order (no SMS)"), "discard": _("Discard the draft")}
     return {
         "launch": _("Launch and send %(count)d SMS", count=count),
         "top-up": _("Add the places (%(count)d SMS now)", count=count),
