@@ -62,7 +62,7 @@ def cli(ctx: click.Context) -> None:
     configure_logging(settings.log_level, settings.log_format)
 
 
-COMMAND_MODULES = ("db", "seed", "services", "users", "volunteers", "simulator", "drill")
+COMMAND_MODULES = ("db", "seed", "services", "users", "volunteers", "orders", "simulator", "drill")
 
 
 def _register_commands() -> None:
