@@ -62,7 +62,8 @@ HOLD_SCENARIOS = 9  # scenarios of the pending answers drawn per batch
 HOLD_CONFIDENCE = 0.7  # share of the scenarios that must agree on a volunteer's place to make it now
 # Longest hold-back of a placeable volunteer (s after their answer). A commander watching places stay open while
 # people who said yes wait loses trust in the service within a minute or two (issue 10: a 600 s hold-back left
-# 119 places open for 5 minutes); 60 s keeps most of the distance gain (docs/benchmarks.md, the hold-back table).
+# 119 places open for 5 minutes). In the default drill 60 s reaches 95% told within 1.06x of placing at once, with
+# a mean walk of ~145 m against ~240 m at once and ~50 m for the hindsight optimum (docs/benchmarks.md, drill (d)).
 HOLD_MAX_S = 60.0
 # Confirmed fill (issue 10): a standby volunteer who said "I can go at short notice" within READY_FOR_S is dispatched
 # as confirmed; an order starting within URGENT_LEAD_S gives dispatched volunteers at most URGENT_CONFIRM_S to confirm
