@@ -90,7 +90,8 @@ def test_nobody_hears_full_while_a_place_they_qualify_for_is_open(rt):
     assert len(sent(rt, "standby")) == 2  # now it is true
 
 
-def test_a_ready_standby_volunteer_is_dispatched_as_confirmed_when_a_place_frees(rt):
+def one_place_two_yeses(rt):
+    """One place, two yeses: the nearer is dispatched, the other hears "standby" (and its question)."""
     with rt.transaction() as session:
         site, _ = sites(session)
         first, second = people(session, 2, step_m=200)
@@ -98,6 +99,11 @@ def test_a_ready_standby_volunteer_is_dispatched_as_confirmed_when_a_place_frees
     text(rt, first, "Y")
     text(rt, second, "Y")
     run_match(rt, order_id, utcnow() + timedelta(seconds=dispatch.HOLD_MAX_S + 1))
+    return order_id, first, second
+
+
+def test_a_ready_standby_volunteer_is_dispatched_as_confirmed_when_a_place_frees(rt):
+    order_id, first, second = one_place_two_yeses(rt)
     [standby_sms] = sent(rt, "standby", second)
     assert "Y" in standby_sms.body  # the standby SMS asks: can you go at short notice?
     assert text(rt, second, "Y") == "standby_ready"
@@ -118,13 +124,7 @@ def test_a_ready_standby_volunteer_is_dispatched_as_confirmed_when_a_place_frees
 
 
 def test_a_stale_readiness_is_not_a_confirmation(rt):
-    with rt.transaction() as session:
-        site, _ = sites(session)
-        first, second = people(session, 2, step_m=200)
-    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=1.0, over_recruit_factor=2.0)
-    text(rt, first, "Y")
-    text(rt, second, "Y")
-    run_match(rt, order_id, utcnow() + timedelta(seconds=dispatch.HOLD_MAX_S + 1))
+    order_id, first, second = one_place_two_yeses(rt)
     text(rt, second, "Y")
     text(rt, first, "0")
     run_match(rt, order_id, utcnow() + timedelta(seconds=dispatch.READY_FOR_S + 60))

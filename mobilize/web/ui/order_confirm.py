@@ -39,6 +39,7 @@ from mobilize.web.ui.orders import (
     _render_order,
     _spec_from_form,
     _zone,
+    form_problems,
 )
 from mobilize.web.ui.pages import blueprint
 
@@ -353,8 +354,7 @@ def order_update(order_id: int):
             db().commit()
         except WartimeError as error:
             db().rollback()
-            problems = {key: text for key, text in (error.details or {}).items() if isinstance(text, str)}
-            problems.setdefault("_", _problem_text(error))
+            problems = form_problems(error)
         else:
             flash(_("Draft saved. Check the audience and the SMS cost, then launch."), "ok")
             return redirect(url_for("ui.order_page", order_id=order_id), 303)

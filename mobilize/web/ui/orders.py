@@ -72,6 +72,13 @@ def _order_or_404(order_id: int):
     return order
 
 
+def form_problems(error: WartimeError) -> dict[str, str]:
+    """A refused draft as the form shows it: a message per field, and the whole reason under "_"."""
+    problems = {key: text for key, text in (error.details or {}).items() if isinstance(text, str)}
+    problems.setdefault("_", _problem_text(error))
+    return problems
+
+
 def _problem_text(error: WartimeError) -> str:
     """The service's reason, introduced in the page's language (the reason itself names states and ids)."""
     intro = {
@@ -112,8 +119,7 @@ def order_create():
             db().commit()
         except WartimeError as error:
             db().rollback()
-            problems = {key: text for key, text in (error.details or {}).items() if isinstance(text, str)}
-            problems.setdefault("_", _problem_text(error))
+            problems = form_problems(error)
         else:
             flash(_("Draft saved. Check the audience and the SMS cost, then launch."), "ok")
             return redirect(url_for("ui.order_page", order_id=order.id), 303)
