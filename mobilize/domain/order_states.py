@@ -21,7 +21,16 @@ from __future__ import annotations
 
 import enum
 
-from mobilize.models.orders import OrderState
+
+class OrderState(str, enum.Enum):
+    """Where an order is (stored as its name in `orders.state`; `mobilize.models` re-exports it)."""
+
+    draft = "draft"
+    open = "open"
+    filled = "filled"
+    staffed = "staffed"  # recruiting stopped: nobody more is invited or placed; those dispatched serve
+    closed = "closed"  # finished: hours certified
+    cancelled = "cancelled"
 
 
 class OrderAction(str, enum.Enum):

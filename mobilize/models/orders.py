@@ -25,17 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilize.db import Base
+from mobilize.domain.order_states import OrderState  # the state machine's own vocabulary, stored as is
 from mobilize.models._types import UTCDateTime, utcnow
 from mobilize.models.registry import Role, Site, Skill, Volunteer
-
-
-class OrderState(str, enum.Enum):
-    draft = "draft"
-    open = "open"
-    filled = "filled"
-    staffed = "staffed"  # recruiting stopped: nobody more is invited or placed; those dispatched serve
-    closed = "closed"  # finished: hours certified
-    cancelled = "cancelled"
 
 
 # the orders whose reply code volunteers may still text (domain.order_states.LIVE_STATES): one order per code
