@@ -58,7 +58,8 @@ def simulator_command(host: str, port: int, account_sid: str | None, auth_token:
                       duplicate_webhook_rate: float,
                       seed: int | None, responder: str | None, server_kind: str, threads: int) -> None:
     """Run the Twilio-compatible SMS simulator (Messages API, signed webhooks, phones at /phones)."""
-    from mobilize.sms.simulator.engine import DEFAULT_SENDER, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, SimulatorConfig
+    from mobilize.sms.simulator.configuration import (DEFAULT_SENDER, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN,
+                                                      SimulatorConfig)
     from mobilize.sms.simulator.faults import FaultConfig, FaultError
     from mobilize.sms.simulator.phones import resolve_responder
     from mobilize.sms.simulator.server import serve

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from mobilize.cli import simulator as simulator_cli
-from mobilize.sms.simulator.engine import DEV_ACCOUNT_SID
+from mobilize.sms.simulator.configuration import DEV_ACCOUNT_SID
 
 
 @pytest.fixture

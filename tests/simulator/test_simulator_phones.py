@@ -10,7 +10,7 @@ import requests
 
 from mobilize.sms.simulator import PhoneProfile, Reply, register_responder
 from mobilize.sms.simulator.control import SimulatorControl, SimulatorControlError
-from mobilize.sms.simulator.engine import OPT_OUT_KEYWORDS
+from mobilize.sms.simulator.carrier import OPT_OUT_KEYWORDS
 from mobilize.sms.simulator.phones import (ACCEPT_VARIANTS, DECLINE_VARIANTS, Phone, ProfileError,
                                            default_responder, full_width)
 from mobilize.sms.twilio_client import make_twilio_client

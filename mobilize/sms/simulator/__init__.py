@@ -9,11 +9,12 @@ mobilize.sms.twilio_client).
 
 Importing this package starts nothing; threads start with the first scheduled event.
 """
-from mobilize.sms.simulator.engine import (DEFAULT_SENDER, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, ApiError,
-                                           Simulator, SimulatorConfig)
+from mobilize.sms.simulator.configuration import DEFAULT_SENDER, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, SimulatorConfig
+from mobilize.sms.simulator.engine import Simulator
 from mobilize.sms.simulator.faults import FaultConfig
 from mobilize.sms.simulator.phones import (Phone, PhoneProfile, Reply, default_responder, register_responder,
                                            silent_responder)
+from mobilize.sms.simulator.validation import ApiError
 
 __all__ = [
     "ApiError", "DEFAULT_SENDER", "DEV_ACCOUNT_SID", "DEV_AUTH_TOKEN", "FaultConfig", "Phone", "PhoneProfile",

@@ -8,9 +8,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
 
-from mobilize.sms.simulator.engine import ApiError, Simulator, SimulatorConfig
+from mobilize.sms.simulator.configuration import SimulatorConfig
+from mobilize.sms.simulator.engine import Simulator
 from mobilize.sms.simulator.faults import FaultConfig
 from mobilize.sms.simulator.phones import PhoneProfile, resolve_responder
+from mobilize.sms.simulator.validation import ApiError
 
 EXTENSION = "sms_simulator"
 ACCOUNT_PREFIX = "/2010-04-01/Accounts/<account_sid>"

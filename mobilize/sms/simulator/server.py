@@ -18,7 +18,8 @@ from gunicorn.app.base import BaseApplication
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mobilize.sms.simulator.app import create_simulator_app, get_simulator
-from mobilize.sms.simulator.engine import Simulator, SimulatorConfig
+from mobilize.sms.simulator.configuration import SimulatorConfig
+from mobilize.sms.simulator.engine import Simulator
 
 log = logging.getLogger(__name__)
 
