@@ -5,65 +5,27 @@ Answers go through the outbox (priority high). No Flask, no Redis.
 
 Order replies (accept, decline, drop out, arrived, done) go to the wartime reply handler
 (`mobilize.wartime.replies`); when they apply to nothing, the volunteer gets the short not-understood help.
+The router sits on top of its handlers: what they share with it (`Exchange`, the replier) is in
+`mobilize.sms.exchange`, below them all.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
-from mobilize.domain.replies import Intent, ParsedReply, parse_reply
-from mobilize.domain.templates import render
-from mobilize.models import InboundMessage, OutboundMessage, Priority, Volunteer
+from mobilize.domain.replies import Intent, parse_reply
+from mobilize.models import InboundMessage, Volunteer
 from mobilize.models._types import utcnow
+from mobilize.peacetime.sms import CHECK_INTENTS, ROSTER_INTENTS, handle_roster_reply, handle_shift_check
 from mobilize.sms import outbox
+from mobilize.sms.exchange import CARRIER_ANSWERED, HINT_INTERVAL, Exchange, Replier  # noqa: F401  (re-exported)
 from mobilize.wartime import audit, open_call, optouts
 from mobilize.wartime.replies import handle_order_reply
-from mobilize.peacetime.sms import CHECK_INTENTS, ROSTER_INTENTS, handle_roster_reply, handle_shift_check
 
 ORDER_INTENTS = frozenset({Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE})
-# Twilio answers these itself at the carrier level (and blocks us after STOP): we don't answer a second time.
-CARRIER_ANSWERED = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
-                              "START", "UNSTOP"})
-HINT_INTERVAL = timedelta(hours=24)  # unknown senders and unreadable replies get one answer a day at most
-
-
-class Replier(Protocol):
-    def __call__(self, template: str, **values) -> OutboundMessage | None: ...
-
-
-@dataclass
-class Exchange:
-    """One inbound message being handled: who sent it, what it says, and how to answer them."""
-
-    session: Session
-    settings: Settings
-    inbound: InboundMessage
-    parsed: ParsedReply
-    volunteer: Volunteer | None
-    now: datetime
-
-    @property
-    def language(self) -> str:
-        return self.volunteer.language if self.volunteer else "zh"
-
-    def reply(self, template: str, **values) -> OutboundMessage | None:
-        values.setdefault("hotline", self.settings.hotline)
-        body = render(template, self.language, **values)
-        return outbox.queue_message(self.session, body=body, kind=template, priority=Priority.high,
-                                    volunteer=self.volunteer,
-                                    to_phone=None if self.volunteer else self.inbound.from_phone)
-
-    def answered_recently(self, template: str) -> bool:
-        since = self.now - HINT_INTERVAL
-        return self.session.scalar(
-            select(OutboundMessage.id).where(OutboundMessage.to_phone == self.inbound.from_phone,
-                                             OutboundMessage.kind == template,
-                                             OutboundMessage.created_at >= since).limit(1)) is not None
 
 
 def handle_inbound(session: Session, settings: Settings, inbound: InboundMessage,

@@ -44,7 +44,7 @@ from mobilize.sms import outbox
 from mobilize.wartime.audit import Actor
 
 if TYPE_CHECKING:
-    from mobilize.conversation import Exchange
+    from mobilize.sms.exchange import Exchange
 
 ROSTER_INTENTS = frozenset({Intent.SHIFTS, Intent.SHIFT_TAKE, Intent.SHIFT_LEAVE, Intent.SWAP_ACCEPT,
                             Intent.SWAP_DECLINE, Intent.HOURS})

@@ -46,11 +46,12 @@ from mobilize.models import (
     Volunteer,
 )
 from mobilize.sms import outbox
+from mobilize.sms.exchange import CARRIER_ANSWERED
 from mobilize.wartime import audit, followups
 from mobilize.wartime.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
-    from mobilize.conversation import Exchange
+    from mobilize.sms.exchange import Exchange
 
 DIALOGUE_TIMEOUT = timedelta(minutes=30)
 MAX_BAD_ANSWERS = 3  # unreadable answers before the dialogue ends
@@ -234,8 +235,6 @@ def opt_out(exchange: "Exchange") -> str:
                            OutboundMessage.kind != outbox.OPT_OUT_CONFIRMATION)
                     .values(status=OutboundStatus.cancelled, error_message="recipient opted out", status_at=now)
                     .execution_options(synchronize_session=False))
-    from mobilize.conversation import CARRIER_ANSWERED
-
     if was_active and not already and exchange.parsed.carrier_keyword not in CARRIER_ANSWERED:
         _say(exchange, dialogue.language, outbox.OPT_OUT_CONFIRMATION)
     if was_active:

@@ -43,7 +43,7 @@ from mobilize.wartime.places import (
 )
 
 if TYPE_CHECKING:
-    from mobilize.conversation import Exchange
+    from mobilize.sms.exchange import Exchange
 
 
 class Stage(str, enum.Enum):
