@@ -30,34 +30,37 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
 
-from mobilize.domain.matching import Candidate, MatchResult, Placement, Slot, match, pair_costs
+from mobilize.domain.matching import Candidate, Placement, Slot, match, pair_costs
 from mobilize.domain.order_states import RUNNING_STATES
 from mobilize.models import (
     Assignment,
     AssignmentStatus,
     Demand,
     Invitation,
-    InvitationStatus,
     Order,
-    Skill,
     Volunteer,
-    volunteer_skills,
 )
 from mobilize.wartime import audit, followups
 from mobilize.wartime.audience import WEIGHTS, order_slots
 from mobilize.wartime.messages import DEFAULT_ZONE, send, send_dispatch
 from mobilize.wartime.places import (
-    ACTIVE,
     lock_order,
     open_places,
     place,
     refresh_fill_state,
 )
+from mobilize.wartime.standby import (  # noqa: F401  (OFFICER_RELEASE_REASON, standby_count: re-exported)
+    OFFICER_RELEASE_REASON,
+    pending_candidates,
+    standby_candidates,
+    standby_count,
+    standby_filter,
+)
+from mobilize.wartime.waves import planning_rate
 
-OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the order (they may ask to come back)
 HOLD_SCENARIOS = 9  # scenarios of the pending answers drawn per batch
 HOLD_CONFIDENCE = 0.7  # share of the scenarios that must agree on a volunteer's place to make it now
 # Longest hold-back of a placeable volunteer (s after their answer). A commander watching places stay open while
@@ -71,76 +74,6 @@ HOLD_MAX_S = 60.0
 READY_FOR_S = 1800.0
 URGENT_LEAD_S = 3 * 3600.0
 URGENT_CONFIRM_S = 600
-
-
-def standby_filter(order_id: int):
-    """Invitations of this order's standby: accepted, reachable, neither placed nor taken out by an officer (a
-    no-show or an officer's release). A volunteer whose dispatch timed out or who dropped out and then says yes
-    again (the invitation is accepted again) is standby again."""
-    blocking = exists().where(
-        Assignment.order_id == order_id, Assignment.volunteer_id == Invitation.volunteer_id,
-        or_(Assignment.status.in_(list(ACTIVE) + [AssignmentStatus.no_show]),
-            and_(Assignment.status == AssignmentStatus.released,
-                 Assignment.end_reason == OFFICER_RELEASE_REASON)))
-    person = aliased(Volunteer)  # never correlated with a Volunteer of the enclosing query
-    reachable = exists().where(person.id == Invitation.volunteer_id, person.opted_out_at.is_(None),
-                               person.phone_invalid.is_(False))
-    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted, reachable,
-                ~blocking)
-
-
-def standby_count(session: Session, order_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Invitation).where(standby_filter(order_id)))
-
-
-def busy_elsewhere(order: Order):
-    """The volunteer (of the enclosing query) holds a place in another order whose window overlaps this one:
-    nobody is sent to two places at once (they may have said yes to both)."""
-    other, other_order = aliased(Assignment), aliased(Order)
-    return exists().where(other.volunteer_id == Volunteer.id, other.order_id != order.id,
-                          other.status.in_(list(ACTIVE)), other_order.id == other.order_id,
-                          other_order.starts_at < order.ends_at, other_order.ends_at > order.starts_at)
-
-
-def standby_candidates(session: Session, order: Order) -> list[Candidate]:
-    """Standby volunteers who can be placed now, as matching candidates (with their skill codes), in id order."""
-    from mobilize.peacetime.coexistence import (
-        blocked_by_roster,  # (here: the roster imports wartime modules)
-    )
-
-    # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
-    return _candidates(session, order, standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order))
-
-
-def pending_candidates(session: Session, order: Order, now: datetime) -> list[Candidate]:
-    """Invitees of the current wave interval who have not answered yet, as matching candidates: the answers that
-    may still come (older silence counts as a no, as for the waves)."""
-    since = now - timedelta(seconds=order.wave_interval_s)
-    return _candidates(session, order, Invitation.order_id == order.id,
-                       Invitation.status == InvitationStatus.invited, Invitation.invited_at > since)
-
-
-def _candidates(session: Session, order: Order, *where) -> list[Candidate]:
-    rows = session.execute(select(Volunteer.id, Volunteer.lat, Volunteer.lon, Volunteer.street_id,
-                                  Volunteer.provisional)
-                           .join(Invitation, Invitation.volunteer_id == Volunteer.id)
-                           .where(*where, Volunteer.lat.is_not(None), Volunteer.lon.is_not(None))
-                           .order_by(Volunteer.id)).all()
-    skills: dict[int, set[str]] = {}
-    if rows:
-        pairs = session.execute(select(volunteer_skills.c.volunteer_id, Skill.code)
-                                .join(Skill, Skill.id == volunteer_skills.c.skill_id)
-                                .where(volunteer_skills.c.volunteer_id.in_([row[0] for row in rows])))
-        for volunteer_id, code in pairs:
-            skills.setdefault(volunteer_id, set()).add(code)
-    return [Candidate(vid, lat, lon, frozenset(skills.get(vid, ())), street_id, provisional)
-            for vid, lat, lon, street_id, provisional in rows]
-
-
-def solve(session: Session, order: Order) -> tuple[list[Slot], MatchResult]:
-    """The optimal placement of the current standby on the current open places (nothing written)."""
-    slots = order_slots(session, order, open_only=True)
-    return slots, match(standby_candidates(session, order), slots, WEIGHTS, order.max_distance_m)
 
 
 @dataclass(frozen=True)
@@ -327,8 +260,6 @@ def answer_chances(session: Session, order: Order, pending: list[Candidate], now
     held back at most that long. The waves' model of silence (`waves.expected_pending`): an invitation's answers
     come over its wave interval, at the planning rate (the commander's expectation, corrected by this order's
     answers), so a window of `horizon_s` holds `horizon_s / interval` of them, and none after the interval."""
-    from mobilize.wartime.waves import planning_rate  # (waves imports this module's standby queries)
-
     interval = float(order.wave_interval_s)
     rate = planning_rate(session, order, now - timedelta(seconds=interval))
     invited = dict(session.execute(select(Invitation.volunteer_id, Invitation.invited_at).where(

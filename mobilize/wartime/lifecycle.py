@@ -45,6 +45,7 @@ from mobilize.wartime.messages import (
     send,
 )
 from mobilize.wartime.places import NOT_YET_ARRIVED, end_assignment, lock_order, refresh_fill_state
+from mobilize.wartime.standby import standby_filter
 
 STILL_EXPECTED = NOT_YET_ARRIVED  # dispatched (proposed, notified) or confirmed, not on site
 CALLED_OFF = NOT_YET_ARRIVED + (AssignmentStatus.arrived,)  # what a cancel ends (and tells)
@@ -203,7 +204,6 @@ def cancel(session: Session, order_id: int, actor: Actor, now: datetime, reason:
 def _thank_standby(session: Session, order: Order) -> int:
     """One "not needed this time, thank you" to each volunteer on standby (the dedupe key makes it once per
     order, whichever ending sends it)."""
-    from mobilize.wartime.dispatch import standby_filter  # (dispatch imports the places this module uses)
 
     standby = session.scalars(select(Invitation).where(standby_filter(order.id))
                               .options(selectinload(Invitation.volunteer)).order_by(Invitation.volunteer_id)).all()

@@ -33,7 +33,6 @@ from mobilize.models import (
 )
 from mobilize.wartime import audit
 from mobilize.wartime.audience import choose_wave, evaluate
-from mobilize.wartime.dispatch import solve
 from mobilize.wartime.messages import (
     DEFAULT_ZONE,
     area_name,
@@ -42,6 +41,7 @@ from mobilize.wartime.messages import (
     send,
 )
 from mobilize.wartime.places import lock_order
+from mobilize.wartime.standby import solve
 
 MOSTLY_ANSWERED = 0.8  # the previous wave counts as answered when 80% of it has answered
 EARLY_SHARE = 0.25  # a wave goes out before its interval when this share of the needed invitations is missing

@@ -1,0 +1,95 @@
+"""The order's standby as the matching sees it: who accepted and may be placed now, and the optimal placement of
+them on the open places (nothing written).
+
+Below `dispatch` (which places them) and `waves` (which sizes a wave by what the standby cannot fill), so that
+neither imports the other for these queries.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from mobilize.domain.matching import Candidate, MatchResult, Slot, match
+from mobilize.models import (
+    Assignment,
+    AssignmentStatus,
+    Invitation,
+    InvitationStatus,
+    Order,
+    Skill,
+    Volunteer,
+    volunteer_skills,
+)
+from mobilize.peacetime.coexistence import blocked_by_roster
+from mobilize.wartime.audience import WEIGHTS, order_slots
+from mobilize.wartime.places import ACTIVE
+
+OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the order (they may ask to come back)
+
+
+def standby_filter(order_id: int):
+    """Invitations of this order's standby: accepted, reachable, neither placed nor taken out by an officer (a
+    no-show or an officer's release). A volunteer whose dispatch timed out or who dropped out and then says yes
+    again (the invitation is accepted again) is standby again."""
+    blocking = exists().where(
+        Assignment.order_id == order_id, Assignment.volunteer_id == Invitation.volunteer_id,
+        or_(Assignment.status.in_(list(ACTIVE) + [AssignmentStatus.no_show]),
+            and_(Assignment.status == AssignmentStatus.released,
+                 Assignment.end_reason == OFFICER_RELEASE_REASON)))
+    person = aliased(Volunteer)  # never correlated with a Volunteer of the enclosing query
+    reachable = exists().where(person.id == Invitation.volunteer_id, person.opted_out_at.is_(None),
+                               person.phone_invalid.is_(False))
+    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted, reachable,
+                ~blocking)
+
+
+def standby_count(session: Session, order_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Invitation).where(standby_filter(order_id)))
+
+
+def busy_elsewhere(order: Order):
+    """The volunteer (of the enclosing query) holds a place in another order whose window overlaps this one:
+    nobody is sent to two places at once (they may have said yes to both)."""
+    other, other_order = aliased(Assignment), aliased(Order)
+    return exists().where(other.volunteer_id == Volunteer.id, other.order_id != order.id,
+                          other.status.in_(list(ACTIVE)), other_order.id == other.order_id,
+                          other_order.starts_at < order.ends_at, other_order.ends_at > order.starts_at)
+
+
+def standby_candidates(session: Session, order: Order) -> list[Candidate]:
+    """Standby volunteers who can be placed now, as matching candidates (with their skill codes), in id order."""
+    # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
+    return _candidates(session, order, standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order))
+
+
+def pending_candidates(session: Session, order: Order, now: datetime) -> list[Candidate]:
+    """Invitees of the current wave interval who have not answered yet, as matching candidates: the answers that
+    may still come (older silence counts as a no, as for the waves)."""
+    since = now - timedelta(seconds=order.wave_interval_s)
+    return _candidates(session, order, Invitation.order_id == order.id,
+                       Invitation.status == InvitationStatus.invited, Invitation.invited_at > since)
+
+
+def _candidates(session: Session, order: Order, *where) -> list[Candidate]:
+    rows = session.execute(select(Volunteer.id, Volunteer.lat, Volunteer.lon, Volunteer.street_id,
+                                  Volunteer.provisional)
+                           .join(Invitation, Invitation.volunteer_id == Volunteer.id)
+                           .where(*where, Volunteer.lat.is_not(None), Volunteer.lon.is_not(None))
+                           .order_by(Volunteer.id)).all()
+    skills: dict[int, set[str]] = {}
+    if rows:
+        pairs = session.execute(select(volunteer_skills.c.volunteer_id, Skill.code)
+                                .join(Skill, Skill.id == volunteer_skills.c.skill_id)
+                                .where(volunteer_skills.c.volunteer_id.in_([row[0] for row in rows])))
+        for volunteer_id, code in pairs:
+            skills.setdefault(volunteer_id, set()).add(code)
+    return [Candidate(vid, lat, lon, frozenset(skills.get(vid, ())), street_id, provisional)
+            for vid, lat, lon, street_id, provisional in rows]
+
+
+def solve(session: Session, order: Order) -> tuple[list[Slot], MatchResult]:
+    """The optimal placement of the current standby on the current open places (nothing written)."""
+    slots = order_slots(session, order, open_only=True)
+    return slots, match(standby_candidates(session, order), slots, WEIGHTS, order.max_distance_m)
