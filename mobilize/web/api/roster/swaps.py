@@ -1,0 +1,58 @@
+"""Shift swaps over HTTP: propose one between two volunteers, read it, record an answer told to an officer."""
+from __future__ import annotations
+
+from mobilize.models import ShiftSwap
+from mobilize.models._types import utcnow
+from mobilize.peacetime import swaps
+from mobilize.web import db
+from mobilize.web.api import api
+from mobilize.web.api.auth import token_auth
+from mobilize.web.api.roster.access import checked_assignee, checked_signup, require_writer
+from mobilize.web.api.roster.context import actor, commit, roster_config
+from mobilize.web.api.roster.views import swap_view
+from mobilize.web.api.roster_schemas import SwapAnswerIn, SwapIn, SwapOut
+
+
+@api.post("/swaps")
+@api.auth_required(token_auth)
+@api.input(SwapIn)
+@api.output(SwapOut, status_code=201)
+def create_swap(json_data):
+    """Propose a swap; both volunteers are asked by SMS and it happens when both accepted."""
+    require_writer()
+    checked_signup(json_data["signup_id"])
+    checked_assignee(json_data["with_volunteer_id"])
+    if json_data["their_signup_id"] is not None:
+        checked_signup(json_data["their_signup_id"])
+    swap = swaps.propose(db(), json_data["signup_id"], json_data["with_volunteer_id"], actor=actor(),
+                         now=utcnow(), cfg=roster_config(), second_signup_id=json_data["their_signup_id"])
+    swap_id = swap.id
+    commit()
+    return swap_view(swaps.load_swap(db(), swap_id))
+
+
+def _swap(swap_id: int) -> ShiftSwap:
+    swap = swaps.load_swap(db(), swap_id)
+    checked_signup(swap.first_signup_id)
+    return swap
+
+
+@api.get("/swaps/<int:swap_id>")
+@api.auth_required(token_auth)
+@api.output(SwapOut)
+def get_swap(swap_id: int):
+    return swap_view(_swap(swap_id))
+
+
+@api.post("/swaps/<int:swap_id>/answer")
+@api.auth_required(token_auth)
+@api.input(SwapAnswerIn)
+@api.output(SwapOut)
+def answer_swap(swap_id: int, json_data):
+    """Record a volunteer's answer given to the officer (volunteers usually answer by SMS: 换班 / SWAP)."""
+    require_writer()
+    _swap(swap_id)
+    swaps.answer(db(), swap_id, json_data["volunteer_id"], json_data["accept"], actor=actor(), now=utcnow(),
+                 cfg=roster_config())
+    commit()
+    return swap_view(swaps.load_swap(db(), swap_id))
