@@ -28,7 +28,9 @@ from mobilize.models import (
     volunteer_skills,
     volunteer_teams,
 )
-from mobilize.registry.demo import SPECIALISED_TEAMS, on_land, seed_demo
+from mobilize.registry.demo import seed_demo
+from mobilize.registry.demo_geography import on_land
+from mobilize.registry.demo_teams import SPECIALISED_TEAMS
 
 VOLUNTEERS = 3000
 HISTORICAL_ORDER = 435  # volunteers the district once sent to the 11 streets' testing sites
