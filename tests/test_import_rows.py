@@ -7,18 +7,13 @@ import random
 import pytest
 
 from mobilize.domain.phones import PhoneError, normalise_phone
-from mobilize.registry import csv_rows
+from mobilize.registry import csv_text
+from mobilize.registry.csv_contract import ImportFileError, RowError
+from mobilize.registry.csv_fields import RowRules, RowValidator, validate_row
+from mobilize.registry.csv_header import parse_header
+from mobilize.registry.csv_phones import fast_normalise_phone
+from mobilize.registry.csv_rows import validate_csv
 from mobilize.registry.geocoding import GeopyGeocoder, OfflineGeocoder, Place, distance_km, make_geocoder
-from mobilize.registry.csv_rows import (
-    ImportFileError,
-    RowError,
-    RowRules,
-    RowValidator,
-    fast_normalise_phone,
-    parse_header,
-    validate_csv,
-    validate_row,
-)
 
 RULES = RowRules.reference("CN")
 HEADER = "name,phone,street,community,lat,lon,skills,teams,language"
@@ -182,7 +177,7 @@ def test_quoted_fields_across_lines_keep_the_starting_line():
 
 
 def test_multibyte_characters_split_across_read_chunks(monkeypatch):
-    monkeypatch.setattr(csv_rows, "READ_CHUNK", 5)
+    monkeypatch.setattr(csv_text, "READ_CHUNK", 5)
     result = validate_bytes(("\ufeff" + GOOD).encode())
     assert result.rows[0].name == "张伟" and result.rows[0].community == "太平角社区"
 

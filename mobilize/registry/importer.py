@@ -40,15 +40,10 @@ from mobilize.models.registry import (
     volunteer_skills,
     volunteer_teams,
 )
-from mobilize.registry.csv_rows import (
-    ImportFileError,
-    ProgressCallback,
-    RowError,
-    RowRules,
-    Source,
-    VolunteerRow,
-    validate_csv,
-)
+from mobilize.registry.csv_contract import ImportFileError, RowError, VolunteerRow
+from mobilize.registry.csv_fields import RowRules
+from mobilize.registry.csv_rows import validate_csv
+from mobilize.registry.csv_text import ProgressCallback, Source
 from mobilize.registry.geocoding import Geocoder, OfflineGeocoder, Place
 
 __all__ = ["ImportFailed", "ImportFileError", "ImportReport", "RowError", "import_volunteers"]
