@@ -150,8 +150,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _matching_timers(env: Mapping[str, str]) -> dict:
-    """MATCH_HOLD_MAX_S and MATCH_DEBOUNCE_S override the matching's timers (workers/orders.py): a drill on the
-    live stack compresses time, so its hold-back must shrink with it; 0 turns either off."""
+    """MATCH_HOLD_MAX_S and MATCH_DEBOUNCE_S override the matching's timers (wartime.dispatch.hold_max_s,
+    wartime.after_commit): a drill on the live stack compresses time, so its hold-back must shrink with it; 0
+    turns either off."""
     timers = {}
     for name, key in (("MATCH_HOLD_MAX_S", "hold_max_s"), ("MATCH_DEBOUNCE_S", "match_debounce_s")):
         raw = env.get(name)

@@ -42,8 +42,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if session is not None:
             session.close()
 
+    from mobilize.wartime.after_commit import install
     from mobilize.web import register_blueprints
 
+    install(runtime)  # commits that request waves or matching queue the jobs (through mobilize.jobs)
     register_blueprints(app)
     return app
 

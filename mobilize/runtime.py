@@ -53,9 +53,9 @@ class Runtime:
         if not priorities:
             return
         try:
-            from workers.sms import kick_senders
+            from mobilize import jobs  # (RQ is loaded by the first commit that queues messages, not at start)
 
-            kick_senders(self.redis, priorities)
+            jobs.kick_senders(self.redis, priorities)
         except (RedisUnavailable, RedisError, OSError) as error:
             log.warning("sms.kick_deferred", error=str(error))
 

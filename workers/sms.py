@@ -18,9 +18,9 @@ from functools import lru_cache
 import structlog
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Retry
 
-from mobilize import live
+from mobilize import jobs, live
+from mobilize.jobs import KICK_KEY, SEND_BUDGET_S, SEND_RETRY, kick_senders  # noqa: F401  (re-exported)
 from mobilize.models import Priority
 from mobilize.models._types import utcnow
 from mobilize.sms import inbox, outbox
@@ -28,18 +28,14 @@ from mobilize.sms.gateway import SendError, TwilioGateway, make_gateway
 from mobilize.sms.ratelimit import BlockLimiter, SegmentRateLimiter, block_size
 from mobilize.wartime import optouts
 from workers.context import get_runtime
-from workers.queues import queue
 
 log = structlog.get_logger(__name__)
 
-SEND_BUDGET_S = 20.0  # a sender job hands over to a fresh one after this long
 FLUSH_EVERY = 25  # results recorded in one transaction
 SEND_THREADS = 32  # at most this many gateway requests in flight in one sender job (see _send_batch)
 REFILL_BELOW = 64  # a sender claims the next batch when fewer than this many claimed messages wait (or a batch)
 CHECK_EVERY_S = 0.05  # how often a running sender refreshes HIGH_ACTIVE_KEY (high) or checks for it (bulk)
 HIGH_ACTIVE_KEY = "mobilize:sms:high-active"
-KICK_KEY = "mobilize:sms:kick:{priority}"
-SEND_RETRY = Retry(max=6, interval=[1, 2, 5, 15, 30, 60])  # RQ's own retry for gateway outages
 
 
 class GatewayUnavailable(RuntimeError):
@@ -70,15 +66,6 @@ def _limiter_for(redis_url: str, segments_per_second: float, sender_key: str) ->
 
 def status_callback_url(message_id: int) -> str:
     return f"{get_runtime().settings.public_base_url}/twilio/status?mid={message_id}"
-
-
-def kick_senders(redis: Redis, priorities) -> None:
-    """Make sure a sender job is on its way for each priority (at most one waiting per priority)."""
-    for priority in priorities:
-        priority = Priority(priority)
-        if redis.set(KICK_KEY.format(priority=priority.value), 1, nx=True, ex=30):
-            queue(priority.value, redis).enqueue(send_pending, priority.value, job_timeout=SEND_BUDGET_S * 4,
-                                                 retry=SEND_RETRY, failure_ttl=86400)
 
 
 @dataclass
@@ -356,7 +343,7 @@ def _must_yield(redis: Redis, priority: Priority) -> bool:
     """Bulk steps aside while replies and dispatch messages wait or are being sent."""
     if priority is not Priority.bulk:
         return False
-    return bool(redis.exists(HIGH_ACTIVE_KEY)) or queue("high", redis).count > 0
+    return bool(redis.exists(HIGH_ACTIVE_KEY)) or jobs.queue(jobs.HIGH, redis).count > 0
 
 
 def _release(results: _Results, messages) -> None:
@@ -445,9 +432,9 @@ def requeue_unprocessed(older_than_s: float = 10.0) -> int:
         ids = list(session.scalars(select(InboundMessage.id).where(InboundMessage.processed_at.is_(None),
                                                                    InboundMessage.received_at < cutoff)
                                    .order_by(InboundMessage.id).limit(1000)))
-    high = queue("high", runtime.redis)
     for inbound_id in ids:
-        high.enqueue(process_inbound, inbound_id, job_id=f"inbound-{inbound_id}", job_timeout=60)
+        jobs.enqueue(runtime.redis, "sms.process_inbound", inbound_id, queue=jobs.HIGH, job_id=f"inbound-{inbound_id}",
+                     timeout=60)
     if ids:
         log.info("sms.inbound_requeued", count=len(ids))
     return len(ids)

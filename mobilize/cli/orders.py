@@ -170,7 +170,7 @@ def _act(context: CliContext, order_id: int, action: str, assume_yes: bool, reas
     preview = _preview(runtime, order_id, action, args)  # a refusal (404, 409) stops here, nothing written
     _echo_preview(preview)
     _ask(preview, assume_yes)
-    from workers.orders import install
+    from mobilize.wartime.after_commit import install
 
     install(runtime)  # as the web app does: the commit queues the waves and matching it requested
     outcome = _perform(runtime, order_id, action, args)

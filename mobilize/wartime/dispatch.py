@@ -33,6 +33,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from config import Settings
 from mobilize.domain.matching import Candidate, Placement, Slot, match, pair_costs
 from mobilize.domain.order_states import RUNNING_STATES
 from mobilize.models import (
@@ -74,6 +75,12 @@ HOLD_MAX_S = 60.0
 READY_FOR_S = 1800.0
 URGENT_LEAD_S = 3 * 3600.0
 URGENT_CONFIRM_S = 600
+
+
+def hold_max_s(settings: Settings) -> float:
+    """The matching's longest hold-back with these settings: settings.extra["hold_max_s"] (MATCH_HOLD_MAX_S)
+    overrides HOLD_MAX_S, 0: none. The workers match with it; the previews of a top up show the same."""
+    return float(settings.extra.get("hold_max_s", HOLD_MAX_S))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Work requested by a transaction, to be carried out after it commits: run a wave, run matching.
 
-The service layer only writes the wish into `session.info`; `workers/orders.py` installs the after-commit hook
-that turns wishes into RQ jobs. If Redis is down, or the hook is not installed (tests, scripts), nothing is lost:
-the periodic sweep finds the same work in the database (open places with standby, a wave due) and requests it.
+The service layer only writes the wish into `session.info`; `wartime.after_commit` installs the after-commit
+hook that turns wishes into jobs (through `mobilize.jobs`; the bodies are in `workers/orders.py`). If Redis is
+down, or the hook is not installed (tests, scripts), nothing is lost: the periodic sweep finds the same work in
+the database (open places with standby, a wave due) and requests it.
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def _check_redis() -> dict:
 def metrics():
     from mobilize.models import Volunteer
     from mobilize.web import db
-    from workers.queues import queue_sizes
+    from mobilize.jobs import queue_sizes
 
     lines = ["# HELP mobilize_volunteers Registered volunteers.", "# TYPE mobilize_volunteers gauge"]
     lines.append(f"mobilize_volunteers {db().scalar(select(func.count()).select_from(Volunteer))}")

@@ -129,15 +129,14 @@ def inbound_sms():
 
 
 def _queue_processing(inbound_id: int) -> None:
-    from workers.sms import process_inbound
-    from workers.queues import HIGH, queue
+    from mobilize import jobs
 
     try:
         # the job's writes in one pipeline: one round trip to Redis instead of two
         redis = runtime().redis
         pipeline = redis.pipeline()
-        queue(HIGH, redis).enqueue_call(process_inbound, args=(inbound_id,), timeout=60, failure_ttl=86400,
-                                        pipeline=pipeline)
+        jobs.enqueue(redis, "sms.process_inbound", inbound_id, queue=jobs.HIGH, timeout=60,
+                     failure_ttl=jobs.FAILED_KEPT_S, pipeline=pipeline)
         pipeline.execute()
     except (RedisError, OSError, RuntimeError) as error:
         # Stored, so not lost: the reconciler queues unprocessed messages when Redis is back.

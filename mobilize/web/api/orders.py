@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from mobilize.domain.phones import mask_phone
 from mobilize.models import Assignment, Demand, Order, OrderState, Site, Street
 from mobilize.models._types import utcnow
-from mobilize.wartime import board, drafts, lifecycle, previews
+from mobilize.wartime import board, dispatch, drafts, lifecycle, previews
 from mobilize.wartime.audience import preview as audience_preview
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
@@ -47,14 +47,6 @@ from mobilize.web.api.order_schemas import (
 from mobilize.web.api.pagination import paginate
 from mobilize.web.api.registry import _street_id
 from mobilize.web.errors import ApiError, error_body
-
-
-@api.record
-def _install_followups(state) -> None:
-    """Commits that request waves or matching queue the jobs (the app factory is where the runtime is built)."""
-    from workers.orders import install
-
-    install(state.app.extensions["mobilize"])
 
 
 @api.errorhandler(WartimeError)
@@ -342,9 +334,7 @@ def _preview(order_id: int, action: str, **args) -> dict:
     _load_order(order_id)
     settings = runtime().settings
     if action == "top_up":  # the matching's hold-back as the workers apply it
-        from workers.orders import hold_max_s
-
-        args["hold_max_s"] = hold_max_s(runtime())
+        args["hold_max_s"] = dispatch.hold_max_s(settings)
     try:
         preview = previews.preview_action(db(), order_id, action, utcnow(), _zone(),
                                           price_per_segment=settings.sms_price_per_segment,

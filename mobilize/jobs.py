@@ -1,0 +1,96 @@
+"""The one door for background work: the web, the services and the runtime ask for a job by name; RQ carries it.
+
+A job's name maps to its body in `workers/` by dotted path (`JOBS`), which RQ imports when a worker runs the job,
+so asking for work never imports a job body (nor does it import `workers` at all). Only this module and `workers/`
+import `rq` (tests/test_architecture.py keeps it so; docs/architecture.md says why).
+
+Queues are named by workload (DESIGN section 6):
+- high: inbound replies and dispatch messages; people wait on them.
+- default: matching, timers, reconciliation.
+- bulk: broadcasts (invitation waves, notices); never delays `high`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from rq import Queue, Retry
+from rq.job import Job
+
+HIGH, DEFAULT, BULK = "high", "default", "bulk"
+QUEUE_NAMES: tuple[str, ...] = (HIGH, DEFAULT, BULK)  # the order workers listen in: high first
+
+# name -> job body, resolved by the worker that runs it (the same function path RQ would store for the function)
+JOBS: dict[str, str] = {
+    "sms.process_inbound": "workers.sms.process_inbound",
+    "sms.send_pending": "workers.sms.send_pending",
+    "orders.match_order": "workers.orders.match_order",
+    "orders.send_wave": "workers.orders.send_wave",
+}
+
+# The senders (workers.sms.send_pending): one waiting per priority, guarded by KICK_KEY, which the sender clears
+# when it starts so that later commits kick a fresh one.
+SEND_BUDGET_S = 20.0  # a sender job hands over to a fresh one after this long
+KICK_KEY = "mobilize:sms:kick:{priority}"
+SEND_RETRY = Retry(max=6, interval=[1, 2, 5, 15, 30, 60])  # RQ's own retry for gateway outages
+KICK_GUARD_S = 30
+FAILED_KEPT_S = 86400  # a failed sender or inbound job stays inspectable for a day
+
+
+class UnknownJob(KeyError):
+    """A job name that is not in JOBS (a typo would otherwise fail only in the worker)."""
+
+
+def queue(name: str, connection: Redis) -> Queue:
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
+    return Queue(name, connection=connection)
+
+
+def all_queues(connection: Redis, names: tuple[str, ...] = QUEUE_NAMES) -> list[Queue]:
+    return [queue(name, connection) for name in names]
+
+
+def queue_sizes(connection: Redis) -> dict[str, int]:
+    """Jobs waiting per queue (health and metrics)."""
+    return {name: queue(name, connection).count for name in QUEUE_NAMES}
+
+
+def job_path(name: str) -> str:
+    try:
+        return JOBS[name]
+    except KeyError:
+        raise UnknownJob(f"no job named {name!r}; jobs are {', '.join(sorted(JOBS))}") from None
+
+
+def enqueue(connection: Redis, name: str, *args: Any, queue: str = DEFAULT, timeout: float | None = None,
+            job_id: str | None = None, retry: Retry | None = None, failure_ttl: int | None = None,
+            pipeline: Pipeline | None = None, **kwargs: Any) -> Job:
+    """Queue the job `name` with these arguments now. With `pipeline`, its writes join the caller's pipeline
+    (one round trip to Redis; the caller executes it)."""
+    return _queue(queue, connection).enqueue_call(job_path(name), args=args, kwargs=kwargs, timeout=timeout,
+                                                  job_id=job_id, retry=retry, failure_ttl=failure_ttl,
+                                                  pipeline=pipeline)
+
+
+def enqueue_in(connection: Redis, delay_s: float, name: str, *args: Any, queue: str = DEFAULT,
+               timeout: float | None = None, job_id: str | None = None, **kwargs: Any) -> Job:
+    """Queue the job `name` to run `delay_s` seconds from now (RQ's scheduler moves it to its queue)."""
+    return _queue(queue, connection).enqueue_in(timedelta(seconds=delay_s), job_path(name), args=args,
+                                                kwargs=kwargs, job_timeout=timeout, job_id=job_id)
+
+
+def kick_senders(connection: Redis, priorities: Iterable[Any]) -> None:
+    """Make sure a sender job is on its way for each priority (`Priority` members or their names; at most one
+    waiting per priority)."""
+    for priority in priorities:
+        name = str(getattr(priority, "value", priority))
+        if connection.set(KICK_KEY.format(priority=name), 1, nx=True, ex=KICK_GUARD_S):
+            enqueue(connection, "sms.send_pending", name, queue=name, timeout=SEND_BUDGET_S * 4, retry=SEND_RETRY,
+                    failure_ttl=FAILED_KEPT_S)
+
+
+_queue = queue  # `queue` is also the keyword naming the queue in enqueue and enqueue_in
