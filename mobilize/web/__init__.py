@@ -20,11 +20,12 @@ def db() -> Session:
 
 
 def register_blueprints(app: Flask) -> None:
-    from mobilize.web import errors, health, twilio, ui
+    from mobilize.web import errors, events, health, twilio, ui
     from mobilize.web.api import api
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api)
-    ui.register(app)  # pages, logins, CSRF, languages, /events (SSE)
+    ui.register(app)  # pages, logins, CSRF, languages
+    app.register_blueprint(events.blueprint)  # /events (SSE); it reads the pages' access rules

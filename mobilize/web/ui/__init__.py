@@ -40,7 +40,6 @@ HTML_ERRORS = (400, 401, 403, 404, 405, 429, 503)
 
 
 def register(app: Flask) -> None:
-    from mobilize.web import events
     from mobilize.web.api import api
     from mobilize.web.twilio import blueprint as twilio_blueprint
     from mobilize.web.ui import auth, filters, i18n, order_confirm, orders, pages  # noqa: F401  (views on pages')
@@ -54,7 +53,6 @@ def register(app: Flask) -> None:
     filters.register(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
-    app.register_blueprint(events.blueprint)
     _register_error_pages(app)
     app.after_request(_security_headers)
     _trust_proxies(app)

@@ -131,6 +131,12 @@ def roles_required(*roles: UserRole) -> Callable:
     return decorate
 
 
+def may_act() -> bool:
+    """Whether the viewer may act on a board's places (commanders and officers; viewers only watch)."""
+    principal = current_principal()
+    return principal is not None and (principal.can_command or principal.is_officer)
+
+
 def street_or_404(name: str) -> Street:
     """A street by slug, Chinese full or short name, or English name."""
     info = find_street(name)

@@ -20,11 +20,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from mobilize.domain.order_states import OrderAction, allowed_from
 from mobilize.live import COMMAND
 from mobilize.models import Order, OrderState
 from mobilize.models._types import utcnow
-from mobilize.wartime import drafts, lifecycle, previews
+from mobilize.wartime import dispatch, drafts, lifecycle, previews
 from mobilize.wartime.drafts import DemandSpec
 from mobilize.wartime.errors import WartimeError
 from mobilize.web import db, runtime
@@ -41,48 +40,10 @@ from mobilize.web.ui.orders import (
     _zone,
     form_problems,
 )
-from mobilize.web.ui.pages import blueprint
+from mobilize.web.ui.blueprint import blueprint
+from mobilize.web.ui.order_steps import STEPS, Step, available_steps, step_titles  # noqa: F401  (re-exported)
 
 RECIPIENTS_SHOWN = 50  # the list in the confirmation stops here, with "and N more"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One action a commander confirms: its URL name, the preview's name for it, the route that performs it,
-    the OrderAction whose states allow it, and whether it sends SMS at all."""
-
-    slug: str
-    preview: str | None  # the action's name for previews.preview_action (None: sends nothing)
-    endpoint: str
-    order_action: str  # an OrderAction member's name (the state machine decides where it is offered)
-    danger: bool = False
-
-
-STEPS = {step.slug: step for step in (
-    Step("launch", "launch", "ui.order_launch", "launch"),
-    Step("top-up", "top_up", "ui.order_top_up", "top_up"),
-    Step("stop-recruiting", "stop_recruiting", "ui.order_stop_recruiting", "stop_recruiting"),
-    Step("finish", "finish", "ui.order_finish", "finish"),
-    Step("cancel", "cancel", "ui.order_cancel", "cancel", danger=True),
-    Step("discard", None, "ui.order_discard", "update", danger=True),
-)}
-
-
-def available_steps(order: Order) -> list[str]:
-    """The steps the order's state allows now, in the order the page offers them."""
-    result = []
-    for slug, step in STEPS.items():
-        if order.state in allowed_from(OrderAction(step.order_action)):
-            result.append(slug)
-    if order.state is OrderState.draft and "discard" in result:  # a draft is discarded, not "cancelled"
-        result = [slug for slug in result if slug != "cancel"]
-    return result
-
-
-def step_titles() -> dict[str, str]:
-    """The buttons' names, honest about what each does."""
-    return {"launch": _("Launch"), "top-up": _("Add places"), "stop-recruiting": _("Stop recruiting"),
-            "finish": _("Finish (certify hours)"), "cancel": _("Cancel order"), "discard": _("Discard draft")}
 
 
 def step_explanations() -> dict[str, str]:
@@ -218,10 +179,8 @@ def _preview_args(step: Step, form) -> dict:
     settings = runtime().settings
     args = {"price_per_segment": settings.sms_price_per_segment, "currency": settings.sms_currency}
     if step.slug == "top-up":
-        from workers.orders import hold_max_s  # as the API's preview: the hold-back the workers apply
-
         args["additions"] = additions_from(form)
-        args["hold_max_s"] = hold_max_s(runtime())
+        args["hold_max_s"] = dispatch.hold_max_s(settings)  # as the API's preview: the hold-back the workers apply
     if step.slug == "cancel":
         args["reason"] = reason_from(form)
     return args

@@ -6,7 +6,7 @@ step, in `order_confirm`.
 Thin views over `mobilize.wartime` (the rules, states and the audit trail live there), like the JSON API in
 `mobilize.web.api.orders`. Every change is a POST form with a CSRF token; a change the order's state does not
 allow (the service's 409) is shown on the page, with that status. Live updates need nothing here: the commit hook
-installed by `workers.orders.install` announces changed orders on `command` and `street-<slug>`.
+installed by `mobilize.wartime.after_commit.install` announces changed orders on `command` and `street-<slug>`.
 """
 from __future__ import annotations
 
@@ -36,11 +36,14 @@ from mobilize.web.ui.access import (
     COMMAND_ROLES,
     current_principal,
     login_required,
+    may_act,
     require_street,
     roles_required,
     street_or_404,
 )
-from mobilize.web.ui.pages import blueprint
+from mobilize.web.ui.blueprint import blueprint
+from mobilize.web.ui.order_steps import available_steps, step_titles
+from mobilize.web.ui.pages import render_board
 
 
 
@@ -216,8 +219,6 @@ def _render_order(order, problem: str | None = None, status: int = 200):
     preview = audience_preview(session, order, _zone()) if order.state is OrderState.draft else None
     top_up_choices = queries.sites_of(session) if order_queries.is_running(order) else []
     announcement = open_call.announcement(order, runtime().settings.twilio_from) if order.open_call else None
-    from mobilize.web.ui.order_confirm import available_steps, step_titles
-
     return render_template(
         "order.html", order=order, preview=preview, reasons=REASONS, problem=problem,
         progress=board.progress(session, order), chart=order_queries.fill_chart(session, order, utcnow()),
@@ -323,16 +324,11 @@ def board_orders(street: str):
     row = street_or_404(street)
     require_street(row)
     return render_template("_board_orders.html", street=row, blocks=order_queries.street_board(db(), row.id),
-                           may_act=_may_act())
-
-
-def _may_act() -> bool:
-    principal = current_principal()
-    return principal is not None and (principal.can_command or principal.is_officer)
+                           may_act=may_act())
 
 
 def _board_change(row: Street, act, done: str):
-    if not _may_act():
+    if not may_act():
         abort(403)
     try:
         act()
@@ -340,8 +336,6 @@ def _board_change(row: Street, act, done: str):
     except WartimeError as error:
         db().rollback()
         db().expire_all()
-        from mobilize.web.ui.pages import render_board
-
         return render_board(row, problem=_problem_text(error), status=error.status)
     flash(done, "ok")
     return redirect(url_for("ui.board", street=row.slug), 303)
@@ -355,7 +349,7 @@ def board_action(street: str, assignment_id: int, action: str):
     require_street(row)
     if action not in BOARD_ACTIONS:
         abort(404)
-    if not _may_act():
+    if not may_act():
         abort(403)
     session = db()
     from mobilize.models import Assignment

@@ -7,7 +7,7 @@ itself.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template
 
 from mobilize.live import COMMAND, street_channel
 from mobilize.web import db, runtime
@@ -18,23 +18,13 @@ from mobilize.web.ui.access import (
     current_principal,
     home_url,
     login_required,
+    may_act,
     require_street,
     roles_required,
     street_or_404,
 )
+from mobilize.web.ui.blueprint import blueprint
 from mobilize.web.ui.sitemap import project
-
-blueprint = Blueprint("ui", __name__)
-# APIFlask's spec generator reads this on every blueprint with before_request functions; pages are not API.
-blueprint.enable_openapi = False
-
-
-@blueprint.before_request
-def _deny_anonymous():
-    # Default deny: a view that forgot its decorator still needs a login.
-    if current_principal() is None:
-        return redirect(url_for("auth.login_form", next=request.full_path.rstrip("?")))
-    return None
 
 
 @blueprint.get("/")
@@ -75,14 +65,13 @@ def board(street: str):
 def render_board(row, problem: str | None = None, status: int = 200):
     """The board page; `problem`: why the officer's last action was refused (shown with its status)."""
     from mobilize.web.ui import order_queries
-    from mobilize.web.ui.orders import _may_act
 
     session = db()
     [summary] = queries.street_summaries(session, row.id)
     sites = queries.sites_of(session, row.id)
     return render_template("board.html", street=row, summary=summary, sites=sites,
                            site_map=_site_map(sites), channel=street_channel(row.slug), problem=problem,
-                           blocks=order_queries.street_board(session, row.id), may_act=_may_act(),
+                           blocks=order_queries.street_board(session, row.id), may_act=may_act(),
                            shifts=order_queries.shifts_today(session, _today(), row.id)), status
 
 
