@@ -1,7 +1,7 @@
 """(c) on the live stack: reply -> dispatch SMS handed to the gateway, in real time, under a burst of accepting
 replies (`python -m benchmarks.bench_live`, or `scripts/bench live`).
 
-The stack is `mobilize drill --live`'s (`mobilize.drill.live.LiveStack`: `mobilize up`'s processes in a
+The stack is `mobilize drill --live`'s (`mobilize.drill.live_stack.LiveStack`: `mobilize up`'s processes in a
 throwaway folder: embedded Redis, migrated SQLite, the simulator, gunicorn web receiving signed webhooks, 2 RQ
 workers, the cron scheduler). One order with more places than replies is launched; its first wave invites
 `places` volunteers (expected answer rate 1, no over-recruiting); once every invitation has reached the gateway,
@@ -29,17 +29,9 @@ from sqlalchemy import func, select
 
 from benchmarks.report import machine_description, write_section
 from mobilize.drill.engine import DrillConfig
-from mobilize.drill.live import (
-    LiveStack,
-    create_and_launch,
-    dispatch_rows,
-    epoch_s,
-    gateway_log,
-    live_stack,
-    parsed_inbound,
-    reply_to_dispatch,
-    wait_outbox_drained,
-)
+from mobilize.drill.live_order import create_and_launch, wait_outbox_drained
+from mobilize.drill.live_report import dispatch_rows, epoch_s, gateway_log, parsed_inbound, reply_to_dispatch
+from mobilize.drill.live_stack import LiveStack, live_stack
 from mobilize.drill.report import capacity_violations, percentile
 from mobilize.wartime.messages import DISPATCH_KINDS
 

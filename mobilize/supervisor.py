@@ -76,6 +76,8 @@ class Stack:
     port: int = 5000
     worker_count: int = 2
     web_workers: int = 2
+    simulator_time_scale: float = SIMULATOR_TIME_SCALE  # the simulated phones' pace (0.1: ten times faster)
+    env_overrides: dict[str, str] = field(default_factory=dict)  # set last in every child's environment
     children: list[Child] = field(default_factory=list)
     _stopping: bool = False
 
@@ -91,14 +93,9 @@ class Stack:
                 raise StackError(str(error)) from None
         redis_url = self.settings.redis_url or redis.url
         try:
-            self._migrate()
-            env = self._child_env(redis_url)
-            self.children = self._plan(env)
+            self.migrate()
+            env = self.start_children(redis_url)
             log_dir = self.settings.instance_path / "logs"
-            log_dir.mkdir(parents=True, exist_ok=True)
-            for child in self.children:
-                child.start(env, log_dir)
-            self._wait_for_web()
             phones = self._register_simulated_phones(env)
             self._announce(env, log_dir, phones)
             self._supervise(env, log_dir)
@@ -107,10 +104,23 @@ class Stack:
             if redis is not None:
                 redis.stop()
 
-    def _migrate(self) -> None:
+    def migrate(self) -> None:
+        """The database migrated to the newest schema."""
         from mobilize.migrate import upgrade
 
         upgrade(self.settings.database_url)
+
+    def start_children(self, redis_url: str) -> dict[str, str]:
+        """Every child started in order on `redis_url` (logs in the instance's logs folder), until the web server
+        listens; returns the children's environment."""
+        env = self._child_env(redis_url)
+        self.children = self._plan(env)
+        log_dir = self.settings.instance_path / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for child in self.children:
+            child.start(env, log_dir)
+        self._wait_for_web()
+        return env
 
     def _child_env(self, redis_url: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -119,11 +129,12 @@ class Stack:
                    MOBILIZE_INSTANCE_PATH=str(self.settings.instance_path),
                    DATABASE_URL=self.settings.database_url, PYTHONUNBUFFERED="1")
         if self.settings.sms_backend == "simulator":
-            sim_port = _free_port(self.host)
+            sim_port = free_port(self.host)
             env.setdefault("TWILIO_ACCOUNT_SID", "AC" + secrets.token_hex(16))
             env.setdefault("TWILIO_AUTH_TOKEN", secrets.token_hex(16))
             env.setdefault("TWILIO_FROM", "+8610690000")
             env["SIMULATOR_URL"] = f"http://{self.host}:{sim_port}"
+        env.update(self.env_overrides)
         return env
 
     def _plan(self, env: dict[str, str]) -> list[Child]:
@@ -132,7 +143,7 @@ class Stack:
         if self.settings.sms_backend == "simulator":
             sim_port = env["SIMULATOR_URL"].rsplit(":", 1)[1]
             children.append(Child("simulator", mobilize + ["simulator", "--host", self.host, "--port", sim_port,
-                                                           "--time-scale", str(SIMULATOR_TIME_SCALE)]))
+                                                           "--time-scale", str(self.simulator_time_scale)]))
         children.append(Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{self.host}:{self.port}",
                                       "--workers", str(self.web_workers), "--threads", str(WEB_THREADS),
                                       "--graceful-timeout", "5", "--no-control-socket",
@@ -201,7 +212,7 @@ class Stack:
         ]
         if "SIMULATOR_URL" in env:
             lines.append(f"  simulated phones {base}/phones  (simulator at {env['SIMULATOR_URL']}; {phones:,} "
-                         f"volunteers' phones answer like people, {SIMULATOR_TIME_SCALE:g}x their real delays)")
+                         f"volunteers' phones answer like people, {self.simulator_time_scale:g}x their real delays)")
         credentials = self.settings.instance_path / "demo-credentials.txt"
         if credentials.exists():
             lines += ["", "demo logins (demo mode only):"] + [
@@ -254,7 +265,8 @@ def _require_free_port(host: str, port: int) -> None:
             raise StackError(f"port {port} on {host} is in use; pick another with --port") from None
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
+    """A TCP port free on `host` right now."""
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]

@@ -121,7 +121,8 @@ def drill_command(live, volunteers, places, seed, time_scale, segments_per_secon
     """Run the district's historical recruitment order end to end in a throwaway instance."""
     progress = None if quiet else (lambda message: click.echo(message, err=True))
     if live:
-        from mobilize.drill.live import LiveDrillConfig, run_live_drill
+        from mobilize.drill.live import run_live_drill
+        from mobilize.drill.live_config import LiveDrillConfig
         from mobilize.supervisor import StackError
 
         try:
