@@ -11,14 +11,16 @@ Queues are named by workload (DESIGN section 6):
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
 from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 HIGH, DEFAULT, BULK = "high", "default", "bulk"
 QUEUE_NAMES: tuple[str, ...] = (HIGH, DEFAULT, BULK)  # the order workers listen in: high first
@@ -94,3 +96,38 @@ def kick_senders(connection: Redis, priorities: Iterable[Any]) -> None:
 
 
 _queue = queue  # `queue` is also the keyword naming the queue in enqueue and enqueue_in
+
+
+# The scheduler (workers.runner.LeasedScheduler): one `mobilize scheduler` at a time holds the lease and runs the
+# periodic sweeps and the delayed jobs; it writes its heartbeat every tick, which /healthz reads.
+SCHEDULER_LEASE_KEY = "mobilize:scheduler:lease"
+SCHEDULER_LEASE_S = 15  # a dead scheduler is replaced within this long
+SCHEDULER_HEARTBEAT_KEY = "mobilize:scheduler:heartbeat"
+SCHEDULER_STALE_S = 2 * SCHEDULER_LEASE_S  # /healthz: degraded when the last heartbeat is older (two leases)
+
+
+def scheduler_heartbeat(connection: Redis) -> dict | None:
+    """The leading scheduler's last heartbeat: {"name", "at" (Unix time), "age_s"}, or None if there was none."""
+    raw = connection.hgetall(SCHEDULER_HEARTBEAT_KEY)
+    if not raw:
+        return None
+    values = {key.decode(): value.decode() for key, value in raw.items()}
+    at = float(values["at"])
+    return {"name": values.get("name"), "at": at, "age_s": round(max(0.0, time.time() - at), 1)}
+
+
+def live_workers(connection: Redis) -> list[dict]:
+    """The workers registered in Redis (RQ's Worker.all): name, queues, state, last heartbeat."""
+    return [{"name": worker.name, "queues": worker.queue_names(), "state": str(worker.get_state()),
+             "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None}
+            for worker in Worker.all(connection=connection)]
+
+
+def failed_job_counts(connection: Redis) -> dict[str, int]:
+    """Jobs in RQ's failed registry per queue."""
+    return {name: FailedJobRegistry(name, connection=connection).count for name in QUEUE_NAMES}
+
+
+def scheduled_job_counts(connection: Redis) -> dict[str, int]:
+    """Delayed jobs waiting for the scheduler per queue."""
+    return {name: ScheduledJobRegistry(name, connection=connection).count for name in QUEUE_NAMES}

@@ -149,8 +149,9 @@ class Stack:
                                       "--graceful-timeout", "5", "--no-control-socket",
                                       "mobilize.app:create_app()"]))
         for number in range(self.worker_count):
-            extra = ["--with-scheduler"] if number == 0 else []
-            children.append(Child(f"worker-{number + 1}", mobilize + ["worker"] + extra))
+            # no --with-scheduler: `mobilize scheduler` moves the delayed jobs too, under its lease, and a worker's
+            # forked RQ scheduler is one more process that could outlive its worker
+            children.append(Child(f"worker-{number + 1}", mobilize + ["worker"]))
         children.append(Child("scheduler", mobilize + ["scheduler"]))
         return children
 
@@ -236,6 +237,7 @@ class Stack:
                 child.restarts += 1
                 log.warning("stack.restarting", part=child.name, exit_code=child.process.returncode,
                             restarts=child.restarts)
+                child.kill_group()  # what it forked (gunicorn's or RQ's children) dies with it, no orphan left
                 child.start(env, log_dir)
 
     def stop(self) -> None:

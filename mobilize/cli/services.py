@@ -7,13 +7,14 @@ from mobilize.cli import CliContext, pass_cli
 @click.command("worker")
 @click.option("--queues", default="high,default,bulk", show_default=True, help="Comma-separated, by priority.")
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
-@click.option("--with-scheduler", is_flag=True, help="Also run RQ's scheduler for delayed jobs.")
+@click.option("--with-scheduler", is_flag=True,
+              help="Also run RQ's scheduler for delayed jobs (not needed beside `mobilize scheduler`).")
 @click.option("--fork", is_flag=True, help="Fork a work horse per job (isolation at a cost in throughput).")
 @click.option("--name", default=None)
 @pass_cli
 def worker_command(context: CliContext, queues: str, burst: bool, with_scheduler: bool, fork: bool,
                    name: str | None) -> None:
-    """Run an RQ worker (the app is built once per worker process)."""
+    """Run an RQ worker (the app is built once per worker process); rides out Redis outages."""
     from mobilize.runtime import RedisUnavailable
     from workers.runner import run_worker
 
@@ -25,14 +26,19 @@ def worker_command(context: CliContext, queues: str, burst: bool, with_scheduler
 
 
 @click.command("scheduler")
+@click.option("--lease", "lease_s", default=15, show_default=True, type=click.IntRange(2, 600),
+              help="Seconds a dead scheduler keeps the lead before another one takes over.")
 @pass_cli
-def scheduler_command(context: CliContext) -> None:
-    """Run the periodic sweeps (RQ's cron scheduler)."""
+def scheduler_command(context: CliContext, lease_s: int) -> None:
+    """Run the periodic sweeps and the delayed jobs (one scheduler leads at a time, others stand by).
+
+    Runs any number of copies safely: the one holding the lease in Redis works, the others wait and take over
+    within the lease if it dies. Rides out Redis outages (reconnects with a backoff)."""
     from mobilize.runtime import RedisUnavailable
     from workers.runner import run_cron
 
     try:
-        run_cron(context.runtime)
+        run_cron(context.runtime, lease_s=lease_s)
     except RedisUnavailable as error:
         raise click.ClickException(str(error)) from None
 
