@@ -1,21 +1,40 @@
-"""/healthz (database and Redis reachability) and /metrics (Prometheus text format)."""
+"""/healthz (database and Redis reachability, the scheduler's heartbeat, the live workers) and /metrics
+(Prometheus text, written by prometheus-client).
+
+/healthz answers 503 when this web process cannot serve (the database or Redis unreachable); when the background
+side is unwell (no scheduler heartbeat for SCHEDULER_STALE_S, no live worker) it answers 200 with
+`status: "degraded"` and the failing check, so a load balancer keeps the web up while monitoring sees the fault.
+"""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
+from mobilize import jobs
 from mobilize.web import runtime
 
 blueprint = Blueprint("health", __name__)
+
+SERVING = ("database", "redis")  # without these this process cannot answer requests: 503
 
 
 @blueprint.get("/healthz")
 def healthz():
     checks = {"database": _check_database(), "redis": _check_redis()}
+    if checks["redis"]["ok"]:
+        checks["scheduler"] = _check_scheduler()
+        checks["workers"] = _check_workers()
     healthy = all(check["ok"] for check in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+    serving = all(checks[name]["ok"] for name in SERVING)
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if serving else 503
+
+
+def _error(error: Exception) -> str:
+    return type(error).__name__ + ": " + (str(error).splitlines() or [""])[0][:200]
 
 
 def _check_database() -> dict:
@@ -24,7 +43,7 @@ def _check_database() -> dict:
         with runtime().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as error:  # any driver error means "not reachable"; report it, don't raise
-        return {"ok": False, "error": type(error).__name__ + ": " + str(error).splitlines()[0][:200]}
+        return {"ok": False, "error": _error(error)}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
@@ -37,21 +56,95 @@ def _check_redis() -> dict:
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
+def _check_scheduler() -> dict:
+    try:
+        beat = jobs.scheduler_heartbeat(runtime().redis)
+    except Exception as error:
+        return {"ok": False, "error": _error(error)}
+    if beat is None:
+        return {"ok": False, "error": "no scheduler heartbeat: is `mobilize scheduler` running?",
+                "last_heartbeat_age_s": None}
+    ok = beat["age_s"] <= jobs.SCHEDULER_STALE_S
+    result = {"ok": ok, "last_heartbeat_age_s": beat["age_s"], "name": beat["name"],
+              "stale_after_s": jobs.SCHEDULER_STALE_S}
+    if not ok:
+        result["error"] = f"the scheduler's last heartbeat is {beat['age_s']:.0f} s old"
+    return result
+
+
+def _check_workers() -> dict:
+    try:
+        workers = jobs.live_workers(runtime().redis)
+    except Exception as error:
+        return {"ok": False, "error": _error(error)}
+    result = {"ok": bool(workers), "live": len(workers),
+              "workers": [{"name": worker["name"], "queues": worker["queues"], "state": worker["state"]}
+                          for worker in workers]}
+    if not workers:
+        result["error"] = "no live worker: is `mobilize worker` running?"
+    return result
+
+
 @blueprint.get("/metrics")
 def metrics():
-    from mobilize.models import Volunteer
+    from mobilize.models import InboundMessage, OutboundMessage, OutboundStatus, Volunteer
     from mobilize.web import db
-    from mobilize.jobs import queue_sizes
 
-    lines = ["# HELP mobilize_volunteers Registered volunteers.", "# TYPE mobilize_volunteers gauge"]
-    lines.append(f"mobilize_volunteers {db().scalar(select(func.count()).select_from(Volunteer))}")
-    lines += ["# HELP mobilize_queue_jobs Jobs waiting per RQ queue.", "# TYPE mobilize_queue_jobs gauge"]
+    registry = CollectorRegistry()
+    session = db()
+    now = datetime.now(timezone.utc)
+
+    Gauge("mobilize_volunteers", "Registered volunteers.", registry=registry).set(
+        session.scalar(select(func.count()).select_from(Volunteer)))
+
+    unprocessed = select(func.min(InboundMessage.received_at)).where(InboundMessage.processed_at.is_(None))
+    if hasattr(InboundMessage, "dead_at"):  # dead letters are not waiting to be processed
+        unprocessed = unprocessed.where(InboundMessage.dead_at.is_(None))
+    Gauge("mobilize_inbound_oldest_unprocessed_age_seconds",
+          "Age of the oldest inbound message not yet processed (0 when none).", registry=registry).set(
+        _age_s(session.scalar(unprocessed), now))
+    pending = (OutboundStatus.pending, OutboundStatus.sending)
+    Gauge("mobilize_outbound_oldest_pending_age_seconds",
+          "Age of the oldest outbound message not yet handed to the gateway (pending or sending; 0 when none).",
+          registry=registry).set(_age_s(session.scalar(select(func.min(OutboundMessage.created_at))
+                                                       .where(OutboundMessage.status.in_(pending))), now))
+    sent = Gauge("mobilize_sms_sent", "Outbound messages handed to the gateway, per template.", ["template"],
+                 registry=registry)
+    for kind, count in session.execute(select(OutboundMessage.kind, func.count())
+                                       .where(OutboundMessage.sent_at.is_not(None))
+                                       .group_by(OutboundMessage.kind)):
+        sent.labels(template=kind).set(count)
+
+    queued = Gauge("mobilize_queue_jobs", "Jobs waiting per RQ queue.", ["queue"], registry=registry)
+    scheduled = Gauge("mobilize_queue_scheduled_jobs", "Delayed jobs waiting for the scheduler per RQ queue.",
+                      ["queue"], registry=registry)
+    failed = Gauge("mobilize_queue_failed_jobs", "Jobs in RQ's failed registry per queue.", ["queue"],
+                   registry=registry)
+    workers = Gauge("mobilize_workers", "Live RQ workers.", registry=registry)
+    heartbeat = Gauge("mobilize_scheduler_heartbeat_age_seconds",
+                      "Seconds since the leading scheduler's last heartbeat (-1 when there was none).",
+                      registry=registry)
+    redis_up = Gauge("mobilize_redis_up", "Whether Redis answered.", registry=registry)
     try:
-        for name, size in queue_sizes(runtime().redis).items():
-            lines.append(f'mobilize_queue_jobs{{queue="{name}"}} {size}')
-        redis_up = 1
+        redis = runtime().redis
+        for name, size in jobs.queue_sizes(redis).items():
+            queued.labels(queue=name).set(size)
+        for name, size in jobs.scheduled_job_counts(redis).items():
+            scheduled.labels(queue=name).set(size)
+        for name, size in jobs.failed_job_counts(redis).items():
+            failed.labels(queue=name).set(size)
+        workers.set(len(jobs.live_workers(redis)))
+        beat = jobs.scheduler_heartbeat(redis)
+        heartbeat.set(beat["age_s"] if beat else -1)
+        redis_up.set(1)
     except Exception:  # metrics must still answer when Redis is down
-        redis_up = 0
-    lines += ["# HELP mobilize_redis_up Whether Redis answered.", "# TYPE mobilize_redis_up gauge",
-              f"mobilize_redis_up {redis_up}"]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+        redis_up.set(0)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _age_s(moment: datetime | None, now: datetime) -> float:
+    if moment is None:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (now - moment).total_seconds())
