@@ -6,6 +6,7 @@ replies or dispatch messages wait, so those overtake any backlog of invitations.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -24,7 +25,7 @@ from mobilize.jobs import KICK_KEY, SEND_BUDGET_S, SEND_RETRY, kick_senders  # n
 from mobilize.models import Priority
 from mobilize.models._types import utcnow
 from mobilize.sms import inbox, outbox
-from mobilize.sms.gateway import SendError, TwilioGateway, make_gateway
+from mobilize.sms.gateway import Accepted, SendError, TwilioGateway, make_gateway
 from mobilize.sms.ratelimit import BlockLimiter, SegmentRateLimiter, block_size
 from mobilize.wartime import optouts
 from workers.context import get_runtime
@@ -36,6 +37,9 @@ SEND_THREADS = 32  # at most this many gateway requests in flight in one sender 
 REFILL_BELOW = 64  # a sender claims the next batch when fewer than this many claimed messages wait (or a batch)
 CHECK_EVERY_S = 0.05  # how often a running sender refreshes HIGH_ACTIVE_KEY (high) or checks for it (bulk)
 HIGH_ACTIVE_KEY = "mobilize:sms:high-active"
+RENEW_EVERY_S = 10.0  # the sender's heartbeat: its claims (leases of outbox.LEASE_S) are renewed this often
+RECONCILE_LOCK_S = 45.0  # one reconciler at a time; a dead one's lock expires after this
+RECONCILE_BUDGET_S = 8.0  # a reconciler run stops looking rows up after this (it runs every 10 s)
 
 
 class GatewayUnavailable(RuntimeError):
@@ -68,11 +72,54 @@ def status_callback_url(message_id: int) -> str:
     return f"{get_runtime().settings.public_base_url}/twilio/status?mid={message_id}"
 
 
+class _Lease:
+    """The claims one sender job holds ({message id: claim token}) and its heartbeat: every RENEW_EVERY_S the
+    claims get a new token (outbox.renew), so the reconciler leaves them alone while this job lives, and takes
+    them over within outbox.LEASE_S once it is dead. Writes that give a row back use the current token under
+    the lock, so a renewal never slips between reading a token and using it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tokens: dict = {}
+        self.renewed = time.monotonic()
+
+    def hold(self, messages) -> None:
+        with self.lock:
+            self.tokens.update((message.id, message.claimed_at) for message in messages)
+
+    def token(self, message_id: int):
+        return self.tokens.get(message_id)
+
+    def drop(self, message_ids) -> None:
+        with self.lock:
+            for message_id in message_ids:
+                self.tokens.pop(message_id, None)
+
+    def renew_if_due(self) -> None:
+        if time.monotonic() - self.renewed < RENEW_EVERY_S:
+            return
+        self.renew()
+
+    def renew(self, now=None) -> None:
+        with self.lock:
+            self.renewed = time.monotonic()
+            if not self.tokens:
+                return
+            with get_runtime().transaction() as session:
+                held = outbox.renew(session, dict(self.tokens), now)
+                ended = set(self.tokens) - set(held)  # mostly recorded a moment ago, or a status callback's
+                lost = outbox.still_sending(session, ended) if ended else []
+            self.tokens = held
+        if lost:  # taken over by the reconciler: this job was too slow to renew its lease
+            log.warning("sms.claims_lost", count=len(lost), ids=lost[:20])
+
+
 @dataclass
 class _Results:
     accepted: list = field(default_factory=list)
     retry: list = field(default_factory=list)
     permanent: list = field(default_factory=list)
+    lease: _Lease | None = None
 
     def __len__(self) -> int:
         return len(self.accepted) + len(self.retry) + len(self.permanent)
@@ -81,17 +128,27 @@ class _Results:
         if not len(self):
             return
         ids = [message.id for message, _ in self.accepted + self.retry + self.permanent]
-        with get_runtime().transaction() as session:
+        lease = self.lease or _Lease()
+        with lease.lock if self.retry else _NO_LOCK, get_runtime().transaction() as session:
             _release_opted_out(session, self.permanent)  # first: it takes order locks
             outbox.record_accepted_many(session, [(message.id, accepted.sid, accepted.status)
                                                   for message, accepted in self.accepted])
             for message, error in self.retry:
-                outbox.record_retryable_failure(session, message, error.code, str(error))
+                # a send that may have gone out is retried only after a lookup, and not before the gateway had
+                # time to finish with the first request
+                outbox.record_retryable_failure(
+                    session, message, error.code, (outbox.UNCERTAIN if error.uncertain else "") + str(error),
+                    token=lease.token(message.id) or message.claimed_at,
+                    min_backoff_s=outbox.UNCERTAIN_BACKOFF_S if error.uncertain else 0.0)
             for message, error in self.permanent:
                 outbox.record_permanent_failure(session, message, error.code, str(error),
                                                 opted_out=error.opted_out, invalid_number=error.invalid_number)
+        lease.drop(ids)
         self.accepted, self.retry, self.permanent = [], [], []
         _notify_message_log({"direction": "out", "ids": ids})  # one live event per flushed batch
+
+
+_NO_LOCK = contextlib.nullcontext()
 
 
 def _release_opted_out(session, permanent: list) -> None:
@@ -127,7 +184,9 @@ def _send_pending(priority: Priority, budget_s: float, limiter: SegmentRateLimit
 
     def claim() -> list:
         with runtime.transaction() as session:
-            return outbox.claim_batch(session, priority, batch_size)
+            claimed = outbox.claim_batch(session, priority, batch_size)
+        results.lease.hold(claimed)
+        return claimed
 
     with ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="sms-send") as pool:
         while time.monotonic() < deadline:
@@ -202,7 +261,7 @@ class _SharedResults(_Results):
     """_Results filled by several sending threads; whichever fills it to FLUSH_EVERY records them."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(lease=_Lease())
         self.lock = threading.Lock()
         self.sent = 0
         self.latency_s = 0.001  # the gateway's round trip, a moving average (optimistic until measured)
@@ -222,13 +281,13 @@ class _SharedResults(_Results):
                 self.sent += 1
             if len(self) < FLUSH_EVERY:
                 return
-            taken = _Results(self.accepted, self.retry, self.permanent)
+            taken = _Results(self.accepted, self.retry, self.permanent, self.lease)
             self.accepted, self.retry, self.permanent = [], [], []
         taken.flush()
 
     def flush(self) -> None:
         with self.lock:
-            taken = _Results(self.accepted, self.retry, self.permanent)
+            taken = _Results(self.accepted, self.retry, self.permanent, self.lease)
             self.accepted, self.retry, self.permanent = [], [], []
         taken.flush()
 
@@ -256,6 +315,8 @@ def _send_batch(pool: ThreadPoolExecutor, batch: _Batch, results: _SharedResults
         elif _must_yield(redis, priority):
             batch.halt("yielded")
         _done, running = wait(futures, timeout=CHECK_EVERY_S)
+        if results.lease is not None:
+            results.lease.renew_if_due()  # the heartbeat: the claims held stay this job's
         if not running and (batch.stop is not None or not batch.waiting):
             break
     for future in futures:
@@ -293,7 +354,7 @@ def _send_from(batch: _Batch, results: _SharedResults, limiter, deadline: float)
                 return
             started = time.monotonic()
             try:
-                accepted = sms.send(message.to_phone, message.body, status_callback_url(message.id))
+                accepted = _attempt(sms, message)
             except SendError as error:
                 # its segments count as sent (from now) unless the gateway answered that it refused them
                 limiter.done(reservation, sent=not (error.http_status and 400 <= error.http_status < 500))
@@ -323,6 +384,31 @@ def _send_from(batch: _Batch, results: _SharedResults, limiter, deadline: float)
         raise
 
 
+def _attempt(sms: TwilioGateway, message) -> Accepted:
+    """Hand one message to the gateway, at most once: a message whose previous attempt may have reached the
+    gateway is first looked up there, and so is one whose request gets no certain answer now (a read timeout,
+    a connection reset after the request was written). Raises SendError (uncertain when still in doubt)."""
+    if message.uncertain:
+        found = sms.find_accepted(message.to_phone, message.body, message.created_at or message.claimed_at)
+        if found is not None:
+            log.info("sms.uncertain_found", message_id=message.id, sid=found.sid)
+            return found
+    started = utcnow()
+    try:
+        return sms.send(message.to_phone, message.body, status_callback_url(message.id))
+    except SendError as error:
+        if not error.uncertain:
+            raise
+        try:
+            found = sms.find_accepted(message.to_phone, message.body, started)
+        except SendError:
+            raise error from None
+        if found is None:
+            raise
+        log.info("sms.uncertain_found", message_id=message.id, sid=found.sid)
+        return found
+
+
 _thread_local = threading.local()
 
 
@@ -347,9 +433,15 @@ def _must_yield(redis: Redis, priority: Priority) -> bool:
 
 
 def _release(results: _Results, messages) -> None:
+    """Give back what this job claimed and did not send, under the claims it holds now."""
     results.flush()
-    with get_runtime().transaction() as session:
-        outbox.release(session, [message.id for message in messages])
+    messages = list(messages)
+    lease = results.lease
+    with lease.lock if lease is not None else _NO_LOCK, get_runtime().transaction() as session:
+        outbox.release(session, [(message.id, (lease.token(message.id) if lease is not None else None)
+                                  or message.claimed_at) for message in messages])
+    if lease is not None:
+        lease.drop(message.id for message in messages)
 
 
 def _handover(redis: Redis, priority: Priority, sent: int, reason: str) -> dict:
@@ -359,28 +451,42 @@ def _handover(redis: Redis, priority: Priority, sent: int, reason: str) -> dict:
     return {"sent": sent, "handover": reason}
 
 
-def reconcile_outbox(stale_after_s: float = 300.0) -> dict:
+def reconcile_outbox(stale_after_s: float = outbox.LEASE_S, now=None) -> dict:
     """Periodic: kick senders for pending messages (a kick lost with Redis), and settle `sending` rows whose
-    sender died: if the gateway already has the message, record it; otherwise send it again."""
-    from datetime import timedelta
+    sender died (their lease ran out): if the gateway already has the message, record it; otherwise send it
+    again. One run at a time (a Redis lock with a lease): a run that overlaps another skips."""
+    from workers.periodic import single_run
 
     runtime = get_runtime()
+    with single_run(runtime.redis, "sms.reconcile_outbox", RECONCILE_LOCK_S) as mine:
+        if not mine:
+            log.info("sms.reconcile_skipped", reason="another run holds the lock")
+            return {"recovered": 0, "released": 0, "kicked": [], "skipped": True}
+        return _reconcile(runtime, stale_after_s, now)
+
+
+def _reconcile(runtime, stale_after_s: float, now) -> dict:
+    from datetime import timedelta
+
     recovered = released = 0
+    deadline = time.monotonic() + RECONCILE_BUDGET_S
     with runtime.transaction() as session:
-        stale = outbox.stale_sending(session, timedelta(seconds=stale_after_s))
-    for message, claimed_at in stale:
+        stale = outbox.stale_sending(session, timedelta(seconds=stale_after_s), now)
+    for message in stale:
+        if time.monotonic() >= deadline:
+            break  # the next run goes on from here
         try:
-            accepted = gateway().find_accepted(message.to_phone, message.body, claimed_at)
+            # created_at, not the claim: a renewed claim is younger than the attempt it covers
+            accepted = gateway().find_accepted(message.to_phone, message.body,
+                                               message.created_at or message.claimed_at)
         except SendError as error:
             log.warning("sms.reconcile_unavailable", error=str(error))
             break
-        with runtime.transaction() as session:
+        with runtime.transaction() as session:  # only under the claim read: a newer claim is left alone
             if accepted is not None:
-                outbox.record_accepted(session, message.id, accepted.sid, accepted.status)
-                recovered += 1
+                recovered += outbox.record_found(session, message, accepted.sid, accepted.status)
             else:
-                outbox.release(session, [message.id])
-                released += 1
+                released += outbox.release(session, [message])
     with runtime.transaction() as session:
         waiting = [p for p in Priority if outbox.pending_count(session, p)]
     try:

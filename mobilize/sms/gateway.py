@@ -1,7 +1,9 @@
 """The SMS gateway: hands one message to Twilio (or to the simulator, through the same `twilio` client).
 
 Errors are sorted into what the outbox must do with them: retry later (429, 5xx, connection), give up and mark
-the recipient opted out (21610), give up and flag the number (invalid or not a mobile), or just give up.
+the recipient opted out (21610), give up and flag the number (invalid or not a mobile), or just give up. A
+retryable error is `uncertain` when the request may have reached Twilio (a read timeout, a connection reset
+after the request was written): such a message is looked up (`find_accepted`) before it is ever sent again.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from urllib3.exceptions import NewConnectionError
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from config import Settings
@@ -16,6 +19,7 @@ from config import Settings
 OPTED_OUT_CODES = frozenset({21610})  # "Attempt to send to unsubscribed recipient"
 INVALID_NUMBER_CODES = frozenset({21211, 21214, 21217, 21401, 21407, 21408, 21612, 21614})
 RATE_LIMITED_CODES = frozenset({20429, 14107})
+CLIENT_TIMEOUT_S = 30.0  # the twilio client's connect and read timeout
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,12 @@ class Accepted:
 
 class SendError(Exception):
     def __init__(self, message: str, code: int | None = None, http_status: int | None = None,
-                 retryable: bool = False):
+                 retryable: bool = False, uncertain: bool = False):
         super().__init__(message)
         self.code = code
         self.http_status = http_status
         self.retryable = retryable
+        self.uncertain = uncertain  # the gateway may have accepted the message: look it up before a retry
 
     @property
     def opted_out(self) -> bool:
@@ -50,7 +55,7 @@ class TwilioGateway:
             raise ValueError("a sender number or a Messaging Service SID is needed")
         from mobilize.sms.twilio_client import make_twilio_client
 
-        self.client = make_twilio_client(account_sid, auth_token, base_url)
+        self.client = make_twilio_client(account_sid, auth_token, base_url, timeout=CLIENT_TIMEOUT_S)
         self.sender = sender
         self.messaging_service_sid = messaging_service_sid
 
@@ -70,24 +75,43 @@ class TwilioGateway:
             raise SendError(error.msg or str(error), code=error.code, http_status=error.status,
                             retryable=retryable) from error
         except (requests.ConnectionError, requests.Timeout, TwilioException) as error:
-            raise SendError(f"cannot reach the SMS gateway: {error}", retryable=True) from error
+            uncertain = not_sent(error) is False
+            raise SendError(f"{'no answer from' if uncertain else 'cannot reach'} the SMS gateway: {error}",
+                            retryable=True, uncertain=uncertain) from error
         return Accepted(message.sid, str(message.status))
 
-    def find_accepted(self, to: str, body: str, since: datetime) -> Accepted | None:
-        """A message with this body that Twilio already accepted for this number (to never send it twice)."""
+    def find_accepted(self, to: str, body: str, since: datetime, until: datetime | None = None) -> Accepted | None:
+        """A message with this body that Twilio already accepted for this number since `since` (to never send
+        it twice): Twilio's Messages list filtered by To and DateSent, one UTC day at a time from since's day
+        (less a day, for clocks) to until's (default now), matched on the body and a creation after `since`."""
+        until = until or datetime.now(since.tzinfo)
         day = (since - timedelta(days=1)).date()
         try:
-            for message in self.client.messages.list(to=to, date_sent_after=datetime(day.year, day.month, day.day),
-                                                     page_size=50, limit=200):
-                created = message.date_created
-                if message.body == body and (created is None or created >= since - timedelta(seconds=5)):
-                    return Accepted(message.sid, str(message.status))
+            while day <= until.date():
+                for message in self.client.messages.list(to=to, date_sent=datetime(day.year, day.month, day.day),
+                                                         page_size=50, limit=200):
+                    created = message.date_created
+                    if message.body == body and (created is None or created >= since - timedelta(seconds=5)):
+                        return Accepted(message.sid, str(message.status))
+                day += timedelta(days=1)
         except TwilioRestException as error:
             raise SendError(error.msg or str(error), code=error.code, http_status=error.status,
                             retryable=True) from error
         except (requests.ConnectionError, requests.Timeout, TwilioException) as error:
             raise SendError(f"cannot reach the SMS gateway: {error}", retryable=True) from error
         return None
+
+
+def not_sent(error: BaseException) -> bool:
+    """True when the request certainly never reached the gateway (no connection was made); False when it may
+    have (a read timeout, a connection dropped while the request was written or its answer awaited)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if isinstance(error, requests.ConnectionError) and not isinstance(error, requests.Timeout):
+        reason = error.args[0] if error.args else None
+        reason = getattr(reason, "reason", reason)
+        return isinstance(reason, (NewConnectionError, ConnectionRefusedError))
+    return not isinstance(error, (requests.Timeout, requests.ConnectionError))
 
 
 def make_gateway(settings: Settings) -> TwilioGateway:

@@ -4,6 +4,12 @@ claim rows, hand them to the gateway and record what happened. No Flask, no Redi
 States: pending -> sending (claimed) -> queued/sent/delivered/undelivered (from the gateway and its status
 callbacks) or failed / cancelled. A `sending` row whose sender died is reconciled against the gateway's own
 records, so that a message Twilio already accepted is never sent again.
+
+The claim is a lease: `claimed_at` (microseconds) is both its token and its start. Whoever gives a claimed row
+back (`release`, a retryable failure, the reconciler) names the claim it holds, and the UPDATE matches only while
+that is still the row's claim (compare-and-set), so an old claim can never undo a newer one. The sender renews
+the claims it holds every few seconds (`renew`: a new token); a row whose lease ran out (LEASE_S without a
+renewal) belongs to the reconciler.
 """
 from __future__ import annotations
 
@@ -18,6 +24,11 @@ from mobilize.models import OutboundMessage, OutboundStatus, Priority, Volunteer
 from mobilize.models._types import utcnow
 
 MAX_ATTEMPTS = 8
+LEASE_S = 30.0  # a claim not renewed for this long is stale: its sender is dead
+# A send that may have reached the gateway (a read timeout, a connection reset after the request was written)
+# is retried only after asking the gateway whether it took the message; the row remembers it by this prefix.
+UNCERTAIN = "uncertain send: "
+UNCERTAIN_BACKOFF_S = 60.0  # long enough for a request still in the gateway's hands to land before the lookup
 # The only message an opted-out volunteer may still get is the confirmation of the opt-out itself.
 OPT_OUT_CONFIRMATION = "opt_out_confirm"  # the template and the kind of that message
 
@@ -80,6 +91,24 @@ class Claimed:
     segments: int
     volunteer_id: int | None
     attempts: int
+    claimed_at: datetime | None = None  # the claim's token, as claimed (the sender's lease renews it)
+    uncertain: bool = False  # the previous attempt may have reached the gateway: look it up before sending
+    created_at: datetime | None = None
+
+
+_CLAIMED_COLUMNS = (OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.body, OutboundMessage.segments,
+                    OutboundMessage.volunteer_id, OutboundMessage.attempts, OutboundMessage.claimed_at,
+                    OutboundMessage.error_message, OutboundMessage.created_at)
+
+
+def _claimed(row) -> Claimed:
+    *head, claimed_at, error_message, created_at = row
+    return Claimed(*head, claimed_at=claimed_at, created_at=created_at,
+                   uncertain=bool(error_message and error_message.startswith(UNCERTAIN)))
+
+
+def _claim_of(claim) -> tuple[int, datetime | None]:
+    return (claim.id, claim.claimed_at) if isinstance(claim, Claimed) else (claim[0], claim[1])
 
 
 def claim_batch(session: Session, priority: Priority, limit: int, now: datetime | None = None) -> list[Claimed]:
@@ -96,10 +125,36 @@ def claim_batch(session: Session, priority: Priority, limit: int, now: datetime 
     session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids))
                     .values(status=OutboundStatus.sending, claimed_at=now,
                             attempts=OutboundMessage.attempts + 1))
-    rows = session.execute(select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.body,
-                                  OutboundMessage.segments, OutboundMessage.volunteer_id, OutboundMessage.attempts)
-                           .where(OutboundMessage.id.in_(ids)).order_by(OutboundMessage.id))
-    return [Claimed(*row) for row in rows]
+    rows = session.execute(select(*_CLAIMED_COLUMNS).where(OutboundMessage.id.in_(ids)).order_by(OutboundMessage.id))
+    return [_claimed(row) for row in rows]
+
+
+_OUTBOUND = OutboundMessage.__table__
+_RENEW = (update(_OUTBOUND)
+          .where(_OUTBOUND.c.id == bindparam("message_id"), _OUTBOUND.c.status == OutboundStatus.sending,
+                 _OUTBOUND.c.claimed_at == bindparam("token"))
+          .values(claimed_at=bindparam("renewed")))
+
+
+def renew(session: Session, claims: dict[int, datetime], now: datetime | None = None) -> dict[int, datetime]:
+    """The sender's heartbeat: each claim still held (same token, still `sending`) gets a new token, `now`.
+    Returns {id: new token} of the claims still held; the others were lost (taken over by the reconciler)."""
+    if not claims:
+        return {}
+    now = now or utcnow()
+    if any(token == now for token in claims.values()):
+        now = now + timedelta(microseconds=1)  # a new token, always
+    session.execute(_RENEW, [{"message_id": message_id, "token": token, "renewed": now}
+                             for message_id, token in claims.items()])
+    held = session.scalars(select(OutboundMessage.id).where(OutboundMessage.id.in_(list(claims)),
+                                                            OutboundMessage.status == OutboundStatus.sending,
+                                                            OutboundMessage.claimed_at == now))
+    return {message_id: now for message_id in held}
+
+
+def still_sending(session: Session, message_ids) -> list[int]:
+    return list(session.scalars(select(OutboundMessage.id).where(OutboundMessage.id.in_(list(message_ids)),
+                                                                 OutboundMessage.status == OutboundStatus.sending)))
 
 
 def record_accepted(session: Session, message_id: int, sid: str, twilio_status: str,
@@ -111,7 +166,6 @@ def record_accepted(session: Session, message_id: int, sid: str, twilio_status: 
 # row, each compiled, evaluated against the identity map and executed alone) recording them was a fifth of
 # the sender's CPU in the send benchmark. Only a row still `sending` takes its SID here: a status callback
 # that overtook the sender has already recorded it (apply_status_callback).
-_OUTBOUND = OutboundMessage.__table__
 _RECORD_ACCEPTED = (update(_OUTBOUND)
                     .where(_OUTBOUND.c.id == bindparam("message_id"),
                            _OUTBOUND.c.status == OutboundStatus.sending)
@@ -131,26 +185,57 @@ def record_accepted_many(session: Session, accepted: list[tuple[int, str, str]],
         for message_id, sid, twilio_status in accepted])
 
 
-def release(session: Session, message_ids: list[int], not_before: datetime | None = None) -> None:
-    """Give claimed but unsent messages back (their attempt did not happen)."""
-    if message_ids:
-        session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(message_ids),
-                                                      OutboundMessage.status == OutboundStatus.sending)
-                        .values(status=OutboundStatus.pending, claimed_at=None, not_before=not_before,
-                                attempts=OutboundMessage.attempts - 1))
+_RELEASE = (update(_OUTBOUND)
+            .where(_OUTBOUND.c.id == bindparam("message_id"), _OUTBOUND.c.status == OutboundStatus.sending,
+                   _OUTBOUND.c.claimed_at == bindparam("token"))
+            .values(status=OutboundStatus.pending, claimed_at=None, not_before=bindparam("not_before"),
+                    attempts=_OUTBOUND.c.attempts - 1))
+
+
+def release(session: Session, claims: list, not_before: datetime | None = None) -> int:
+    """Give claimed but unsent messages back (their attempt did not happen). `claims`: the Claimed rows, or
+    (id, claimed_at) pairs, as their holder knows them: a row whose claim has changed since (renewed by its
+    sender, re-claimed after a release) is left alone. Returns how many were released."""
+    claims = [_claim_of(claim) for claim in claims]
+    if not claims:
+        return 0
+    params = [{"message_id": message_id, "token": token, "not_before": not_before} for message_id, token in claims]
+    if len(params) == 1:
+        return session.execute(_RELEASE, params[0]).rowcount
+    result = session.execute(_RELEASE, params)
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(claims)
+
+
+def record_found(session: Session, claim, sid: str, twilio_status: str, now: datetime | None = None) -> bool:
+    """The reconciler found the claimed message at the gateway: its SID is recorded if the claim is still the
+    one it read. True if recorded."""
+    message_id, token = _claim_of(claim)
+    now = now or utcnow()
+    result = session.execute(update(OutboundMessage)
+                             .where(OutboundMessage.id == message_id, OutboundMessage.status == OutboundStatus.sending,
+                                    OutboundMessage.claimed_at == token)
+                             .values(twilio_sid=sid, status=TWILIO_STATUSES.get(twilio_status, OutboundStatus.queued),
+                                     sent_at=now, status_at=now))
+    return result.rowcount == 1
 
 
 def record_retryable_failure(session: Session, message: Claimed, code: int | None, text: str,
-                             now: datetime | None = None) -> bool:
-    """Back to pending with exponential backoff; failed for good after MAX_ATTEMPTS. True if it will retry."""
+                             now: datetime | None = None, *, token: datetime | None = None,
+                             min_backoff_s: float = 0.0) -> bool:
+    """Back to pending with exponential backoff; failed for good after MAX_ATTEMPTS. True if it will retry.
+    Only while the claim is still `token` (the holder's current claim; default: as claimed)."""
     now = now or utcnow()
+    token = token or message.claimed_at
     if message.attempts >= MAX_ATTEMPTS:
         _fail(session, message.id, code, f"gave up after {message.attempts} attempts: {text}", now)
         return False
-    backoff = timedelta(seconds=min(300, 2 ** message.attempts))
-    session.execute(update(OutboundMessage).where(OutboundMessage.id == message.id)
-                    .values(status=OutboundStatus.pending, claimed_at=None, not_before=now + backoff,
-                            error_code=code, error_message=text[:300]))
+    backoff = timedelta(seconds=max(min_backoff_s, min(300, 2 ** message.attempts)))
+    statement = update(OutboundMessage).where(OutboundMessage.id == message.id,
+                                              OutboundMessage.status == OutboundStatus.sending)
+    if token is not None:
+        statement = statement.where(OutboundMessage.claimed_at == token)
+    session.execute(statement.values(status=OutboundStatus.pending, claimed_at=None, not_before=now + backoff,
+                                     error_code=code, error_message=text[:300]))
     return True
 
 
@@ -211,11 +296,12 @@ def apply_status_callback(session: Session, message_id: int | None, sid: str, tw
     return True
 
 
-def stale_sending(session: Session, older_than: timedelta, now: datetime | None = None) -> list[Claimed]:
+def stale_sending(session: Session, older_than: timedelta = timedelta(seconds=LEASE_S),
+                  now: datetime | None = None, limit: int = 500) -> list[Claimed]:
+    """`sending` rows whose lease ran out (claimed or last renewed before now - older_than), each with the
+    claim it was read with (`claimed_at`): the reconciler records or releases a row only under that claim."""
     cutoff = (now or utcnow()) - older_than
-    rows = session.execute(select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.body,
-                                  OutboundMessage.segments, OutboundMessage.volunteer_id, OutboundMessage.attempts,
-                                  OutboundMessage.claimed_at)
+    rows = session.execute(select(*_CLAIMED_COLUMNS)
                            .where(OutboundMessage.status == OutboundStatus.sending,
-                                  OutboundMessage.claimed_at < cutoff).order_by(OutboundMessage.id).limit(500))
-    return [(Claimed(*row[:6]), row[6]) for row in rows]
+                                  OutboundMessage.claimed_at < cutoff).order_by(OutboundMessage.id).limit(limit))
+    return [_claimed(row) for row in rows]

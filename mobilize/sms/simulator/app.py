@@ -93,7 +93,11 @@ def _authenticate_and_inject_faults() -> None:
 @twilio_api.post(f"{ACCOUNT_PREFIX}/Messages.json")
 def create_message(account_sid: str) -> Response:
     form = request.form
-    message = get_simulator().create_message(form, media=form.getlist("MediaUrl"))
+    sim = get_simulator()
+    message = sim.create_message(form, media=form.getlist("MediaUrl"))
+    accept_latency = sim.faults.config.accept_latency_ms
+    if accept_latency > 0:  # accepted, and the answer is late (the client may time out not knowing)
+        time.sleep(accept_latency / 1000.0)
     return _json(message, 201)
 
 

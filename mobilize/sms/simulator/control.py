@@ -66,7 +66,7 @@ class SimulatorControl:
         return self._call("GET", "/faults")
 
     def set_faults(self, reset: bool = False, **changes: Any) -> dict:
-        """Change fault settings: throttle_rate, server_error_rate, latency_ms (ms or [low, high]),
+        """Change fault settings: throttle_rate, server_error_rate, latency_ms (ms or [low, high]), accept_latency_ms,
         undelivered_rate, failed_rate, duplicate_webhook_rate, seed. reset=True starts from no faults."""
         body = dict(changes)
         if reset:

@@ -24,6 +24,8 @@ class FaultConfig:
     throttle_rate: a REST request gets 429 (Twilio error 20429, "Too Many Requests").
     server_error_rate: a REST request gets 500 (20500) or 503 (20503), half and half.
     latency_ms: added to every REST request: a number, or a [low, high] range drawn uniformly.
+    accept_latency_ms: added after a message is created, before its answer: the gateway has accepted it and
+        the client, if it gives up waiting first, does not know (milliseconds).
     undelivered_rate: a sent message ends `undelivered` (error 30003, 30005 or 30006).
     failed_rate: a message ends `failed` without being sent (error 30008).
     duplicate_webhook_rate: a webhook (inbound SMS or status callback) is delivered twice, same MessageSid.
@@ -33,6 +35,7 @@ class FaultConfig:
     throttle_rate: float = 0.0
     server_error_rate: float = 0.0
     latency_ms: float | tuple[float, float] = 0.0
+    accept_latency_ms: float = 0.0
     undelivered_rate: float = 0.0
     failed_rate: float = 0.0
     duplicate_webhook_rate: float = 0.0
@@ -45,6 +48,9 @@ class FaultConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise FaultError(f"{name} must be a probability between 0 and 1, not {value!r}")
         object.__setattr__(self, "latency_ms", parse_latency(self.latency_ms))
+        accept_latency = self.accept_latency_ms
+        if isinstance(accept_latency, bool) or not isinstance(accept_latency, (int, float)) or accept_latency < 0:
+            raise FaultError(f"accept_latency_ms must be milliseconds (>= 0), not {accept_latency!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise FaultError(f"seed must be an integer, not {self.seed!r}")
 
