@@ -77,7 +77,7 @@ def test_a_reconciler_holding_an_old_claim_never_releases_a_row_a_sender_claimed
     [old] = claim(stack)
     reclaimed = []
 
-    def lookup_while_others_work(to, body, since, until=None):
+    def lookup_while_others_work(to, body, since, until=None, taken=None):
         # meanwhile, another reconciler released the row and a sender claimed it again
         with stack.runtime.transaction() as session:
             assert outbox.release(session, [old]) == 1
@@ -209,6 +209,39 @@ def test_the_retry_of_an_uncertain_send_asks_the_gateway_first(stack, gateway_go
     assert row(stack, message_id).twilio_sid == gateway_message["sid"]
     if gateway_got_it:
         assert gateway_message["sid"] == accepted.sid
+
+
+def test_an_uncertain_row_whose_lookup_fails_stays_uncertain(stack):
+    [message_id] = queue(stack)
+    with stack.runtime.transaction() as session:
+        [claimed] = outbox.claim_batch(session, Priority.high, 10)
+        outbox.record_retryable_failure(session, claimed, None, outbox.UNCERTAIN + "read timed out")
+        session.get(OutboundMessage, message_id).not_before = None
+    stack.control.set_faults(server_error_rate=1.0)  # the lookup gets a 5xx
+    with pytest.raises(sms_jobs.GatewayUnavailable):
+        sms_jobs.send_pending("high")
+    stack.control.clear_faults()
+    message = row(stack, message_id)
+    assert message.status is OutboundStatus.pending and message.error_message.startswith(outbox.UNCERTAIN)
+    assert sent(stack) == []
+
+
+def test_a_lookup_never_takes_the_message_another_row_of_ours_already_has(stack):
+    """The same text twice to one number: the second row's lookup must not take the first row's message."""
+    with stack.runtime.transaction() as session:
+        volunteer = factories.volunteer(session)
+        ids = [outbox.queue_message(session, body=BODY, kind="notice", priority=Priority.high,
+                                    volunteer=volunteer).id for _ in range(2)]
+    with stack.runtime.transaction() as session:
+        first, second = outbox.claim_batch(session, Priority.high, 10)
+    accepted = sms_jobs.gateway().send(first.to_phone, first.body)  # the first went out and was recorded
+    with stack.runtime.transaction() as session:
+        outbox.record_accepted(session, first.id, accepted.sid, accepted.status)
+        outbox.record_retryable_failure(session, second, None, outbox.UNCERTAIN + "read timed out")
+        session.get(OutboundMessage, second.id).not_before = None
+    assert sms_jobs.send_pending("high")["sent"] == 1  # looked up, not found (the one there is the first's)
+    assert len(sent(stack)) == 2
+    assert {row(stack, message_id).twilio_sid for message_id in ids} == {m["sid"] for m in sent(stack)}
 
 
 def test_which_connection_errors_may_have_reached_the_gateway():

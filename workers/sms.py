@@ -389,7 +389,12 @@ def _attempt(sms: TwilioGateway, message) -> Accepted:
     gateway is first looked up there, and so is one whose request gets no certain answer now (a read timeout,
     a connection reset after the request was written). Raises SendError (uncertain when still in doubt)."""
     if message.uncertain:
-        found = sms.find_accepted(message.to_phone, message.body, message.created_at or message.claimed_at)
+        try:
+            found = sms.find_accepted(message.to_phone, message.body, message.created_at or message.claimed_at,
+                                      taken=_recorded_elsewhere(message.id))
+        except SendError as error:  # still in doubt: the row stays marked, its next attempt looks again
+            raise SendError(str(error), code=error.code, http_status=error.http_status, retryable=True,
+                            uncertain=True) from error
         if found is not None:
             log.info("sms.uncertain_found", message_id=message.id, sid=found.sid)
             return found
@@ -400,13 +405,23 @@ def _attempt(sms: TwilioGateway, message) -> Accepted:
         if not error.uncertain:
             raise
         try:
-            found = sms.find_accepted(message.to_phone, message.body, started)
+            found = sms.find_accepted(message.to_phone, message.body, started,
+                                      taken=_recorded_elsewhere(message.id))
         except SendError:
             raise error from None
         if found is None:
             raise
         log.info("sms.uncertain_found", message_id=message.id, sid=found.sid)
         return found
+
+
+def _recorded_elsewhere(message_id: int) -> Callable[[str], bool]:
+    """For a lookup: a SID another of our rows already has is that row's message (the same text twice)."""
+
+    def taken(sid: str) -> bool:
+        with get_runtime().transaction() as session:
+            return outbox.sid_recorded(session, sid, other_than=message_id)
+    return taken
 
 
 _thread_local = threading.local()
@@ -478,7 +493,8 @@ def _reconcile(runtime, stale_after_s: float, now) -> dict:
         try:
             # created_at, not the claim: a renewed claim is younger than the attempt it covers
             accepted = gateway().find_accepted(message.to_phone, message.body,
-                                               message.created_at or message.claimed_at)
+                                               message.created_at or message.claimed_at,
+                                               taken=_recorded_elsewhere(message.id))
         except SendError as error:
             log.warning("sms.reconcile_unavailable", error=str(error))
             break

@@ -7,6 +7,7 @@ after the request was written): such a message is looked up (`find_accepted`) be
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,10 +81,12 @@ class TwilioGateway:
                             retryable=True, uncertain=uncertain) from error
         return Accepted(message.sid, str(message.status))
 
-    def find_accepted(self, to: str, body: str, since: datetime, until: datetime | None = None) -> Accepted | None:
+    def find_accepted(self, to: str, body: str, since: datetime, until: datetime | None = None,
+                      taken: Callable[[str], bool] | None = None) -> Accepted | None:
         """A message with this body that Twilio already accepted for this number since `since` (to never send
         it twice): Twilio's Messages list filtered by To and DateSent, one UTC day at a time from since's day
-        (less a day, for clocks) to until's (default now), matched on the body and a creation after `since`."""
+        (less a day, for clocks) to until's (default now), matched on the body and a creation after `since`.
+        `taken(sid)` True skips a message (another row of ours already has that SID: the same text twice)."""
         until = until or datetime.now(since.tzinfo)
         day = (since - timedelta(days=1)).date()
         try:
@@ -91,7 +94,8 @@ class TwilioGateway:
                 for message in self.client.messages.list(to=to, date_sent=datetime(day.year, day.month, day.day),
                                                          page_size=50, limit=200):
                     created = message.date_created
-                    if message.body == body and (created is None or created >= since - timedelta(seconds=5)):
+                    if message.body == body and (created is None or created >= since - timedelta(seconds=5)) \
+                            and not (taken is not None and taken(message.sid)):
                         return Accepted(message.sid, str(message.status))
                 day += timedelta(days=1)
         except TwilioRestException as error:

@@ -152,6 +152,14 @@ def renew(session: Session, claims: dict[int, datetime], now: datetime | None = 
     return {message_id: now for message_id in held}
 
 
+def sid_recorded(session: Session, sid: str, other_than: int | None = None) -> bool:
+    """Whether another message of ours already has this Twilio SID (a lookup's match is then not this one)."""
+    statement = select(OutboundMessage.id).where(OutboundMessage.twilio_sid == sid)
+    if other_than is not None:
+        statement = statement.where(OutboundMessage.id != other_than)
+    return session.scalar(statement.limit(1)) is not None
+
+
 def still_sending(session: Session, message_ids) -> list[int]:
     return list(session.scalars(select(OutboundMessage.id).where(OutboundMessage.id.in_(list(message_ids)),
                                                                  OutboundMessage.status == OutboundStatus.sending)))
