@@ -516,20 +516,46 @@ def _reconcile(runtime, stale_after_s: float, now) -> dict:
 
 def process_inbound(inbound_id: int) -> str:
     """Handle one stored inbound message exactly once: the claim, the effects and the answers commit together;
-    a crash rolls all of it back and the reconciler queues the message again."""
+    a crash rolls all of it back and the reconciler queues the message again. An attempt that raises is
+    counted with its error; after inbox.MAX_ATTEMPTS the message is dead (set aside, never queued again)."""
+    from sqlalchemy.exc import OperationalError
+
     from mobilize.conversation import handle_inbound
     from mobilize.models import InboundMessage
 
     runtime = get_runtime()
-    with runtime.transaction() as session:
-        # the claim the timeout sweep uses too, to answer a reply stored before a deadline (sms.inbox)
-        if not inbox.claim(session, inbound_id, utcnow()):
-            return "already_processed"
-        inbound = session.get(InboundMessage, inbound_id)
-        outcome = handle_inbound(session, runtime.settings, inbound)
+    try:
+        with runtime.transaction() as session:
+            # the claim the timeout sweep uses too, to answer a reply stored before a deadline (sms.inbox)
+            if not inbox.claim(session, inbound_id, utcnow()):
+                return "dead" if inbox.is_dead(session, inbound_id) else "already_processed"
+            inbound = session.get(InboundMessage, inbound_id)
+            outcome = handle_inbound(session, runtime.settings, inbound)
+    except OperationalError:
+        raise  # the database's trouble (a lost connection, a lock timeout), not the message's: not counted
+    except Exception as error:
+        _record_inbound_failure(inbound_id, error)  # rolled back; counted in a transaction of its own
+        raise  # the job failed: RQ keeps it with its traceback
     log.info("sms.inbound_processed", inbound_id=inbound_id, intent=inbound.intent, outcome=outcome)
     _notify_message_log({"direction": "in", "id": inbound_id})  # its intent, and any reply it queued
     return outcome
+
+
+def _record_inbound_failure(inbound_id: int, error: Exception) -> None:
+    """Count a failed attempt at an inbound message, after its transaction rolled back; never raises (the
+    attempt's own error is what the job reports)."""
+    text = f"{type(error).__name__}: {error}"
+    try:
+        with get_runtime().transaction() as session:
+            dead = inbox.record_failure(session, inbound_id, text, utcnow())
+    except Exception:  # noqa: BLE001 - not counted this time; the sweep queues it again
+        log.exception("sms.inbound_failure_not_recorded", inbound_id=inbound_id)
+        return
+    if dead:
+        log.error("sms.inbound_dead", inbound_id=inbound_id, error=text[:inbox.ERROR_KEPT])
+        _notify_message_log({"direction": "in", "id": inbound_id})
+    else:
+        log.warning("sms.inbound_failed", inbound_id=inbound_id, error=text[:inbox.ERROR_KEPT])
 
 
 def _notify_message_log(data: dict) -> None:
@@ -539,21 +565,17 @@ def _notify_message_log(data: dict) -> None:
 
 
 def requeue_unprocessed(older_than_s: float = 10.0) -> int:
-    """Periodic: inbound messages stored but never processed (Redis was down, a worker died) are queued again.
-    Processing is idempotent, so a message queued twice is still handled once."""
+    """Periodic: inbound messages stored but never processed (Redis was down, a worker died, an attempt failed)
+    are queued again. Processing is idempotent, so a message queued twice is still handled once. Dead messages
+    (sms.inbox: MAX_ATTEMPTS failed attempts) are skipped: they wait for an admin's retry."""
     from datetime import timedelta
 
-    from sqlalchemy import select
-
-    from mobilize.models import InboundMessage
     from mobilize.models._types import utcnow
 
     runtime = get_runtime()
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with runtime.transaction() as session:
-        ids = list(session.scalars(select(InboundMessage.id).where(InboundMessage.processed_at.is_(None),
-                                                                   InboundMessage.received_at < cutoff)
-                                   .order_by(InboundMessage.id).limit(1000)))
+        ids = inbox.requeueable(session, cutoff)
     for inbound_id in ids:
         jobs.enqueue(runtime.redis, "sms.process_inbound", inbound_id, queue=jobs.HIGH, job_id=f"inbound-{inbound_id}",
                      timeout=60)

@@ -78,3 +78,8 @@ class InboundMessage(Base):
     reply_code: Mapped[str | None] = mapped_column(String(8))
     outcome: Mapped[str | None] = mapped_column(String(60))  # what the conversation did with it
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Dead letters (sms.inbox): failed processing attempts, the last one's error (truncated), and when the
+    # message was set aside after MAX_ATTEMPTS of them; a dead message is never queued again unless retried.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -124,6 +124,10 @@ RULES.update({
     # for the officer of their street (or of a street where they serve) and the command center.
     "api.set_open_call": Rule("api", COMMANDERS),
     "api.verify_volunteer": Rule("api", OFFICER_ACTIONS),
+    # Dead letters (issue 12): the district's inbound messages that failed processing; the command center
+    # lists them (viewers with numbers masked), admins and commanders retry one.
+    "api.list_dead_inbound": Rule("api", COMMAND_CENTER, note="phone numbers masked for viewers"),
+    "api.retry_dead_inbound": Rule("api", COMMANDERS),
 })
 
 
@@ -289,6 +293,8 @@ def probes(s: Sample) -> dict[str, list[Probe]]:
         **(_order_probes(s) if s.order_id else {}),
         **(roster_probes(Probe, s.roster) if s.roster else {}),
         **_outreach_probes(s),
+        "api.list_dead_inbound": [Probe("GET", "/api/v1/inbound/dead")],
+        "api.retry_dead_inbound": [Probe("POST", "/api/v1/inbound/999999/retry")],  # 404 for commanders
     }
 
 

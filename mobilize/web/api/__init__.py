@@ -7,3 +7,4 @@ from mobilize.web.api import registry  # noqa: E402,F401  (registers the routes 
 from mobilize.web.api import orders  # noqa: E402,F401
 from mobilize.web.api import roster  # noqa: E402,F401
 from mobilize.web.api import notices, open_call  # noqa: E402,F401
+from mobilize.web.api import inbound  # noqa: E402,F401
