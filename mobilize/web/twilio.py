@@ -3,11 +3,13 @@ proxies sit between): a missing or wrong signature gets 403 and changes nothing.
 
 Inbound SMS are stored first (unique on MessageSid, so Twilio's retries change nothing), then queued for
 processing; the answer is an empty TwiML response at once, also while every worker is down: replies go through
-the outbox.
+the outbox. A message that could never be processed (no MessageSid, an empty or malformed From) gets 400 with
+the reason and is not stored.
 """
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -26,6 +28,7 @@ from mobilize.web import db, runtime
 log = structlog.get_logger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 EMPTY_TWIML = str(MessagingResponse())
+E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")  # what Twilio puts in From for an SMS from a phone
 
 
 def signed_url() -> str:
@@ -116,9 +119,15 @@ def inbound_sms():
     require_twilio_signature()
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
-    if not sid or "From" not in form:
-        abort(400, "MessageSid and From are required")
-    inbound_id = _store_inbound(sid, form["From"][:20], form.get("To", "")[:20], form.get("Body", ""))
+    if not sid:
+        return _refused("MessageSid is required")
+    sender = form.get("From", "")
+    if not E164.match(sender):
+        # it could never be processed (no phone to answer or to find a volunteer by): refused, not stored
+        log.warning("twilio.inbound_refused", message_sid=sid, reason="bad From")
+        return _refused(f"From must be a phone number in E.164 form (like +8613900000001), got {sender[:40]!r}"
+                        if sender else "From is empty: a message needs the sender's phone number")
+    inbound_id = _store_inbound(sid, sender, form.get("To", "")[:20], form.get("Body", ""))
     if inbound_id is None:
         log.info("twilio.inbound_duplicate", message_sid=sid)
     else:
@@ -126,6 +135,11 @@ def inbound_sms():
         # Live update of the command center's message log, after the commit (best effort, never raises).
         _message_log().notify(runtime(), {"direction": "in", "id": inbound_id})
     return Response(EMPTY_TWIML, mimetype="application/xml")
+
+
+def _refused(reason: str) -> Response:
+    """400 with the reason in plain text (Twilio logs it in its debugger); nothing stored, nothing queued."""
+    return Response(reason + "\n", status=400, mimetype="text/plain")
 
 
 def _queue_processing(inbound_id: int) -> None:
