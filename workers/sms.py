@@ -98,7 +98,10 @@ class _Lease:
     def renew_if_due(self) -> None:
         if time.monotonic() - self.renewed < RENEW_EVERY_S:
             return
-        self.renew()
+        try:
+            self.renew()
+        except Exception as error:  # noqa: BLE001 - the database hiccupped: sending goes on, renewed next time
+            log.warning("sms.lease_not_renewed", error=str(error))
 
     def renew(self, now=None) -> None:
         with self.lock:
