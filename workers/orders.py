@@ -31,6 +31,7 @@ from mobilize.wartime.after_commit import (  # noqa: F401  (re-exported: the wor
 )
 from mobilize.wartime.errors import NotFound
 from workers.context import get_runtime
+from workers.periodic import exclusive
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +82,7 @@ def send_wave(order_id: int) -> dict:
     return {"invited": result.invited, "wave": result.wave, "reason": result.reason}
 
 
+@exclusive("orders.sweep_orders", lease_s=60)
 def sweep_orders() -> dict:
     """Periodic (every ~10 s): timeouts, fill state, and the matching and waves the database says are needed.
     One transaction per order, so one order's trouble does not hold up the others."""

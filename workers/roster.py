@@ -13,6 +13,7 @@ from mobilize.models._types import utcnow
 from mobilize.peacetime import gaps, generation, reminders, service, staffing, swaps
 from mobilize.peacetime.config import RosterConfig
 from workers.context import get_runtime
+from workers.periodic import exclusive
 
 log = structlog.get_logger(__name__)
 
@@ -21,6 +22,7 @@ def _config() -> RosterConfig:
     return RosterConfig.from_settings(get_runtime().settings)
 
 
+@exclusive("roster.generate_roster", lease_s=600)
 def generate_roster(now: datetime | None = None) -> dict:
     """Create the shifts of the coming weeks from the patterns; free the codes of shifts long over."""
     now, cfg, runtime = now or utcnow(), _config(), get_runtime()
@@ -31,6 +33,7 @@ def generate_roster(now: datetime | None = None) -> dict:
     return {"created": result.created, "skipped_holidays": result.skipped_holidays, "ended": ended}
 
 
+@exclusive("roster.sweep_roster", lease_s=300)
 def sweep_roster(now: datetime | None = None) -> dict:
     """Reminders, waitlist promotions, swap expiry, automatic check-outs, wartime service records, and the daily
     gap report with its backfill invitations. Each step commits on its own: one failing does not stop the rest."""
