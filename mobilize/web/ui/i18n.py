@@ -25,7 +25,8 @@ OUTBOUND_STATUS_LABELS = {
     "delivered": _l("delivered"), "undelivered": _l("undelivered"), "failed": _l("failed"),
     "cancelled": _l("cancelled"),
 }
-INBOUND_STATE_LABELS = {"received": _l("received"), "processed": _l("processed")}
+INBOUND_STATE_LABELS = {"received": _l("received"), "processed": _l("processed"),
+                        "dead": _l("set aside: could not be processed")}
 ORDER_STATE_LABELS = {"draft": _l("draft"), "open": _l("open"), "filled": _l("filled"),
                       "staffed": _l("recruiting stopped"), "closed": _l("finished"), "cancelled": _l("cancelled")}
 ASSIGNMENT_STATUS_LABELS = {

@@ -81,6 +81,8 @@ def _outbound_row(message: OutboundMessage) -> LogRow:
 
 
 def _inbound_row(message: InboundMessage, name: str | None) -> LogRow:
+    # a dead letter (processing failed too often: issue 12) says so, with its error, instead of "received"
+    state = "processed" if message.processed_at else ("dead" if message.dead_at else "received")
+    detail = message.last_error if state == "dead" else message.outcome
     return LogRow(at=message.received_at, direction="in", phone=message.from_phone, volunteer=name,
-                  body=message.body, kind=message.intent or "",
-                  state="processed" if message.processed_at else "received", detail=message.outcome)
+                  body=message.body, kind=message.intent or "", state=state, detail=detail)
