@@ -70,12 +70,16 @@ def replies(runtime: Any, messages: list[dict]) -> tuple[set, set]:
 
 
 def wrongful_timeouts(runtime: Any, order_id: int) -> list[int]:
-    """Assignments timed out although the volunteer's accepting answer was stored before confirm_by (after the
-    dispatch was written)."""
-    from mobilize.models import Assignment, InboundMessage
+    """Assignments timed out although the volunteer's accepting answer to this order (no reply code, or this
+    order's) was stored before confirm_by (after the dispatch was written). A yes carrying another order's code
+    answers that order, not this dispatch."""
+    from sqlalchemy import or_
+
+    from mobilize.models import Assignment, InboundMessage, Order
     from mobilize.wartime.timers import TIMEOUT_REASON
 
     with runtime.transaction() as session:
+        code = session.scalar(select(Order.reply_code).where(Order.id == order_id))
         timed_out = session.execute(select(Assignment.id, Assignment.volunteer_id, Assignment.created_at,
                                            Assignment.confirm_by).where(
             Assignment.order_id == order_id, Assignment.end_reason == TIMEOUT_REASON)).all()
@@ -85,6 +89,7 @@ def wrongful_timeouts(runtime: Any, order_id: int) -> list[int]:
                 continue
             answered = session.scalar(select(func.count()).select_from(InboundMessage).where(
                 InboundMessage.volunteer_id == volunteer, InboundMessage.intent == "accept",
+                or_(InboundMessage.reply_code.is_(None), InboundMessage.reply_code == code),
                 InboundMessage.received_at >= created, InboundMessage.received_at < confirm_by))
             if answered:
                 wrong.append(aid)
