@@ -30,7 +30,7 @@ def main() -> None:
         for row in before["results"]:
             result = TrialResult(**row)
             wrong = checks.wrongful_timeouts(runtime, result.order_id)
-            if wrong != result.wrongful_timeouts:
+            if len(wrong) != result.wrongful_timeouts:
                 result.notes = [n for n in result.notes if not n.startswith("wrongful timeouts")]
                 result.notes.append(f"rechecked: wrongful timeouts {result.wrongful_timeouts} -> {len(wrong)}")
                 result.wrongful_timeouts = len(wrong)
