@@ -146,6 +146,13 @@ def rt(tmp_path, database_url) -> Runtime:
 
 
 @pytest.fixture
+def redis_rt(tmp_path, database_url, redis_url, redis_client) -> Runtime:
+    """A runtime on each database with the test Redis (flushed), used by the workers' code too: for jobs queued
+    and run for real."""
+    yield from _as_the_workers(Runtime(make_settings(tmp_path, database_url, redis_url)))
+
+
+@pytest.fixture
 def srt(tmp_path, sqlite_url) -> Runtime:
     """SQLite only, for tests whose subject is not the database; used by the workers' code too."""
     yield from _as_the_workers(Runtime(make_settings(tmp_path, sqlite_url)))

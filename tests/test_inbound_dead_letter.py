@@ -13,23 +13,17 @@ from mobilize import jobs
 from mobilize.app import create_app
 from mobilize.models import AuditEvent, InboundMessage, OutboundMessage
 from mobilize.models._types import utcnow
-from mobilize.runtime import Runtime
 from mobilize.sms import inbox
-from tests.conftest import make_settings
 from tests.web.conftest import seed_registry
-from workers.context import set_runtime
 from workers.sms import process_inbound, requeue_unprocessed
 
 ERROR = "a message needs a volunteer or a phone number"
 
 
 @pytest.fixture
-def rt(tmp_path, database_url, redis_url, redis_client):
-    runtime = Runtime(make_settings(tmp_path, database_url, redis_url))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-    runtime.close()
+def rt(redis_rt):
+    """Here the runtime has Redis: the jobs are queued and run for real."""
+    return redis_rt
 
 
 @pytest.fixture

@@ -5,26 +5,14 @@ from __future__ import annotations
 import pytest
 from rq.utils import import_attribute
 
-from mobilize.runtime import Runtime
-from tests.conftest import make_settings
 from workers import orders, roster
-from workers.context import set_runtime
 from workers.periodic import single_run
-
-
-@pytest.fixture
-def redis_runtime(tmp_path, sqlite_url, redis_url, redis_client):
-    runtime = Runtime(make_settings(tmp_path, sqlite_url, redis_url))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-    runtime.close()
 
 
 @pytest.mark.parametrize("job, name", [(orders.sweep_orders, "orders.sweep_orders"),
                                        (roster.sweep_roster, "roster.sweep_roster"),
                                        (roster.generate_roster, "roster.generate_roster")])
-def test_an_overlapping_sweep_skips_and_a_lone_one_runs(redis_runtime, redis_client, job, name):
+def test_an_overlapping_sweep_skips_and_a_lone_one_runs(redis_rt, redis_client, job, name):
     with single_run(redis_client, name, lease_s=30) as mine:  # another process's run, still going
         assert mine
         assert job() == {"skipped": True}

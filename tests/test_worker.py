@@ -12,19 +12,13 @@ from rq.scheduler import RQScheduler
 from config import Settings
 from mobilize.runtime import RedisUnavailable, Runtime
 from tests import factories
-from tests.conftest import make_settings
 from workers import maintenance
-from workers.context import set_runtime
 from workers.queues import BULK, HIGH, QUEUE_NAMES, all_queues, queue, queue_sizes
 
 
 @pytest.fixture
-def worker_runtime(tmp_path, database_url, redis_url, redis_client):
-    runtime = Runtime(make_settings(tmp_path, database_url, redis_url))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-    runtime.close()
+def worker_runtime(redis_rt):
+    return redis_rt
 
 
 def test_queues_are_defined_once_and_by_workload():

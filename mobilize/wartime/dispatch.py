@@ -146,8 +146,10 @@ def run_matching(session: Session, order_id: int, now: datetime, zone: str = DEF
     taken = {p.volunteer_id for p in placements}
     waiting = [c for c in candidates if c.volunteer_id not in taken]
     still_open = order_slots(session, order, open_only=True)
-    told = tell_standby(session, order, now, held | qualifying(waiting, still_open, order))
-    _note_idle_places(session, order, waiting, still_open, idle_since)
+    allowed = allowed_pairs(waiting, still_open, order)  # who waits x what is open: read by both steps below
+    could_go = {c.volunteer_id for c, row in zip(waiting, allowed.any(axis=1)) if row}
+    told = tell_standby(session, order, now, held | could_go)
+    _note_idle_places(session, order, waiting, still_open, allowed, idle_since)
     refresh_fill_state(session, order, now)
     remaining = open_places(session, order.id)
     if remaining > 0 and order.state in RUNNING_STATES:
@@ -239,17 +241,16 @@ def _idle_since(session: Session, order_id: int) -> dict[int, datetime]:
 
 
 def _note_idle_places(session: Session, order: Order, waiting: list[Candidate], still_open: list[Slot],
-                      idle_since: dict[int, datetime]) -> None:
+                      allowed: np.ndarray, idle_since: dict[int, datetime]) -> None:
     """Keep `Demand.idle_since`: since when a demand has had an open place that one of the `waiting` volunteers
     (accepted, unplaced) qualifies for; from the earliest such answer, kept while that stays true however the
     people change, cleared when it stops. It bounds the hold-back per place, not only per person: a stream of
-    answers each held for less than HOLD_MAX_S must not keep one place open for longer."""
+    answers each held for less than HOLD_MAX_S must not keep one place open for longer. `allowed`: who of
+    `waiting` may take which of `still_open` (`allowed_pairs`)."""
     now_idle: dict[int, datetime] = {}
-    if waiting and still_open:
+    if allowed.any():
         answered = dict(session.execute(select(Invitation.volunteer_id, Invitation.answered_at).where(
             Invitation.order_id == order.id, Invitation.volunteer_id.in_([c.volunteer_id for c in waiting]))).all())
-        _distance, cost = pair_costs(waiting, still_open, WEIGHTS, order.max_distance_m)
-        allowed = np.isfinite(cost)
         for column, slot in enumerate(still_open):
             times = [answered[c.volunteer_id] for c, ok in zip(waiting, allowed[:, column])
                      if ok and answered.get(c.volunteer_id) is not None]
@@ -305,13 +306,19 @@ def confident_placements(candidates: list[Candidate], pending: list[Candidate], 
     return placements
 
 
-def qualifying(candidates: list[Candidate], slots: list[Slot], order: Order) -> set[int]:
-    """The candidates who qualify for at least one of `slots` (skill, vetting, distance): nobody among them may be
-    told "full" while those places are open (DESIGN 7)."""
+def allowed_pairs(candidates: list[Candidate], slots: list[Slot], order: Order) -> np.ndarray:
+    """Which candidate may take which slot (skill, vetting, distance), as a boolean matrix (candidates x slots)."""
     if not candidates or not slots:
-        return set()
+        return np.zeros((len(candidates), len(slots)), dtype=bool)
     _distance, cost = pair_costs(candidates, slots, WEIGHTS, order.max_distance_m)
-    return {c.volunteer_id for c, row in zip(candidates, np.isfinite(cost).any(axis=1)) if row}
+    return np.isfinite(cost)
+
+
+def qualifying(candidates: list[Candidate], slots: list[Slot], order: Order) -> set[int]:
+    """The candidates who qualify for at least one of `slots`: nobody among them may be told "full" while those
+    places are open (DESIGN 7)."""
+    rows = allowed_pairs(candidates, slots, order).any(axis=1)
+    return {c.volunteer_id for c, row in zip(candidates, rows) if row}
 
 
 def idle_places(session: Session, order: Order) -> Counter[int]:

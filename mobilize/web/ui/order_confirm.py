@@ -36,9 +36,8 @@ from mobilize.web.ui.orders import (
     _problem_text,
     _render_form,
     _render_order,
-    _spec_from_form,
     _zone,
-    form_problems,
+    save_draft_form,
 )
 from mobilize.web.ui.blueprint import blueprint
 from mobilize.web.ui.order_steps import STEPS, Step, available_steps, step_titles  # noqa: F401  (re-exported)
@@ -304,20 +303,13 @@ def order_edit(order_id: int):
 @roles_required(*COMMAND_ROLES)
 def order_update(order_id: int):
     order = _draft_or_409(order_id)
-    form = request.form
-    spec, problems = _spec_from_form(form)
-    if spec is not None:
+
+    def save(spec) -> int:
         changes = {name: getattr(spec, name) for name in drafts.EDITABLE}
-        try:
-            drafts.update_draft(db(), order_id, changes, _actor(), utcnow())
-            db().commit()
-        except WartimeError as error:
-            db().rollback()
-            problems = form_problems(error)
-        else:
-            flash(_("Draft saved. Check the audience and the SMS cost, then launch."), "ok")
-            return redirect(url_for("ui.order_page", order_id=order_id), 303)
-    return _render_form(form, problems, status=422, order=order)
+        drafts.update_draft(db(), order_id, changes, _actor(), utcnow())
+        return order_id
+
+    return save_draft_form(save, order)
 
 
 @blueprint.post("/command/orders/<int:order_id>/discard")

@@ -114,19 +114,25 @@ def order_new():
 @blueprint.post("/command/orders")
 @roles_required(*COMMAND_ROLES)
 def order_create():
+    return save_draft_form(lambda spec: drafts.create_draft(db(), spec, _actor(), utcnow()).id)
+
+
+def save_draft_form(save, order=None):
+    """The draft form posted (new or edited): `save(spec)` writes it and returns the order's id; the page of the
+    order on success, else the form again with a message per field (422)."""
     form = request.form
     spec, problems = _spec_from_form(form)
     if spec is not None:
         try:
-            order = drafts.create_draft(db(), spec, _actor(), utcnow())
+            order_id = save(spec)
             db().commit()
         except WartimeError as error:
             db().rollback()
             problems = form_problems(error)
         else:
             flash(_("Draft saved. Check the audience and the SMS cost, then launch."), "ok")
-            return redirect(url_for("ui.order_page", order_id=order.id), 303)
-    return _render_form(form, problems, status=422)
+            return redirect(url_for("ui.order_page", order_id=order_id), 303)
+    return _render_form(form, problems, status=422, order=order)
 
 
 def _render_form(form, problems: dict, status: int = 200, order=None):
