@@ -12,15 +12,20 @@ Queues are named by workload (DESIGN section 6):
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from redis import Redis
+import structlog
+from redis import Redis, WatchError
 from redis.client import Pipeline
 from rq import Queue, Retry, Worker
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+
+log = structlog.get_logger(__name__)
 
 HIGH, DEFAULT, BULK = "high", "default", "bulk"
 QUEUE_NAMES: tuple[str, ...] = (HIGH, DEFAULT, BULK)  # the order workers listen in: high first
@@ -39,6 +44,7 @@ SEND_BUDGET_S = 20.0  # a sender job hands over to a fresh one after this long
 KICK_KEY = "mobilize:sms:kick:{priority}"
 SEND_RETRY = Retry(max=6, interval=[1, 2, 5, 15, 30, 60])  # RQ's own retry for gateway outages
 KICK_GUARD_S = 30
+KICK_GRACE_S = 5  # a guard this young may not have its job enqueued yet
 FAILED_KEPT_S = 86400  # a failed sender or inbound job stays inspectable for a day
 
 
@@ -85,14 +91,52 @@ def enqueue_in(connection: Redis, delay_s: float, name: str, *args: Any, queue: 
                                                 kwargs=kwargs, job_timeout=timeout, job_id=job_id)
 
 
-def kick_senders(connection: Redis, priorities: Iterable[Any]) -> None:
+def kick_senders(connection: Redis, priorities: Iterable[Any], replace_lost: bool = False) -> None:
     """Make sure a sender job is on its way for each priority (`Priority` members or their names; at most one
-    waiting per priority)."""
+    waiting per priority). The guard holds the waiting job's id; with `replace_lost` (the periodic reconcile),
+    a guard whose job is gone (lost with a Redis restart from its append-only file, which keeps the last
+    second of writes at best) is replaced at once instead of blocking every kick until it expires."""
     for priority in priorities:
         name = str(getattr(priority, "value", priority))
-        if connection.set(KICK_KEY.format(priority=name), 1, nx=True, ex=KICK_GUARD_S):
+        key = KICK_KEY.format(priority=name)
+        if replace_lost:
+            _drop_lost_guard(connection, key)
+        job_id = f"send-{name}-{uuid.uuid4().hex}"
+        if connection.set(key, job_id, nx=True, ex=KICK_GUARD_S):
             enqueue(connection, "sms.send_pending", name, queue=name, timeout=SEND_BUDGET_S * 4, retry=SEND_RETRY,
-                    failure_ttl=FAILED_KEPT_S)
+                    failure_ttl=FAILED_KEPT_S, job_id=job_id)
+
+
+# a sender clears its guard as it starts, so a guard naming a started job outlived a worker that died right there
+WAITING_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+
+
+def _drop_lost_guard(connection: Redis, key: str) -> None:
+    """Delete the kick guard if the job it names no longer waits (missing, finished or failed). A guard younger
+    than KICK_GRACE_S is left alone: its kicker may be between setting it and enqueueing the job."""
+    job_id = connection.get(key)
+    if job_id is None or KICK_GUARD_S - connection.ttl(key) < KICK_GRACE_S:
+        return
+    try:
+        status = Job.fetch(job_id.decode(), connection=connection).get_status()
+    except NoSuchJobError:
+        status = None
+    if status not in WAITING_STATUSES:
+        _delete_if_equal(connection, key, job_id)
+        log.warning("sms.kick_guard_lost", key=key, job_id=job_id.decode(), status=str(status))
+
+
+def _delete_if_equal(connection: Redis, key: str, value: bytes) -> None:
+    """Compare-and-delete: a newer guard set meanwhile stays."""
+    with connection.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.get(key) == value:
+                pipe.multi()
+                pipe.delete(key)
+                pipe.execute()
+        except WatchError:
+            pass  # changed under us: a fresh guard, keep it
 
 
 _queue = queue  # `queue` is also the keyword naming the queue in enqueue and enqueue_in

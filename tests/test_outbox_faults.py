@@ -18,6 +18,8 @@ from tests import factories
 from tests.stack import start_stack, wait_until
 from workers import sms as sms_jobs
 from workers.periodic import LOCK_KEY
+from mobilize.jobs import KICK_GRACE_S, KICK_GUARD_S, KICK_KEY, kick_senders
+from rq import Queue
 
 BODY = "请于明天8点到太平角检测点报到"
 
@@ -147,6 +149,38 @@ def test_a_killed_senders_claim_expires_and_the_row_goes_out_within_the_lease(st
     stack.run_jobs()
     assert len(sent(stack)) == 1
     assert row(stack, message_id).twilio_sid == sent(stack)[0]["sid"]
+
+
+def test_a_send_job_lost_with_redis_is_replaced_by_the_next_reconcile_not_after_its_guard_expires(stack):
+    """Redis back from its append-only file without the queued sender job, but with the kick guard naming it
+    (chaos trial 27: 34 s without a send). Kicks are blocked by the guard; the reconcile replaces it."""
+    [message_id] = queue(stack)
+    redis = stack.runtime.redis
+    high = Queue("high", connection=redis)
+    high.empty()  # the job is gone...
+    key = KICK_KEY.format(priority="high")
+    redis.set(key, "send-high-lost", ex=KICK_GUARD_S - KICK_GRACE_S - 1)  # ...its guard is not (and is old enough)
+    kick_senders(redis, [Priority.high])
+    assert high.count == 0  # an ordinary kick respects the guard
+    result = sms_jobs.reconcile_outbox()
+    assert result["kicked"] == ["high"] and high.count == 1
+    assert redis.get(key).decode() == high.job_ids[0]  # the new guard names the new job
+    stack.run_jobs()
+    assert row(stack, message_id).status is not OutboundStatus.pending and len(sent(stack)) == 1
+
+
+def test_a_fresh_or_live_kick_guard_is_left_alone_by_the_reconcile(stack):
+    queue(stack)
+    redis = stack.runtime.redis
+    high = Queue("high", connection=redis)
+    key = KICK_KEY.format(priority="high")
+    assert high.count == 1 and redis.get(key).decode() == high.job_ids[0]  # the commit kicked a sender
+    sms_jobs.reconcile_outbox()
+    assert high.count == 1  # its job waits: no second sender
+    high.empty()
+    redis.set(key, "send-high-just-set", ex=KICK_GUARD_S)  # a kicker between setting the guard and enqueueing
+    sms_jobs.reconcile_outbox()
+    assert high.count == 0 and redis.get(key) == b"send-high-just-set"
 
 
 def test_a_dead_senders_message_the_gateway_took_is_recorded_after_the_lease_not_sent_again(stack):

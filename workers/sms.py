@@ -509,7 +509,7 @@ def _reconcile(runtime, stale_after_s: float, now) -> dict:
     with runtime.transaction() as session:
         waiting = [p for p in Priority if outbox.pending_count(session, p)]
     try:
-        kick_senders(runtime.redis, waiting)
+        kick_senders(runtime.redis, waiting, replace_lost=True)
     except RedisError as error:
         log.warning("sms.kick_failed", error=str(error))
     if recovered or released:
