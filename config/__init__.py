@@ -57,6 +57,8 @@ class Settings:
     sms_currency: str = "CNY"
     log_format: str = "console"
     log_level: str = "INFO"
+    # The bearer token Prometheus sends to read /metrics (admins' API tokens read it too); unset: admins only.
+    metrics_token: str | None = None
     demo: bool = False
     testing: bool = False
     extra: dict = field(default_factory=dict)
@@ -102,6 +104,7 @@ class Settings:
             sms_currency=(env.get("SMS_CURRENCY") or "CNY").strip().upper(),
             log_format=env.get("LOG_FORMAT", "console"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            metrics_token=_metrics_token(env.get("MOBILIZE_METRICS_TOKEN")),
             demo=_bool(env.get("MOBILIZE_DEMO")),
             extra=_matching_timers(env),
         )
@@ -169,6 +172,18 @@ def _matching_timers(env: Mapping[str, str]) -> dict:
 
 def _bool(raw: str | None) -> bool:
     return (raw or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+MIN_METRICS_TOKEN_LENGTH = 32
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    """A shared secret compared as it is: too short a one could be guessed, so it is refused at start."""
+    token = (raw or "").strip()
+    if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        raise ConfigError(f"MOBILIZE_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters (e.g. "
+                          "the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return token or None
 
 
 def _thresholds(raw: str | None) -> tuple[int, ...]:

@@ -5,6 +5,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -108,14 +109,29 @@ def issue_token(session: Session, user: User) -> str:
     return token
 
 
-def authenticate_token(session: Session, token: str) -> Principal | None:
+def authenticate_token(session: Session, token: str, now: datetime | None = None) -> Principal | None:
+    """Who the token acts for, or None: unknown or revoked, or its account disabled or locked. A token is no
+    way around a lock: while failed logins hold the account locked (`locked_until`, in the future) its tokens
+    are refused like its password, and both work again when the lock runs out; a disabled account's tokens
+    work again if it is enabled again (they are not revoked)."""
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
+    now = now or utcnow()
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or row.revoked_at is not None or not row.user.active:
+    if row is None or row.revoked_at is not None or not account_usable(row.user, now):
         return None
-    row.last_used_at = utcnow()
+    row.last_used_at = now
     return Principal.of(row.user)
+
+
+def account_usable(user: User, now: datetime) -> bool:
+    """Neither disabled nor locked at `now`."""
+    return user.active and not is_locked(user, now)
+
+
+def is_locked(user: User, now: datetime) -> bool:
+    """Locked by failed logins until `locked_until` (see `mobilize.web.ui.login`)."""
+    return user.locked_until is not None and user.locked_until > now
 
 
 def revoke_token(session: Session, token: str) -> bool:

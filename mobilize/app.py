@@ -43,10 +43,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             session.close()
 
     from mobilize.wartime.after_commit import install
-    from mobilize.web import register_blueprints
+    from mobilize.web import converters, openapi, register_blueprints
 
     install(runtime)  # commits that request waves or matching queue the jobs (through mobilize.jobs)
+    converters.install(app)  # before any route: every <int:id> within the databases' range
     register_blueprints(app)
+    openapi.register(app)
     return app
 
 

@@ -288,3 +288,50 @@ def test_progress_and_bad_arguments(runtime):
     assert {stage for stage, _, _ in stages} >= {"communities", "sites", "teams", "volunteers", "memberships"}
     with runtime.transaction() as session, pytest.raises(ValueError):
         seed_demo(session, volunteers=-1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tiny demos: no volunteer, or too few for every post (an INSERT of no rows wrote a row of defaults)
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("volunteers", [0, 1, 2, 7])
+def test_a_tiny_demo_seeds_the_district_and_its_roster(runtime, volunteers):
+    from sqlalchemy import func
+
+    from mobilize.models import Post, ServiceRecord, ShiftSignup
+    from mobilize.peacetime.demo import seed_roster
+
+    with runtime.transaction() as session:  # as `mobilize seed demo` does: both in one transaction
+        summary = seed_demo(session, volunteers=volunteers)
+        roster = seed_roster(session)
+    assert summary.created and summary.volunteers == volunteers and summary.total_sites >= 2 * len(STREETS)
+    assert roster.status == "created" and roster.posts > 0 and roster.shifts > 0
+    with runtime.transaction() as session:
+        def count(model) -> int:
+            return session.scalar(select(func.count()).select_from(model))
+
+        signups, records = count(ShiftSignup), count(ServiceRecord)
+        assert count(Post) == roster.posts
+        assert signups == roster.signups + session.scalar(select(func.count()).select_from(ShiftSignup).where(
+            ShiftSignup.source == "demo", ShiftSignup.status != "booked"))
+        assert set(session.scalars(select(ShiftSignup.volunteer_id).distinct())) <= set(
+            session.scalars(select(Volunteer.id)))
+    if volunteers == 0:
+        assert (signups, records, roster.signups, roster.service_records) == (0, 0, 0, 0)
+    else:
+        assert signups > 0 and roster.past_shifts > 0
+
+
+def test_seed_demo_command_with_no_volunteers(sqlite_url, tmp_path):
+    from click.testing import CliRunner
+
+    from mobilize.cli import build_cli
+
+    env = {"DATABASE_URL": sqlite_url, "MOBILIZE_INSTANCE_PATH": str(tmp_path / "instance"),
+           "SMS_BACKEND": "simulator"}
+    result = CliRunner().invoke(build_cli(), ["seed", "demo", "--volunteers", "0"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "demo district created" in result.output and " 0 volunteers" in result.output
+    assert "with 0 sign-ups" in result.output and "0 service records" in result.output
+    assert "commander / " in result.output

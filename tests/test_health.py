@@ -57,8 +57,12 @@ def test_healthz_reports_what_is_down(tmp_path, sqlite_url):
     assert response.json["checks"]["redis"]["ok"] is False and "Connection" in response.json["checks"]["redis"]["error"]
 
 
+METRICS_TOKEN = "metrics-token-for-the-tests-0123456789"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # as Prometheus sends it (README, operations)
+
+
 def test_metrics_are_prometheus_text(tmp_path, sqlite_url, redis_url, redis_client):
-    runtime = Runtime(make_settings(tmp_path, sqlite_url, redis_url))
+    runtime = Runtime(make_settings(tmp_path, sqlite_url, redis_url, metrics_token=METRICS_TOKEN))
     now = utcnow()
     with runtime.transaction() as session:
         session.add(InboundMessage(message_sid="SM1", from_phone="+8613800000001", to_phone="+8610690000",
@@ -74,7 +78,7 @@ def test_metrics_are_prometheus_text(tmp_path, sqlite_url, redis_url, redis_clie
     jobs.enqueue(redis_client, "orders.match_order", 1)
     _scheduler_beat(redis_client, age_s=3)
 
-    response = create_app(runtime=runtime).test_client().get("/metrics")
+    response = create_app(runtime=runtime).test_client().get("/metrics", headers=SCRAPER)
     assert response.status_code == 200 and response.mimetype == "text/plain"
     values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
               for line in response.get_data(as_text=True).splitlines() if line and not line.startswith("#")}
@@ -92,6 +96,7 @@ def test_metrics_are_prometheus_text(tmp_path, sqlite_url, redis_url, redis_clie
 
 
 def test_metrics_answer_without_redis(tmp_path, sqlite_url):
-    runtime = Runtime(make_settings(tmp_path, sqlite_url, "redis://127.0.0.1:1/0"))
-    text = create_app(runtime=runtime).test_client().get("/metrics").get_data(as_text=True)
+    runtime = Runtime(make_settings(tmp_path, sqlite_url, "redis://127.0.0.1:1/0",
+                                    metrics_token=METRICS_TOKEN))
+    text = create_app(runtime=runtime).test_client().get("/metrics", headers=SCRAPER).get_data(as_text=True)
     assert "mobilize_redis_up 0.0" in text and "mobilize_volunteers 0.0" in text

@@ -157,3 +157,35 @@ def test_through_the_mobilize_command(sqlite_url, tmp_path):
     result = CliRunner().invoke(cli, ["volunteers", "import", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "2 created" in result.stdout
+
+
+def stored_teams(database_url) -> set[str]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.scalars(select(Team.name)))
+    finally:
+        engine.dispose()
+
+
+def test_hidden_characters_are_removed_noted_and_a_blank_name_rejected(sqlite_url, tmp_path, invoke):
+    path = write(tmp_path, [
+        HEADER,
+        "\u202e伟张,13805320001,八大关街道,太平角\u200b社区,36.0531,120.3512,,太平角队\u2066,zh",
+        "\"李\t娜\",13805320002,湛山,,36.0611,120.3660,,,",
+        "\u202e\u200b,13805320003,湛山,,36.0611,120.3660,,,",
+    ])
+    result = invoke(sqlite_url, path)
+    assert result.exit_code == 1, result.output  # the blank name is a rejected row
+    lines = result.stdout.splitlines()
+    assert lines[0] == "line 4: name: nothing visible left once control and direction characters are removed"
+    assert lines[1:5] == [
+        "changed: line 2: name: had control or direction characters (U+202E RIGHT-TO-LEFT OVERRIDE); removed",
+        "changed: line 2: community: had control or direction characters (U+200B ZERO WIDTH SPACE); removed",
+        "changed: line 2: teams: had control or direction characters (U+2066 LEFT-TO-RIGHT ISOLATE); removed",
+        "changed: line 3: name: had control or direction characters (U+0009); removed",
+    ]
+    assert "3 rows, 2 good, 1 rejected" in result.stdout
+    assert "4 values in 2 rows had control or direction characters, removed" in result.stdout
+    assert stored(sqlite_url) == {"+8613805320001": "伟张", "+8613805320002": "李 娜"}
+    assert stored_teams(sqlite_url) == {"太平角队"}

@@ -129,6 +129,62 @@ def test_a_duplicate_of_a_rejected_row_is_still_a_duplicate():
     assert "already on line 2" in reasons(errors)["phone"]
 
 
+# --- hidden characters -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, name, shown", [
+    ("\u202e伟张", "伟张", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("张\u200b伟", "张伟", "U+200B ZERO WIDTH SPACE"),
+    ("张\t伟", "张 伟", "U+0009"),
+    ("\ufeff张伟\u2066", "张伟", "U+FEFF ZERO WIDTH NO-BREAK SPACE, U+2066 LEFT-TO-RIGHT ISOLATE"),
+    ("a\u202ab\u202bc\u202cd\u202de", "abcde", "U+202A LEFT-TO-RIGHT EMBEDDING, U+202B RIGHT-TO-LEFT "
+                                          "EMBEDDING, U+202C POP DIRECTIONAL FORMATTING, ..."),
+])
+def test_a_name_with_hidden_characters_is_cleaned_and_noted(raw, name, shown):
+    row, errors = check(name=raw)
+    assert errors == []
+    assert row.name == name
+    assert [str(note) for note in row.notes] == [
+        f"line 7: name: had control or direction characters ({shown}); removed"]
+
+
+@pytest.mark.parametrize("raw", ["\u202e", "\u200b\u200d\ufeff", "\u3164", " \t "])
+def test_a_name_with_nothing_visible_left_is_an_error(raw):
+    row, errors = check(name=raw)
+    assert row is None
+    assert reasons(errors)["name"] == "nothing visible left once control and direction characters are removed"
+
+
+def test_a_name_of_combining_marks_alone_is_not_a_name():
+    row, errors = check(name="\u0301\u0301")
+    assert row is None and reasons(errors)["name"] == "no visible character"
+
+
+def test_every_field_is_cleaned_and_each_change_noted():
+    row, errors = check(community="太平角\u200b社区", teams="太平角队\u202e;应急队",
+                        skills="medical\u200d", phone="138\u200b0532\u20600001")
+    assert errors == []
+    assert (row.community, row.teams, row.skills, row.phone) == ("太平角社区", ("太平角队", "应急队"),
+                                                                ("medical",), "+8613805320001")
+    assert [note.column for note in row.notes] == ["phone", "community", "skills", "teams"]
+
+
+def test_legitimate_names_are_kept_as_they_are():
+    for name in ("欧阳娜娜", "Nguyễn Văn An", "José", "李雷👨\u200d👩\u200d👧", "阿卜杜拉·买买提"):
+        row, errors = check(name=name)
+        assert errors == [] and row.name == name and row.notes == ()
+
+
+def test_notes_of_a_file_come_in_line_order():
+    data = (f"{HEADER}\n\u202e张伟,13805320001,八大关,,1,2,,,\n李娜,13805320002,八大关,,1,2,,,\n"
+            f"王\u200b芳,13805320003,八大关,,1,2,,,\n\u202e,13805320004,八大关,,1,2,,,\n").encode()
+    result = validate_bytes(data)
+    assert [row.name for row in result.rows] == ["张伟", "李娜", "王芳"]
+    assert [(note.line, note.column) for note in result.notes] == [(2, "name"), (4, "name")]
+    assert result.errors == [RowError(5, "name", "nothing visible left once control and direction characters "
+                                                 "are removed")]
+
+
 # --- the phone fast path ------------------------------------------------------------------------------------
 
 
@@ -172,8 +228,10 @@ def test_a_bom_and_crlf_file_reads_with_line_numbers():
 def test_quoted_fields_across_lines_keep_the_starting_line():
     data = (f"{HEADER}\n\"王\n芳\",13805320003,八大关,,1,2,,,\n赵,123,八大关,,1,2,,,\n").encode()
     result = validate_bytes(data)
-    assert result.rows[0].name == "王\n芳"
+    assert result.rows[0].name == "王 芳"  # a name is one line: the line break became a space (and a note)
     assert result.errors[0].line == 4
+    assert [str(note) for note in result.notes] == [
+        "line 2: name: had control or direction characters (U+000A); removed"]
 
 
 def test_multibyte_characters_split_across_read_chunks(monkeypatch):

@@ -38,7 +38,8 @@ def import_command(context: CliContext, file: Path, strict: bool, dry_run: bool,
     Columns: name,phone,street,community,lat,lon,skills,teams,language (an address column may replace lat
     and lon). A volunteer is keyed by phone: importing the same file again updates, never duplicates. Good
     rows are imported in one transaction and bad rows are listed (line: column: reason); with --strict a single
-    bad row means nothing is imported.
+    bad row means nothing is imported. Control and direction characters are removed from every value, each
+    value so changed listed ("changed: line: column: ..."); a name with nothing visible left is a bad row.
 
     Exit status: 0 all rows imported, 1 some rows rejected, 2 the file could not be imported at all.
     """
@@ -81,6 +82,10 @@ def import_command(context: CliContext, file: Path, strict: bool, dry_run: bool,
         click.echo(str(error))
     if len(report.errors) > SHOWN_ERRORS:
         click.echo(f"... and {len(report.errors) - SHOWN_ERRORS} more")
+    for note in report.notes[:SHOWN_ERRORS]:
+        click.echo(f"changed: {note}")
+    if len(report.notes) > SHOWN_ERRORS:
+        click.echo(f"... and {len(report.notes) - SHOWN_ERRORS} more values changed")
     for warning in report.warnings:
         click.echo(f"warning: {warning}")
     click.echo(_summary(file, report))
@@ -90,6 +95,10 @@ def import_command(context: CliContext, file: Path, strict: bool, dry_run: bool,
 def _summary(file: Path, report) -> str:
     would = "would be " if report.dry_run else ""
     lines = [f"{file.name}: {report.rows} rows, {report.accepted} good, {report.rejected} rejected"]
+    if report.notes:
+        rows = len({note.line for note in report.notes})
+        lines.append(f"{len(report.notes)} values in {rows} rows had control or direction characters, "
+                     "removed (listed above as changed)")
     if report.strict and report.rejected:
         lines.append("nothing imported (--strict): fix the rows above and import the file again")
     elif report.imported or report.committed or report.dry_run:

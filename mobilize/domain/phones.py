@@ -40,7 +40,20 @@ def mask_phone(phone: str) -> str:
 
 
 _PHONE_IN_TEXT = re.compile(r"\+\d{10,15}")
+# A Chinese mobile number written without the country code, as people type it in free text: 13800138000,
+# 138 0013 8000 or 138-0013-8000 (not inside a longer run of digits: an id or a time is not a phone number).
+_BARE_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 
 
 def mask_phone_numbers_in(text: str) -> str:
+    """E.164 numbers in a text masked (logs, live events: what the service itself writes)."""
     return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group(0)), text)
+
+
+def redact_phone_numbers(text: str) -> str:
+    """Every phone number a person may have written in a text (an SMS body, a notice, a title, a reason)
+    masked: E.164 ones, and bare Chinese mobiles with or without spaces or dashes. The one rule for all that
+    people who must not see phone numbers read, pages and API alike."""
+    if not text:
+        return text
+    return _BARE_MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", mask_phone_numbers_in(text))

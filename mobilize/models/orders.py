@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilize.db import Base
 from mobilize.domain.order_states import OrderState  # the state machine's own vocabulary, stored as is
+from mobilize.models._text import cleaned_text
 from mobilize.models._types import UTCDateTime, utcnow
 from mobilize.models.registry import Role, Site, Skill, Volunteer
 
@@ -84,6 +85,8 @@ class Order(Base):
 
     demands: Mapped[list["Demand"]] = relationship(back_populates="order", cascade="all, delete-orphan",
                                                    order_by="Demand.id")
+
+    _text = cleaned_text(lines=("title",), required=("title",))
 
 
 class Demand(Base):
@@ -209,3 +212,5 @@ class Assignment(Base):
     order: Mapped[Order] = relationship()
     demand: Mapped[Demand] = relationship()
     volunteer: Mapped[Volunteer] = relationship()
+
+    _text = cleaned_text(lines=("end_reason",), multiline=("notes",))

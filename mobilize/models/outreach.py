@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobilize.db import Base
+from mobilize.models._text import cleaned_text, cleaned_texts
 from mobilize.models._types import UTCDateTime, utcnow
 
 
@@ -43,6 +44,8 @@ class OpenCallDialogue(Base):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # STOP: nothing more is sent to them
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"))
 
+    _text = cleaned_text(lines=("name",))  # checked by the dialogue first (open_call.clean_name)
+
 
 class NoticeState(str, enum.Enum):
     draft = "draft"
@@ -70,3 +73,6 @@ class Notice(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recipients: Mapped[int] = mapped_column(Integer, default=0)  # messages queued at send
     segments: Mapped[int] = mapped_column(Integer, default=0)
+
+    _text = cleaned_text(multiline=("note",))
+    _texts = cleaned_texts("texts")

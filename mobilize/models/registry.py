@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilize.db import Base
+from mobilize.models._text import cleaned_text
 from mobilize.models._types import UTCDateTime, utcnow
 
 
@@ -40,6 +41,8 @@ class Street(Base):
     communities: Mapped[list["Community"]] = relationship(back_populates="street", order_by="Community.name")
     sites: Mapped[list["Site"]] = relationship(back_populates="street", order_by="Site.name")
 
+    _text = cleaned_text(lines=("name", "short_name", "name_en"), required=("name", "short_name"))
+
 
 class Community(Base):
     __tablename__ = "communities"
@@ -52,6 +55,8 @@ class Community(Base):
     lon: Mapped[float | None] = mapped_column(Float)
 
     street: Mapped[Street] = relationship(back_populates="communities")
+
+    _text = cleaned_text(lines=("name",), required=("name",))
 
 
 class SiteKind(str, enum.Enum):
@@ -70,6 +75,8 @@ class Skill(Base):
     name_zh: Mapped[str] = mapped_column(String(40), unique=True)
     name_en: Mapped[str] = mapped_column(String(60))
 
+    _text = cleaned_text(lines=("name_zh", "name_en"), required=("name_zh",))
+
 
 class Role(Base):
     """A kind of job at a site (registration, queue keeping...), possibly needing a skill."""
@@ -84,6 +91,8 @@ class Role(Base):
     accepts_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
 
     skill: Mapped[Skill | None] = relationship()
+
+    _text = cleaned_text(lines=("name_zh", "name_en"), required=("name_zh",))
 
 
 class Site(Base):
@@ -106,6 +115,8 @@ class Site(Base):
 
     street: Mapped[Street] = relationship(back_populates="sites")
     roles: Mapped[list["SiteRole"]] = relationship(back_populates="site", cascade="all, delete-orphan")
+
+    _text = cleaned_text(lines=("name", "address", "contact_name"), required=("name",))
 
 
 class SiteRole(Base):
@@ -133,6 +144,8 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id", ondelete="SET NULL"))
     specialised: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    _text = cleaned_text(lines=("name",), required=("name",))
 
 
 volunteer_skills = Table(
@@ -182,6 +195,8 @@ class Volunteer(Base):
     community: Mapped[Community | None] = relationship()
     skills: Mapped[list[Skill]] = relationship(secondary=volunteer_skills, order_by=Skill.code)
     teams: Mapped[list[Team]] = relationship(secondary=volunteer_teams, order_by=Team.name)
+
+    _text = cleaned_text(lines=("name",), multiline=("notes",), required=("name",))
 
     @property
     def opted_out(self) -> bool:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilize.db import Base
+from mobilize.models._text import cleaned_text
 from mobilize.models._types import UTCDateTime, utcnow
 from mobilize.models.registry import Role, Site, Volunteer
 
@@ -56,6 +57,8 @@ class Post(Base):
     site: Mapped[Site] = relationship()
     role: Mapped[Role] = relationship()
     patterns: Mapped[list["ShiftPattern"]] = relationship(back_populates="post", order_by="ShiftPattern.id")
+
+    _text = cleaned_text(lines=("name",), multiline=("notes",), required=("name",))
 
 
 class ShiftPattern(Base):
@@ -91,6 +94,8 @@ class RosterHoliday(Base):
     reason: Mapped[str] = mapped_column(String(80))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    _text = cleaned_text(lines=("reason",), required=("reason",))
 
 
 class ShiftStatus(str, enum.Enum):
@@ -133,6 +138,8 @@ class Shift(Base):
 
     post: Mapped[Post] = relationship()
     pattern: Mapped[ShiftPattern | None] = relationship()
+
+    _text = cleaned_text(lines=("cancel_reason",))
 
 
 class SignupStatus(str, enum.Enum):
@@ -181,6 +188,8 @@ class ShiftSignup(Base):
 
     shift: Mapped[Shift] = relationship()
     volunteer: Mapped[Volunteer] = relationship()
+
+    _text = cleaned_text(lines=("end_reason",))
 
 
 class SwapStatus(str, enum.Enum):
@@ -275,6 +284,9 @@ class ServiceRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     volunteer: Mapped[Volunteer] = relationship()
+
+    _text = cleaned_text(lines=("description", "role", "certified_by", "adjustment_reason"),
+                         required=("description",))
 
 
 class GapReport(Base):

@@ -14,6 +14,7 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy.orm import Session
 
 from mobilize.domain import stars
+from mobilize.domain.text_safety import spreadsheet_row
 from mobilize.models import ServiceRecord, ServiceStatus, Volunteer
 from mobilize.peacetime import service
 from mobilize.peacetime.config import RosterConfig
@@ -51,10 +52,11 @@ def to_csv(certificate: Certificate) -> str:
     writer.writerow(CSV_COLUMNS)
     zone = certificate.zone
     for r in certificate.records:
-        writer.writerow([r.id, r.kind.value, _local(r.started_at, zone, "%Y-%m-%d"),
-                         _local(r.started_at, zone, "%H:%M"), _local(r.ended_at, zone, "%H:%M"), r.description,
-                         r.role, f"{r.hours:.2f}", f"{r.certified_hours:.2f}", r.certified_by or "",
-                         _local(r.certified_at, zone, "%Y-%m-%d %H:%M"), r.adjustment_reason or ""])
+        cells = [r.id, r.kind.value, _local(r.started_at, zone, "%Y-%m-%d"),
+                 _local(r.started_at, zone, "%H:%M"), _local(r.ended_at, zone, "%H:%M"), r.description,
+                 r.role, f"{r.hours:.2f}", f"{r.certified_hours:.2f}", r.certified_by or "",
+                 _local(r.certified_at, zone, "%Y-%m-%d %H:%M"), r.adjustment_reason or ""]
+        writer.writerow(spreadsheet_row(cells))  # free text could be a formula that Excel or WPS would run
     return out.getvalue()
 
 

@@ -216,6 +216,9 @@ def _history(session: Session, posts: list[Post], nearby, busy, rng, first, toda
             outcomes.append((shift, vid, no_show, arrived, left))
             if not no_show:
                 shift.filled += 1
+    if not signup_rows:  # no volunteer near any post (e.g. a demo of 0 volunteers)
+        return len(shifts), 0
+    # (never an INSERT of an empty list: SQLAlchemy would write one row of defaults)
     session.execute(insert(ShiftSignup), signup_rows)
     signup_ids = {(sid, vid): id_ for id_, sid, vid in session.execute(
         select(ShiftSignup.id, ShiftSignup.shift_id, ShiftSignup.volunteer_id).where(

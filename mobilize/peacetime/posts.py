@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mobilize.domain.recurrence import PatternError, duration, local_date, parse_weekdays
+from mobilize.domain.text_safety import clean_line
 from mobilize.models import (
     Post,
     Role,
@@ -53,7 +54,7 @@ def create_post(session: Session, *, site_id: int, role: str, slots: int, actor:
     if role_row is None:
         raise Invalid(f"unknown role {role!r}", details={"role": role})
     _slots(slots)
-    name = (name or f"{site.name}{role_row.name_zh}").strip()
+    name = clean_line(name or f"{site.name}{role_row.name_zh}")  # as Post.name will store it
     if not name or len(name) > 80:
         raise Invalid("a post's name must be 1 to 80 characters", details={"name": name})
     if session.scalar(select(Post.id).where(Post.site_id == site_id, Post.name == name)) is not None:
@@ -77,12 +78,26 @@ def update_post(session: Session, post_id: int, *, actor: Actor, now: datetime, 
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}", details={"fields": sorted(unknown)})
     if "slots" in changes:
         _slots(changes["slots"])
+    if "name" in changes and not clean_line(changes["name"] or ""):
+        raise Invalid("a post's name must be 1 to 80 characters", details={"name": changes["name"]})
+    if "name" in changes:
+        _require_free_name(session, post, clean_line(changes["name"]))
     before = {key: getattr(post, key) for key in changes}
     for key, value in changes.items():
         setattr(post, key, value)
     session.flush()
     record(session, actor, "post.updated", "post", post.id, now, before=before, after=changes)
     return post
+
+
+def _require_free_name(session: Session, post: Post, name: str) -> None:
+    """A site's posts have distinct names (a unique index): renaming onto another post's name is a 409, not
+    the index's IntegrityError."""
+    other = session.scalar(select(Post.id).where(Post.site_id == post.site_id, Post.name == name,
+                                                 Post.id != post.id))
+    if other is not None:
+        raise Conflict(f"site {post.site_id} already has a post named {name!r}", code="duplicate_post",
+                       details={"site_id": post.site_id, "name": name, "post_id": other})
 
 
 def add_pattern(session: Session, post_id: int, *, weekdays, start_time: time, end_time: time, actor: Actor,
@@ -167,7 +182,8 @@ def cancel_shift(session: Session, shift_id: int, *, reason: str, actor: Actor, 
         raise Conflict(f"shift {shift.code} has already started", code="shift_started",
                        details={"shift_id": shift_id})
     moved = session.execute(update(Shift).where(Shift.id == shift_id, Shift.status == ShiftStatus.scheduled)
-                            .values(status=ShiftStatus.cancelled, cancelled_at=now, cancel_reason=reason[:120])
+                            .values(status=ShiftStatus.cancelled, cancelled_at=now,
+                                    cancel_reason=clean_line(reason)[:120])  # Core: no model validator
                             .execution_options(synchronize_session=False)).rowcount
     if not moved:
         raise Conflict(f"shift {shift.code} changed meanwhile", code="shift_not_open")
@@ -202,6 +218,7 @@ def add_holiday(session: Session, *, on_date: date, reason: str, actor: Actor, n
         raise Invalid(f"unknown street {street_id}", details={"street_id": street_id})
     if on_date < local_date(now, cfg.zone):
         raise Invalid("a holiday cannot be in the past", details={"on_date": str(on_date)})
+    reason = clean_line(reason or "")  # as RosterHoliday.reason will store it
     if not reason or len(reason) > 80:
         raise Invalid("a holiday needs a reason (up to 80 characters)")
     holiday = RosterHoliday(on_date=on_date, street_id=street_id, post_id=post_id, reason=reason,

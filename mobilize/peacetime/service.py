@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mobilize.domain import stars
 from mobilize.domain.service_time import service_hours
+from mobilize.domain.text_safety import clean_line
 from mobilize.models import (
     Assignment,
     AssignmentStatus,
@@ -183,7 +184,7 @@ def certify(session: Session, record_id: int, *, actor: Actor, now: datetime, ho
     """Approve the recorded hours, or certify other hours with a reason. A certified record may be adjusted
     again (with a reason). Audited with the hours before and after."""
     service = load_record(session, record_id)
-    reason = (reason or "").strip() or None
+    reason = clean_line(reason or "") or None  # as the record stores it: only hidden characters is no reason
     if hours is not None:
         limit = None if service.kind is ServiceKind.imported else MAX_ADJUSTED_HOURS
         if hours != hours or hours < 0 or (limit is not None and hours > limit):

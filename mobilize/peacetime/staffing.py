@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from mobilize.domain.text_safety import clean_line
 from mobilize.models import (
     LIVE_SIGNUP,
     PLACE_HOLDING,
@@ -183,7 +184,8 @@ def end_signup(session: Session, signup: ShiftSignup, status: SignupStatus, reas
     for group, frees in ((holding, True), (others, False)):
         if group and session.execute(update(ShiftSignup).where(ShiftSignup.id == signup.id,
                                                                ShiftSignup.status.in_(group))
-                                     .values(status=status, ended_at=now, end_reason=reason)
+                                     .values(status=status, ended_at=now,
+                                             end_reason=clean_line(reason))  # Core: no model validator
                                      .execution_options(synchronize_session=False)).rowcount:
             if frees:
                 free_place(session, signup.shift_id)

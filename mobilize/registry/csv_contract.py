@@ -2,8 +2,8 @@
 
     name,phone,street,community,lat,lon,skills,teams,language[,address]
 
-the columns and field limits, a valid row (`VolunteerRow`), a row's problem (`RowError`) and a problem of the
-file as a whole (`ImportFileError`)."""
+the columns and field limits, a valid row (`VolunteerRow`), a row's problem (`RowError`), a value changed on
+the way in (`RowNote`) and a problem of the file as a whole (`ImportFileError`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,6 +31,19 @@ class RowError:
         return f"line {self.line}: {self.column}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class RowNote:
+    """A value of a row that was changed on the way in (e.g. control or direction characters removed from a
+    name); the row itself is good. Shown to whoever imports, beside the errors."""
+
+    line: int
+    column: str
+    change: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.column}: {self.change}"
+
+
 @dataclass(slots=True)
 class VolunteerRow:
     """One valid row. None means "column not in the file" (keep what is stored) for community, skills, teams
@@ -48,6 +61,7 @@ class VolunteerRow:
     teams: tuple[str, ...] | None  # team names
     language: str | None
     approximate: bool = False
+    notes: tuple[RowNote, ...] = ()  # values changed on the way in
 
     @property
     def needs_geocoding(self) -> bool:

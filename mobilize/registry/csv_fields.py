@@ -1,6 +1,11 @@
 """Checking one row of a volunteer CSV file field by field, without a database (it needs only the skills
 lookup, `RowRules`): `validate_row` gives the valid row or every reason it is not; `RowValidator` adds the one
-check across rows, a phone seen on an earlier line."""
+check across rows, a phone seen on an earlier line.
+
+Every field is first cleaned as a single-line text (`mobilize.domain.text_safety.clean_line`: control and
+direction characters out, whitespace collapsed): the import writes with bulk Core statements, which the
+models' validators never see. A good row carries a `RowNote` per value so changed; a name with nothing left
+is an error."""
 from __future__ import annotations
 
 import math
@@ -10,6 +15,7 @@ from dataclasses import dataclass
 
 from mobilize.domain.district import find_street
 from mobilize.domain.phones import PhoneError
+from mobilize.domain.text_safety import are_clean_lines, clean_line, has_visible_text, hidden_characters
 from mobilize.registry.csv_contract import (
     LANGUAGES,
     MAX_ADDRESS,
@@ -17,6 +23,7 @@ from mobilize.registry.csv_contract import (
     MAX_NAME,
     MAX_TEAM,
     RowError,
+    RowNote,
     VolunteerRow,
 )
 from mobilize.registry.csv_phones import fast_normalise_phone
@@ -86,6 +93,35 @@ def _coordinate(raw: str, column: str, low: float, high: float, errors: list, li
 
 
 RowResult = tuple[VolunteerRow | None, list[RowError]]
+SHOWN_CHARACTERS = 3  # in a note, name at most this many of the hidden characters found
+
+
+def _cleaned_fields(line: int, record: Mapping[str, str], notes: list[RowNote]) -> dict[str, str]:
+    """Every field cleaned as single-line text; a note for each field that had hidden characters."""
+    if are_clean_lines(record.values()):
+        return dict(record)  # nearly every row: one check for all its fields
+    cleaned: dict[str, str] = {}
+    for column, value in record.items():
+        cleaned[column] = clean_line(value)
+        if cleaned[column] is value:
+            continue  # nothing to clean, nothing to note
+        found = hidden_characters(value)
+        if found:
+            shown = ", ".join(found[:SHOWN_CHARACTERS]) + (", ..." if len(found) > SHOWN_CHARACTERS else "")
+            notes.append(RowNote(line, column, f"had control or direction characters ({shown}); removed"))
+    return cleaned
+
+
+def _check_name(line: int, name: str, notes: list[RowNote], errors: list[RowError]) -> None:
+    """A blank name is an error, also when it only looked filled (hidden characters, lone combining marks)."""
+    if not has_visible_text(name):
+        if any(note.column == "name" for note in notes):
+            reason = "nothing visible left once control and direction characters are removed"
+        else:
+            reason = "missing" if not name else "no visible character"
+        errors.append(RowError(line, "name", reason))
+    elif len(name) > MAX_NAME:
+        errors.append(RowError(line, "name", f"longer than {MAX_NAME} characters"))
 
 
 def validate_row(line: int, record: Mapping[str, str | None], rules: RowRules,
@@ -100,12 +136,11 @@ def validate_row(line: int, record: Mapping[str, str | None], rules: RowRules,
         given = sum(1 for value in record.values() if value is not None)
         return None, [RowError(line, missing[0], f"missing: the row has {given} fields but the header has "
                                                  f"{len(record)} (no {', '.join(missing)})")]
+    notes: list[RowNote] = []
+    record = _cleaned_fields(line, record, notes)
 
-    name = record.get("name", "").strip()
-    if not name:
-        errors.append(RowError(line, "name", "missing"))
-    elif len(name) > MAX_NAME:
-        errors.append(RowError(line, "name", f"longer than {MAX_NAME} characters"))
+    name = record.get("name", "")
+    _check_name(line, name, notes, errors)
 
     phone = ""
     raw_phone = record.get("phone", "").strip()
@@ -189,7 +224,8 @@ def validate_row(line: int, record: Mapping[str, str | None], rules: RowRules,
     if errors:
         return None, errors
     return VolunteerRow(line=line, name=name, phone=phone, street=street, community=community, lat=lat,
-                        lon=lon, address=address or None, skills=skills, teams=teams, language=language), []
+                        lon=lon, address=address or None, skills=skills, teams=teams, language=language,
+                        notes=tuple(notes)), []
 
 
 class RowValidator:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mobilize.registry.csv_contract import CONTRACT_COLUMNS, ImportFileError, RowError, VolunteerRow
+from mobilize.registry.csv_contract import CONTRACT_COLUMNS, ImportFileError, RowError, RowNote, VolunteerRow
 from mobilize.registry.csv_fields import RowRules, RowValidator
 from mobilize.registry.csv_header import Header, parse_header
 from mobilize.registry.csv_text import ProgressCallback, Source, decoded_lines, raw_chunks, text_lines
@@ -33,6 +33,11 @@ class ValidatedFile:
     errors: list[RowError]
     rows_read: int
     rejected: int
+
+    @property
+    def notes(self) -> list[RowNote]:
+        """Values of the good rows changed on the way in, in line order."""
+        return [note for row in self.rows for note in row.notes]
 
 
 def validate_csv(source: Source, rules: RowRules, progress: ProgressCallback | None = None) -> ValidatedFile:

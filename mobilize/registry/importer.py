@@ -7,7 +7,8 @@ Three steps, so that nothing is ever half-written:
 1. read and validate the whole file, streaming, without writing anything (`mobilize.registry.csv_rows`, no
    database: it needs only the skills lookup). File-level problems (not CSV, not UTF-8, binary junk, missing
    columns, empty) raise `ImportFileError`; row problems become `RowError(line, column, reason)`, the row is
-   rejected;
+   rejected; control and direction characters are removed from every field, each value so changed noted
+   (`RowNote`, in `ImportReport.notes`), and a name with nothing visible left is a row error;
 2. place rows given by `address` with the geocoder (outside any write transaction: it may wait on network);
 3. write every good row in one transaction with bulk Core statements: one lookup of the existing phones per
    batch, executemany inserts and updates, association rows diffed and batched. With `strict`, any bad row
@@ -40,13 +41,13 @@ from mobilize.models.registry import (
     volunteer_skills,
     volunteer_teams,
 )
-from mobilize.registry.csv_contract import ImportFileError, RowError, VolunteerRow
+from mobilize.registry.csv_contract import ImportFileError, RowError, RowNote, VolunteerRow
 from mobilize.registry.csv_fields import RowRules
 from mobilize.registry.csv_rows import validate_csv
 from mobilize.registry.csv_text import ProgressCallback, Source
 from mobilize.registry.geocoding import Geocoder, OfflineGeocoder, Place
 
-__all__ = ["ImportFailed", "ImportFileError", "ImportReport", "RowError", "import_volunteers"]
+__all__ = ["ImportFailed", "ImportFileError", "ImportReport", "RowError", "RowNote", "import_volunteers"]
 
 
 class ImportFailed(RuntimeError):
@@ -61,6 +62,8 @@ class ImportReport:
     unchanged: int = 0
     rejected: int = 0  # rows with at least one error
     errors: list[RowError] = field(default_factory=list)
+    # values of good rows changed on the way in (control or direction characters removed from a name...)
+    notes: list[RowNote] = field(default_factory=list)
     geocoded: int = 0  # rows placed from their address
     approximate: int = 0  # of those, placed at a community's or street's centre
     new_communities: int = 0
@@ -141,6 +144,7 @@ def import_volunteers(
         report.errors.sort(key=lambda error: error.line)
         report.rejected += len(unknown)
         checked.rows = [row for row in checked.rows if row.street in reference.street_ids]
+    report.notes = checked.notes
     if (strict and report.rejected) or not checked.rows:
         return report
     rows = checked.rows

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mobilize.domain.district import find_street
 from mobilize.domain.order_states import LIVE_STATES, OrderAction
 from mobilize.domain.templates import LANGUAGES
+from mobilize.domain.text_safety import clean_line
 from mobilize.models import Demand, Order, PeacetimePolicy, Role, Site, Skill, Street
 from mobilize.wartime import audit
 from mobilize.wartime.audit import Actor
@@ -141,7 +142,7 @@ def _check(session: Session, spec: OrderSpec, now: datetime) -> _Checked:
 
 
 def _check_scalars(spec: OrderSpec, now: datetime, problems: dict[str, str]) -> None:
-    title = (spec.title or "").strip()
+    title = clean_line(spec.title or "")  # as Order.title stores it: only hidden characters is no title
     if not title or len(title) > 80:
         problems["title"] = "a title of 1 to 80 characters is required"
     for name in ("starts_at", "ends_at"):

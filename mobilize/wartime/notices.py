@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from mobilize.domain.district import find_street
 from mobilize.domain.segments import segments as count_segments
 from mobilize.domain.templates import LANGUAGES, render
+from mobilize.domain.text_safety import clean_multiline
 from mobilize.models import (
     Notice,
     NoticeState,
@@ -118,7 +119,7 @@ def _check_texts(texts, problems: dict[str, str]) -> dict[str, str]:
         if language not in LANGUAGES:
             problems[f"texts.{language}"] = f"unknown language (use {', '.join(LANGUAGES)})"
             continue
-        value = (value or "").strip() if isinstance(value, str) else ""
+        value = clean_multiline(value) if isinstance(value, str) else ""  # as Notice.texts will store it
         if not value:
             continue
         if len(value) > MAX_TEXT:

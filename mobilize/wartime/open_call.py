@@ -32,6 +32,7 @@ from mobilize.domain.district import STREETS, find_street
 from mobilize.domain.order_states import RUNNING_STATES
 from mobilize.domain.replies import Intent
 from mobilize.domain.templates import render
+from mobilize.domain.text_safety import clean_line
 from mobilize.models import (
     DialogueStep,
     Invitation,
@@ -458,9 +459,10 @@ def verify_volunteer(session: Session, volunteer_id: int, actor: audit.Actor, no
         raise Conflict(f"volunteer {volunteer_id} is not provisional (already verified or registered)",
                        code="not_provisional", details={"volunteer_id": volunteer_id})
     changes = {}
-    if name and name.strip() and name.strip() != volunteer.name:
-        changes["name"] = {"from": volunteer.name, "to": name.strip()}
-        volunteer.name = name.strip()[:60]
+    name = clean_line(name or "")[:60]  # as Volunteer.name stores it: only hidden characters is no new name
+    if name and name != volunteer.name:
+        changes["name"] = {"from": volunteer.name, "to": name}
+        volunteer.name = name
     volunteer.provisional = False
     if notes:
         volunteer.notes = (volunteer.notes + "\n" if volunteer.notes else "") + notes.strip()

@@ -20,10 +20,12 @@ def db() -> Session:
 
 
 def register_blueprints(app: Flask) -> None:
-    from mobilize.web import errors, events, health, twilio, ui
+    from mobilize.web import errors, events, health, nul_characters, security_headers, twilio, ui
     from mobilize.web.api import api
 
     errors.register(app)
+    nul_characters.install(app)  # never a NUL into a database query (PostgreSQL refuses it)
+    security_headers.register(app)  # every response: pages, API, health and metrics, webhooks, streams
     app.register_blueprint(health.blueprint)
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api)

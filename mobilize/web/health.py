@@ -1,21 +1,30 @@
 """/healthz (database and Redis reachability, the scheduler's heartbeat, the live workers) and /metrics
 (Prometheus text, written by prometheus-client).
 
+/metrics needs a bearer token (401 without one, 403 for another role's API token): the shared secret of
+MOBILIZE_METRICS_TOKEN, which is what Prometheus is given (it reads the metrics and nothing else, so a leaked
+scrape config opens no API), or an admin's API token, for a look by hand. The figures are the district's (the
+volunteer count, the SMS sent, the queues): not for officers, viewers or the internet. /healthz stays open: a
+load balancer calls it, and it says only what is up.
+
 /healthz answers 503 when this web process cannot serve (the database or Redis unreachable); when the background
 side is unwell (no scheduler heartbeat for SCHEDULER_STALE_S, no live worker) it answers 200 with
 `status: "degraded"` and the failing check, so a load balancer keeps the web up while monitoring sees the fault.
 """
 from __future__ import annotations
 
+import hmac
 import time
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
 from mobilize import jobs
-from mobilize.web import runtime
+from mobilize.accounts import authenticate_token
+from mobilize.models import UserRole
+from mobilize.web import db, runtime
 
 blueprint = Blueprint("health", __name__)
 
@@ -85,10 +94,43 @@ def _check_workers() -> dict:
     return result
 
 
+METRICS_READERS = frozenset({UserRole.admin})  # by API token; Prometheus uses MOBILIZE_METRICS_TOKEN
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _metrics_refusal() -> Response | None:
+    """Why this request may not read the metrics (a 401 or 403 answer), or None when it may."""
+    token = _bearer_token()
+    expected = runtime().settings.metrics_token
+    if token and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return None  # compared in constant time; no database look-up for the scraper
+    principal = authenticate_token(db(), token) if token else None
+    if principal is None:
+        return Response("a bearer token is required: MOBILIZE_METRICS_TOKEN or an admin's API token\n", 401,
+                        mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    db().commit()  # the token's last_used_at
+    if principal.role not in METRICS_READERS:
+        return Response("only admins' API tokens and MOBILIZE_METRICS_TOKEN read the metrics\n", 403,
+                        mimetype="text/plain")
+    return None
+
+
 @blueprint.get("/metrics")
 def metrics():
+    refusal = _metrics_refusal()
+    if refusal is not None:
+        return refusal
+    return Response(generate_latest(_collect()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _collect() -> CollectorRegistry:
     from mobilize.models import InboundMessage, OutboundMessage, OutboundStatus, Volunteer
-    from mobilize.web import db
 
     registry = CollectorRegistry()
     session = db()
@@ -139,7 +181,7 @@ def metrics():
         redis_up.set(1)
     except Exception:  # metrics must still answer when Redis is down
         redis_up.set(0)
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return registry
 
 
 def _age_s(moment: datetime | None, now: datetime) -> float:

@@ -176,7 +176,7 @@ def delivery_status():
         _message_log().notify(runtime(), {"direction": "out", "id": message_id, "status": status})
     log.debug("twilio.status", message_sid=sid, status=status, changed=changed)
     response = Response(status=204)
-    del response.headers["Content-Type"]  # no body, no type: not an HTML page (see ui._security_headers)
+    del response.headers["Content-Type"]  # no body, no type: not an HTML page (see web.security_headers)
     return response
 
 

@@ -61,7 +61,7 @@ REPLIES: list[tuple[str, Intent, str | None]] = [
     ("到不了", D, None), ("来不及", D, None), ("没空", D, None), ("今天没空", D, None), ("没时间", D, None),
     ("没有时间", D, None), ("无法参加", D, None), ("算了", D, None), ("还是算了吧", D, None), ("不参加", D, None),
     ("不好", D, None), ("不是", D, None), ("不可以", D, None), ("好的，不过不能去", D, None),
-    ("是的，我不能去", D, None), ("没问题，但是去不了", D, None), ("能不能不去", D, None), ("不确定", D, None),
+    ("是的，我不能去", D, None), ("没问题，但是去不了", D, None), ("能不能不去", D, None),
     ("不一定能去", D, None), ("可能去不了", D, None), ("有事", D, None), ("家里有事", D, None), ("出差", D, None),
     ("下次吧", D, None), ("生病了", D, None), ("Y27 N27", D, "27"), ("是，不去", D, None), ("好不去", D, None),
     ("No, sorry", D, None), ("can't make it", D, None), ("Cannot", D, None), ("sorry cant", D, None),
@@ -143,6 +143,7 @@ REPLIES: list[tuple[str, Intent, str | None]] = [
     ("应该可以", U, None), ("尽量去", U, None), ("考虑一下", U, None), ("我可以参加吗？", U, None),
     ("能参加吗", U, None), ("去哪里?", U, None), ("什么时候去", U, None), ("几点到？", U, None),
     ("能不能换个岗位", U, None), ("好的，不过晚点到", U, None), ("好的，有事联系", U, None), ("不好意思", U, None),
+    ("不确定", U, None),  # a doubt, like "not sure" (a DECLINE before issue 13: see the module docstring)
     ("嗯", U, None), ("哦", U, None), ("谢谢", U, None), ("银行", U, None), ("可是", U, None), ("maybe", U, None),
     ("not sure", U, None), ("Sorry", U, None), ("Yes, where?", U, None), ("Y?", U, None), ("thanks", U, None),
     ("hello", U, None), ("13800138000", U, None), ("Y 13800138000", U, None), ("#12345", U, None),

@@ -6,22 +6,37 @@ What the walk asserts, for each probe (a request with sample arguments) and each
 - anonymous: pages redirect to /login, the API and event streams answer 401, webhooks 403 (unsigned);
 - a role the rule does not list: 403;
 - a listed role: neither 401 nor 403, nor a redirect to /login, nor a 5xx;
-- the officer of street A on a probe naming street B (a path, a filter or an object of B): 403;
-- every answer an officer gets shows nothing of street B (its sites, people, phone numbers), except on the
-  routes marked `district_wide`;
-- every answer a viewer gets shows no phone number in clear;
+- the officer of street A on a probe naming street B (a path, a filter or an object of B, or a sub-resource of
+  one: an order with places only in B, its progress and assignments, a notice to B...): 403;
+- every answer an officer gets shows nothing of street B (its sites, people, phone numbers, and the texts of
+  its own objects: its holidays' reasons, its notices, its order's title), except on the routes marked
+  `district_wide`; lists are filtered, and an order spanning both streets shows the officer its street-A part;
+- every answer a viewer gets shows no phone number in clear: neither the people's nor those planted in free
+  text (a notice, an order's title, a holiday's reason, a post's notes, a service record, an SMS in the log);
 - every state-changing request outside the API and the webhooks is refused (400) without a CSRF token.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from mobilize.models import Assignment, AssignmentStatus, Demand
+from mobilize.models import (
+    Assignment,
+    AssignmentStatus,
+    Demand,
+    GapReport,
+    InboundMessage,
+    Order,
+    OrderState,
+    Post,
+    ServiceRecord,
+    Site,
+)
 from mobilize.models._types import utcnow
 from tests.peacetime.route_rules import roster_probes, roster_rules, seed_roster_sample
 from tests.web.conftest import ROLES, STREET_A, STREET_B, Registry, csrf_token, login
@@ -47,7 +62,9 @@ class Rule:
 RULES: dict[str, Rule] = {
     "static": Rule("public"),
     "health.healthz": Rule("public", note="reachability only, no data"),
-    "health.metrics": Rule("public", note="counts only; restrict /metrics at the proxy in production"),
+    "health.metrics": Rule("api", frozenset({"admin"}),
+                           note="the district's figures: a bearer token, MOBILIZE_METRICS_TOKEN (Prometheus) "
+                                "or an admin's API token"),
     "openapi.spec": Rule("public"),
     "twilio.inbound_sms": Rule("webhook"),
     "twilio.delivery_status": Rule("webhook"),
@@ -143,6 +160,22 @@ class Probe:
     fresh_login: bool = False  # the probe ends the session (logout): use a login of its own
 
 
+# Texts only street B's own objects hold (or, for the notice to both streets, objects an officer of A may not
+# read): an officer of street A must never be shown one.
+B_ORDER_TITLE = "湛山专属招募令"
+B_HOLIDAY_REASON = "湛山街道自行车赛封路"
+B_POST_HOLIDAY_REASON = "湛山岗位检修停岗"
+B_NOTICE_TEXT = "湛山街道：明早七点集合"
+BOTH_NOTICE_TEXT = "两街道联合通知：周末演练"
+B_GAP_POST = "湛山夜间巡逻岗"
+STREET_B_TEXTS = (B_ORDER_TITLE, B_HOLIDAY_REASON, B_POST_HOLIDAY_REASON, B_NOTICE_TEXT, BOTH_NOTICE_TEXT,
+                  B_GAP_POST)
+# Phone numbers as people write them in free text (E.164, bare, spaced, dashed), planted in street A's texts
+# and the district's, where viewers read them: a viewer must never be shown one in clear.
+PLANTED_PHONES = ("+8613700000001", "13700000002", "137 0000 0003", "137-0000-0004")
+DISTRICT_HOLIDAY_REASON = "全区防汛演练"
+
+
 @dataclass
 class Sample:
     registry: Registry
@@ -155,6 +188,14 @@ class Sample:
     roster: object = None
     notice_a: int = 999_999
     notice_b: int = 999_998
+    # Street B's own objects, and an order spanning both streets (both under way, with people placed)
+    order_b: int = 999_997
+    order_both: int = 999_996
+    notice_both: int = 999_997
+
+    @property
+    def street_b_markers(self) -> list[str]:
+        return self.registry.street_b_markers + list(STREET_B_TEXTS)
 
 
 def _order_probes(s: Sample) -> dict[str, list[Probe]]:
@@ -253,7 +294,45 @@ def _outreach_probes(s: Sample) -> dict[str, list[Probe]]:
     return probes
 
 
+def _other_street_probes(s: Sample) -> dict[str, list[Probe]]:
+    """Street B's own objects and their sub-resources (403 for the officer of A), and lists and the order
+    spanning both streets, which the officer of A reads filtered to street A (the markers check what shows)."""
+    only_b, both = f"/api/v1/orders/{s.order_b}", f"/api/v1/orders/{s.order_both}"
+    probes = {
+        "api.list_orders": [Probe("GET", "/api/v1/orders?state=open")],
+        "api.get_order": [Probe("GET", only_b, street="B"), Probe("GET", both)],
+        "api.order_progress": [Probe("GET", f"{only_b}/progress", street="B"),
+                               Probe("GET", f"{both}/progress")],
+        "api.list_assignments": [Probe("GET", f"{only_b}/assignments", street="B"),
+                                 Probe("GET", f"{only_b}/assignments?status=confirmed", street="B"),
+                                 Probe("GET", f"{both}/assignments"),
+                                 Probe("GET", f"{both}/assignments?site_id={s.registry.site_b}")],
+        "api.get_notice": [Probe("GET", f"/api/v1/notices/{s.notice_both}", street="B")],
+        "api.preview_notice": [Probe("GET", f"/api/v1/notices/{s.notice_both}/preview", street="B")],
+        "api.list_notices": [Probe("GET", "/api/v1/notices?per_page=100")],
+    }
+    if s.roster:
+        r = s.roster
+        probes |= {
+            "api.list_posts": [Probe("GET", f"/api/v1/posts?site_id={r.site['B']}")],
+            "api.list_shifts": [Probe("GET", f"/api/v1/shifts?date={r.local_date}&post_id={r.post['B']}")],
+            "api.list_signups": [Probe("GET", f"/api/v1/signups?volunteer_id={r.volunteer['B']}"),
+                                 Probe("GET", f"/api/v1/signups?shift_id={r.shift['B']}")],
+            "api.list_service_records": [
+                Probe("GET", f"/api/v1/service-records?volunteer_id={r.volunteer['B']}")],
+        }
+    return probes
+
+
 def probes(s: Sample) -> dict[str, list[Probe]]:
+    table = _own_probes(s)
+    if s.order_id:
+        for endpoint, extra in _other_street_probes(s).items():
+            table[endpoint] = table.get(endpoint, []) + extra
+    return table
+
+
+def _own_probes(s: Sample) -> dict[str, list[Probe]]:
     r = s.registry
     return {
         "static": [Probe("GET", "/static/app.css")],
@@ -301,31 +380,47 @@ def probes(s: Sample) -> dict[str, list[Probe]]:
 # --- the sample data ----------------------------------------------------------------------------------------
 
 
-def _order_body(registry: Registry) -> dict:
+def _order_body(registry: Registry, title: str = "全员核酸检测志愿者招募", places=None) -> dict:
     starts = utcnow() + timedelta(days=1)
-    return {"title": "全员核酸检测志愿者招募", "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=5)).isoformat(),
-            "demands": [{"site_id": registry.site_a, "role": "registration", "capacity": 2},
-                        {"site_id": registry.site_b, "role": "queue_keeping", "capacity": 2}]}
+    places = places or ((registry.site_a, "registration"), (registry.site_b, "queue_keeping"))
+    ends = starts + timedelta(hours=5)
+    return {"title": title, "starts_at": starts.isoformat(), "ends_at": ends.isoformat(),
+            "demands": [{"site_id": site_id, "role": role, "capacity": 2} for site_id, role in places]}
 
 
 @pytest.fixture
 def sample(app, registry, web_runtime) -> Sample:
     data = Sample(registry, volunteer_a=registry.volunteers_a[0][0], volunteer_b=registry.volunteers_b[0][0])
-    if "api.create_order" in {rule.endpoint for rule in app.url_map.iter_rules()}:
-        created = app.test_client().post("/api/v1/orders", json=_order_body(registry),
-                                         headers=_bearer(registry, "commander"))
-        assert created.status_code == 201, created.get_data(as_text=True)
-        data.order_id = created.json["id"]
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    if "api.create_order" in endpoints:
+        data.order_id = _create_order(app, registry, _order_body(registry))
         data.assignment_a, data.assignment_b = _assignments(web_runtime, data)
+        data.order_b, data.order_both = _orders_under_way(app, web_runtime, registry)
     data.roster = seed_roster_sample(web_runtime, registry)
-    if "api.create_notice" in {rule.endpoint for rule in app.url_map.iter_rules()}:
-        for street, attribute in (("八大关", "notice_a"), ("湛山", "notice_b")):
-            created = app.test_client().post("/api/v1/notices", headers=_bearer(registry, "commander"),
-                                             json={"texts": {"zh": "明早八点核酸检测"}, "streets": [street]})
-            assert created.status_code == 201, created.get_data(as_text=True)
-            setattr(data, attribute, created.json["id"])
+    if "api.create_notice" in endpoints:
+        data.notice_a = _notice(app, registry, ["八大关"], {
+            "zh": f"明早八点核酸检测，有事请联系{PLANTED_PHONES[0]}或{PLANTED_PHONES[1]}",
+            "en": f"Testing at 8 tomorrow; questions: {PLANTED_PHONES[2]}"}, note=f"值班电话 {PLANTED_PHONES[3]}")
+        data.notice_b = _notice(app, registry, ["湛山"], {"zh": B_NOTICE_TEXT})
+        data.notice_both = _notice(app, registry, ["八大关", "湛山"], {"zh": BOTH_NOTICE_TEXT})
+    if "api.add_holiday" in endpoints:
+        _holidays(app, registry, data.roster)
+    _plant_phone_numbers(web_runtime, registry, data.roster)
+    _gap_report(web_runtime, registry)
     return data
+
+
+def _create_order(app, registry: Registry, body: dict) -> int:
+    created = app.test_client().post("/api/v1/orders", json=body, headers=_bearer(registry, "commander"))
+    assert created.status_code == 201, created.get_data(as_text=True)
+    return created.json["id"]
+
+
+def _notice(app, registry: Registry, streets: list[str], texts: dict, note: str = "") -> int:
+    created = app.test_client().post("/api/v1/notices", headers=_bearer(registry, "commander"),
+                                     json={"texts": texts, "streets": streets, "note": note})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    return created.json["id"]
 
 
 def _assignments(runtime, data: Sample) -> tuple[int, int]:
@@ -334,17 +429,82 @@ def _assignments(runtime, data: Sample) -> tuple[int, int]:
         ids = []
         for site_id, (volunteer_id, _, _) in ((data.registry.site_a, data.registry.volunteers_a[1]),
                                               (data.registry.site_b, data.registry.volunteers_b[1])):
-            demand = session.scalar(select(Demand).where(Demand.order_id == data.order_id,
-                                                         Demand.site_id == site_id))
-            demand.filled += 1
-            assignment = Assignment(order_id=data.order_id, demand_id=demand.id, volunteer_id=volunteer_id,
-                                    status=AssignmentStatus.confirmed, notified_at=utcnow(),
-                                    confirmed_at=utcnow())
-            session.add(assignment)
-            session.flush()
-            ids.append(assignment.id)
-            data.demands.append(demand.id)
+            assignment_id, demand_id = _place(session, data.order_id, site_id, volunteer_id)
+            ids.append(assignment_id)
+            data.demands.append(demand_id)
     return ids[0], ids[1]
+
+
+def _place(session, order_id: int, site_id: int, volunteer_id: int) -> tuple[int, int]:
+    """A confirmed volunteer at the order's demand of the site: (assignment id, demand id)."""
+    demand = session.scalar(select(Demand).where(Demand.order_id == order_id, Demand.site_id == site_id))
+    demand.filled += 1
+    assignment = Assignment(order_id=order_id, demand_id=demand.id, volunteer_id=volunteer_id,
+                            status=AssignmentStatus.confirmed, notified_at=utcnow(), confirmed_at=utcnow())
+    session.add(assignment)
+    session.flush()
+    return assignment.id, demand.id
+
+
+def _orders_under_way(app, runtime, registry: Registry) -> tuple[int, int]:
+    """An order with places only in street B, and one spanning both streets (its title holds a phone number),
+    both recruiting, with street B's people placed in B (and street A's in A): the walk's actions leave them
+    alone, so that the boards show them to the end."""
+    only_b = _create_order(app, registry, _order_body(registry, B_ORDER_TITLE,
+                                                      [(registry.site_b, "queue_keeping")]))
+    both = _create_order(app, registry, _order_body(registry, f"全区联合招募，联系{PLANTED_PHONES[1]}"))
+    with runtime.transaction() as session:
+        session.execute(update(Order).where(Order.id.in_([only_b, both]))
+                        .values(state=OrderState.open, launched_at=utcnow()))
+        _place(session, only_b, registry.site_b, registry.volunteers_b[2][0])
+        _place(session, both, registry.site_a, registry.volunteers_a[2][0])
+        _place(session, both, registry.site_b, registry.volunteers_b[2][0])
+    return only_b, both
+
+
+def _holidays(app, registry: Registry, roster) -> None:
+    """Street B's holiday and its post's (their reasons are street B's), street A's (a phone number in its
+    reason) and the district's, on a day without shifts."""
+    day = (utcnow() + timedelta(days=50)).date().isoformat()
+    client, commander = app.test_client(), _bearer(registry, "commander")
+    for where in ({"street": "湛山", "reason": B_HOLIDAY_REASON},
+                  {"post_id": roster.post["B"], "reason": B_POST_HOLIDAY_REASON},
+                  {"street": "八大关", "reason": f"检修，联系{PLANTED_PHONES[0]}"},
+                  {"reason": DISTRICT_HOLIDAY_REASON}):
+        created = client.post("/api/v1/holidays", headers=commander, json={"date": day, **where})
+        assert created.status_code == 201, created.get_data(as_text=True)
+
+
+def _plant_phone_numbers(runtime, registry: Registry, roster) -> None:
+    """Phone numbers in more free texts that viewers read: a post's notes, a service record's description, and
+    an SMS in the command center's message log (bare, as people text them)."""
+    with runtime.transaction() as session:
+        session.execute(update(Post).where(Post.id == roster.post["A"])
+                        .values(notes=f"早高峰人多，联系 {PLANTED_PHONES[2]}"))
+        session.execute(update(ServiceRecord).where(ServiceRecord.id == roster.record["A"])
+                        .values(description=f"导入，证明人 {PLANTED_PHONES[3]}"))
+        session.add(InboundMessage(message_sid="SM" + "2" * 32, from_phone=registry.volunteers_a[2][2],
+                                   to_phone="+8610690000", body=f"我换号了 {PLANTED_PHONES[1]}"))
+
+
+def _gap_report(runtime, registry: Registry) -> None:
+    """A stored daily gap report of both streets; street B's part names its post, its site and its backfill."""
+    with runtime.transaction() as session:
+        street_a, street_b = (session.scalar(select(Site.street_id).where(Site.id == site_id))
+                              for site_id in (registry.site_a, registry.site_b))
+        streets = [_gap_street(street_a, "八大关街道", "太平角早岗", "太平角检测点", invited=2),
+                   _gap_street(street_b, "湛山街道", B_GAP_POST, registry.site_b_name, invited=5)]
+        session.add(GapReport(report_date=utcnow().date(), created_at=utcnow(), shifts=2, open_places=2,
+                              invitations=7, streets=streets))
+
+
+def _gap_street(street_id: int, street: str, post: str, site: str, invited: int) -> dict:
+    starts = utcnow() + timedelta(hours=20)
+    ends = starts + timedelta(hours=2)
+    item = {"shift_id": 0, "code": "S1", "post_id": 0, "post": post, "site": site, "role": "civility_guide",
+            "protected": False, "starts_at": starts.isoformat(), "ends_at": ends.isoformat(), "capacity": 2,
+            "filled": 1, "open": 1, "invited": invited}
+    return {"street_id": street_id, "street": street, "shifts": 1, "open_places": 1, "items": [item]}
 
 
 def _bearer(registry: Registry, role: str) -> dict:
@@ -384,8 +544,22 @@ def test_every_route_with_every_role(app, sample):
                 client = _client_for(app, clients, role, probe)
                 response = _send(client, probe, rule, role, sample.registry)
                 failures += [f"{role:9} {probe.method} {probe.path}: {problem}"
-                             for problem in _check(rule, probe, role, response, sample.registry)]
+                             for problem in _check(rule, probe, role, response, sample)]
     assert not failures, "access rules broken:\n" + "\n".join(failures)
+
+
+def test_what_the_walk_looks_for_is_there_to_be_found(app, sample):
+    """Commanders read street B's own texts and the numbers planted in free text, in clear, on routes the walk
+    probes: were they no longer filtered for officers or masked for viewers, the walk would see it."""
+    client, commander, roster = app.test_client(), _bearer(sample.registry, "commander"), sample.roster
+    paths = ("/api/v1/holidays", "/api/v1/notices?per_page=100", "/api/v1/orders?state=open",
+             f"/api/v1/orders/{sample.order_b}/assignments", f"/api/v1/orders/{sample.order_both}/progress",
+             "/api/v1/roster/gap-reports", f"/api/v1/posts/{roster.post['A']}",
+             f"/api/v1/service-records?volunteer_id={roster.volunteer['A']}")
+    shown = "".join(client.get(path, headers=commander).get_data(as_text=True) for path in paths)
+    expected = list(STREET_B_TEXTS) + [sample.registry.site_b_name]
+    assert [marker for marker in expected if marker not in shown] == []
+    assert [written for written in PLANTED_PHONES if not in_clear(written, shown)] == []
 
 
 def test_state_changing_pages_need_a_csrf_token(app, sample):
@@ -447,7 +621,7 @@ def _send(client, probe: Probe, rule: Rule, role: str, registry: Registry):
     return response
 
 
-def _check(rule: Rule, probe: Probe, role: str, response, registry: Registry) -> list[str]:
+def _check(rule: Rule, probe: Probe, role: str, response, sample: Sample) -> list[str]:
     status = response.status_code
     location = response.headers.get("Location", "")
     problems = []
@@ -464,7 +638,7 @@ def _check(rule: Rule, probe: Probe, role: str, response, registry: Registry) ->
     elif role != ANONYMOUS:
         problems += _check_role(rule, probe, role, status, location)
     if 200 <= status < 300:
-        problems += _check_shown(rule, role, response.get_data(as_text=True), registry)
+        problems += _check_shown(rule, role, response.get_data(as_text=True), sample)
     return problems
 
 
@@ -479,14 +653,21 @@ def _check_role(rule: Rule, probe: Probe, role: str, status: int, location: str)
     return []
 
 
-def _check_shown(rule: Rule, role: str, body: str, registry: Registry) -> list[str]:
+def _check_shown(rule: Rule, role: str, body: str, sample: Sample) -> list[str]:
     problems = []
     if role == "officer" and not rule.district_wide:
-        problems += [f"shows street B's {marker!r}" for marker in registry.street_b_markers if marker in body]
+        problems += [f"shows street B's {marker!r}" for marker in sample.street_b_markers if marker in body]
     if role == "viewer":
-        problems += [f"shows the phone number {phone} in clear" for phone in registry.phones
+        problems += [f"shows the phone number {phone} in clear" for phone in sample.registry.phones
                      if phone in body or phone[3:] in body]
+        problems += [f"shows the phone number {written!r} written in a text in clear"
+                     for written in PLANTED_PHONES if in_clear(written, body)]
     return problems
+
+
+def in_clear(written: str, body: str) -> bool:
+    """Whether a phone number is readable in the body: as it was written, or its digits in a row."""
+    return written in body or re.sub(r"\D", "", written)[-11:] in body
 
 
 def test_the_rules_say_what_they_mean():

@@ -3,8 +3,6 @@
 masked; street officers get 403 (the messages are the whole district's)."""
 from __future__ import annotations
 
-import re
-
 import structlog
 from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
@@ -12,7 +10,7 @@ from redis.exceptions import RedisError
 
 from mobilize import jobs
 from mobilize.accounts import Principal
-from mobilize.domain.phones import mask_phone, mask_phone_numbers_in
+from mobilize.domain.phones import mask_phone, redact_phone_numbers
 from mobilize.models import InboundMessage
 from mobilize.models._types import utcnow
 from mobilize.sms import inbox
@@ -25,7 +23,6 @@ from mobilize.web.api.registry import PaginationOut
 from mobilize.web.errors import ApiError
 
 log = structlog.get_logger(__name__)
-_BARE_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")  # 13800138000 written without +86
 
 
 class DeadMessageOut(Schema):
@@ -64,9 +61,7 @@ def _reader() -> Principal:
 
 
 def _masked_text(text: str | None) -> str | None:
-    if not text:
-        return text
-    return _BARE_MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", mask_phone_numbers_in(text))
+    return redact_phone_numbers(text) if text else text
 
 
 def dead_message_view(message: InboundMessage, principal: Principal) -> dict:

@@ -16,6 +16,7 @@ from mobilize.wartime.audit import Actor
 from mobilize.web import db
 from mobilize.web.api import api
 from mobilize.web.api.auth import current, token_auth
+from mobilize.web.api.fields import StrictBoolean
 from mobilize.web.api.pagination import PageQuery, paginate
 from mobilize.web.api.registry import PaginationOut
 from mobilize.web.errors import ApiError
@@ -33,8 +34,8 @@ class NoticeIn(Schema):
     teams = List(String(), load_default=None, allow_none=True, metadata={"description": "Team names."})
     skills = List(String(), load_default=None, allow_none=True, metadata={"description": "Skill codes."})
     languages = List(String(validate=OneOf(list(LANGUAGES))), load_default=None, allow_none=True)
-    include_provisional = Boolean(load_default=False,
-                                  metadata={"description": "Also unverified volunteers who joined by SMS."})
+    include_provisional = StrictBoolean(load_default=False, metadata={
+        "description": "Also unverified volunteers who joined by SMS."})
     note = String(load_default="", validate=Length(max=500))
 
 
@@ -114,6 +115,7 @@ def notice_view(notice: Notice) -> dict:
 @api.auth_required(token_auth)
 @api.input(NoticeIn)
 @api.output(NoticeOut, status_code=201)
+@api.doc(responses={403: "Viewers may not; officers only to their street."})
 def create_notice(json_data):
     """Draft a notice (no answer expected) to an audience by street, team, skill and language."""
     street = _officer_street()
@@ -147,6 +149,7 @@ def list_notices(query_data):
 @api.get("/notices/<int:notice_id>")
 @api.auth_required(token_auth)
 @api.output(NoticeOut)
+@api.doc(responses={403: "The notice is not of the officer's street."})
 def get_notice(notice_id: int):
     """A notice with its delivery counts from the outbox."""
     notice = notices.get(db(), notice_id)
@@ -157,6 +160,7 @@ def get_notice(notice_id: int):
 @api.get("/notices/<int:notice_id>/preview")
 @api.auth_required(token_auth)
 @api.output(NoticePreviewOut)
+@api.doc(responses={403: "The notice is not of the officer's street."})
 def preview_notice(notice_id: int):
     """How many get it, how many are left out and why, and the SMS cost (segments)."""
     notice = notices.get(db(), notice_id)
@@ -167,6 +171,8 @@ def preview_notice(notice_id: int):
 @api.post("/notices/<int:notice_id>/send")
 @api.auth_required(token_auth)
 @api.output(NoticeOut)
+@api.doc(responses={403: "Viewers may not; officers only their street's notices.",
+                     409: "The notice was already sent (nothing more is sent)."})
 def send_notice(notice_id: int):
     """Queue the notice in the outbox (priority bulk), once: a second send is a 409 and sends nothing."""
     street = _officer_street()

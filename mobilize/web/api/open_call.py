@@ -16,11 +16,12 @@ from mobilize.wartime.places import ACTIVE
 from mobilize.web import db, runtime
 from mobilize.web.api import api
 from mobilize.web.api.auth import current, require_command, token_auth
+from mobilize.web.api.fields import StrictBoolean
 from mobilize.web.errors import ApiError
 
 
 class OpenCallIn(Schema):
-    open_call = Boolean(required=True)
+    open_call = StrictBoolean(required=True)
 
 
 class OpenCallOut(Schema):
@@ -54,6 +55,8 @@ def _actor() -> Actor:
 @api.auth_required(token_auth)
 @api.input(OpenCallIn)
 @api.output(OpenCallOut)
+@api.doc(responses={403: "Only admins and commanders publish orders.",
+                     409: "The order cannot take sign-ups in its state."})
 def set_open_call(order_id: int, json_data):
     """Publish the order openly: unregistered people may join by texting 报名 + its code (or stop that)."""
     require_command()
@@ -68,6 +71,8 @@ def set_open_call(order_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(VerifyIn)
 @api.output(VerifiedOut)
+@api.doc(responses={403: "Viewers may not; officers only volunteers of their street or sent to it.",
+                     409: "The volunteer is not provisional."})
 def verify_volunteer(volunteer_id: int, json_data):
     """The person who joined by SMS was checked on arrival: no longer provisional. Officers: volunteers of their
     street, or sent to a site of their street."""

@@ -8,6 +8,14 @@ from apiflask.validators import Length, OneOf, Range
 
 from mobilize.models import AssignmentStatus, OrderState
 from mobilize.wartime import drafts
+from mobilize.web.api.fields import (
+    BoundedDateTime,
+    RowId,
+    RowIdFilter,
+    StrictBoolean,
+    StrictFloat,
+    StrictInteger,
+)
 from mobilize.web.api.pagination import PageQuery
 from mobilize.web.api.registry import PaginationOut
 
@@ -15,9 +23,9 @@ ASSIGNMENT_STATUSES = [status.value for status in AssignmentStatus]
 
 
 class DemandIn(Schema):
-    site_id = Integer(required=True)
+    site_id = RowId(required=True)
     role = String(required=True, metadata={"description": "Role code, e.g. registration, queue_keeping."})
-    capacity = Integer(required=True, validate=Range(min=1, max=drafts.MAX_CAPACITY))
+    capacity = StrictInteger(required=True, validate=Range(min=1, max=drafts.MAX_CAPACITY))
     skill = String(load_default=None, allow_none=True,
                    metadata={"description": "A skill code required on top of the role's own (e.g. english)."})
 
@@ -25,25 +33,27 @@ class DemandIn(Schema):
 class EligibilityIn(Schema):
     streets = List(String(), load_default=None, allow_none=True,
                    metadata={"description": "Streets whose volunteers are invited (names); none: the district."})
-    max_distance_m = Float(load_default=None, allow_none=True, validate=Range(min=0, min_inclusive=False))
+    max_distance_m = StrictFloat(load_default=None, allow_none=True,
+                                 validate=Range(min=0, min_inclusive=False))
     languages = List(String(validate=OneOf(["zh", "en"])), load_default=None, allow_none=True)
-    rest_hours = Integer(load_default=0, validate=Range(min=0, max=drafts.MAX_REST_HOURS),
+    rest_hours = StrictInteger(load_default=0, validate=Range(min=0, max=drafts.MAX_REST_HOURS),
                          metadata={"description": "Not mobilised by another order within this many hours."})
     peacetime_policy = String(load_default="leave", validate=OneOf(["leave", "release"]))
 
 
 class StrategyIn(Schema):
-    expected_answer_rate = Float(load_default=0.5, validate=Range(min=0, max=1, min_inclusive=False))
-    over_recruit_factor = Float(load_default=1.2, validate=Range(min=1, max=10))
-    wave_interval_s = Integer(load_default=600, validate=Range(min=10, max=86_400))
-    confirmation_required = Boolean(load_default=True)
-    confirmation_timeout_s = Integer(load_default=1800, validate=Range(min=60, max=172_800))
+    expected_answer_rate = StrictFloat(load_default=0.5, validate=Range(min=0, max=1, min_inclusive=False))
+    over_recruit_factor = StrictFloat(load_default=1.2, validate=Range(min=1, max=10))
+    wave_interval_s = StrictInteger(load_default=600, validate=Range(min=10, max=86_400))
+    confirmation_required = StrictBoolean(load_default=True)
+    confirmation_timeout_s = StrictInteger(load_default=1800, validate=Range(min=60, max=172_800))
 
 
 class OrderIn(Schema):
     title = String(required=True, validate=Length(min=1, max=80))
-    starts_at = DateTime(required=True, metadata={"description": "ISO 8601; without an offset: local time."})
-    ends_at = DateTime(required=True)
+    starts_at = BoundedDateTime(required=True,
+                                metadata={"description": "ISO 8601; without an offset: local time."})
+    ends_at = BoundedDateTime(required=True)
     demands = List(Nested(DemandIn), required=True, validate=Length(min=1))
     eligibility = Nested(EligibilityIn, load_default=lambda: EligibilityIn().load({}))
     strategy = Nested(StrategyIn, load_default=lambda: StrategyIn().load({}))
@@ -51,24 +61,24 @@ class OrderIn(Schema):
 
 class EligibilityPatch(Schema):
     streets = List(String(), allow_none=True)
-    max_distance_m = Float(allow_none=True, validate=Range(min=0, min_inclusive=False))
+    max_distance_m = StrictFloat(allow_none=True, validate=Range(min=0, min_inclusive=False))
     languages = List(String(validate=OneOf(["zh", "en"])), allow_none=True)
-    rest_hours = Integer(validate=Range(min=0, max=drafts.MAX_REST_HOURS))
+    rest_hours = StrictInteger(validate=Range(min=0, max=drafts.MAX_REST_HOURS))
     peacetime_policy = String(validate=OneOf(["leave", "release"]))
 
 
 class StrategyPatch(Schema):
-    expected_answer_rate = Float(validate=Range(min=0, max=1, min_inclusive=False))
-    over_recruit_factor = Float(validate=Range(min=1, max=10))
-    wave_interval_s = Integer(validate=Range(min=10, max=86_400))
-    confirmation_required = Boolean()
-    confirmation_timeout_s = Integer(validate=Range(min=60, max=172_800))
+    expected_answer_rate = StrictFloat(validate=Range(min=0, max=1, min_inclusive=False))
+    over_recruit_factor = StrictFloat(validate=Range(min=1, max=10))
+    wave_interval_s = StrictInteger(validate=Range(min=10, max=86_400))
+    confirmation_required = StrictBoolean()
+    confirmation_timeout_s = StrictInteger(validate=Range(min=60, max=172_800))
 
 
 class OrderPatch(Schema):
     title = String(validate=Length(min=1, max=80))
-    starts_at = DateTime()
-    ends_at = DateTime()
+    starts_at = BoundedDateTime()
+    ends_at = BoundedDateTime()
     demands = List(Nested(DemandIn), validate=Length(min=1),
                    metadata={"description": "Replaces all demands of the draft."})
     eligibility = Nested(EligibilityPatch)
@@ -76,9 +86,9 @@ class OrderPatch(Schema):
 
 
 class TopUpDemandIn(Schema):
-    site_id = Integer(required=True)
+    site_id = RowId(required=True)
     role = String(required=True)
-    add = Integer(required=True, validate=Range(min=1, max=drafts.MAX_CAPACITY),
+    add = StrictInteger(required=True, validate=Range(min=1, max=drafts.MAX_CAPACITY),
                   metadata={"description": "Places added to this site and role (a new demand if it had none)."})
     skill = String(load_default=None, allow_none=True)
 
@@ -307,4 +317,4 @@ class AssignmentPage(Schema):
 class AssignmentFilter(PageQuery):
     street = String(load_default=None)
     status = String(load_default=None, validate=OneOf(ASSIGNMENT_STATUSES))
-    site_id = Integer(load_default=None)
+    site_id = RowIdFilter(load_default=None)

@@ -46,7 +46,7 @@ from mobilize.web.api.order_schemas import (
 )
 from mobilize.web.api.pagination import paginate
 from mobilize.web.api.registry import _street_id
-from mobilize.web.errors import ApiError, error_body
+from mobilize.web.errors import ApiError, describe_validation, error_body
 
 
 @api.errorhandler(WartimeError)
@@ -99,6 +99,17 @@ def _load_order(order_id: int) -> Order:
         selectinload(Order.demands).selectinload(Demand.required_skill)))
     if order is None:
         raise NotFound(f"no order {order_id}", details={"order_id": order_id})
+    return order
+
+
+def _readable_order(order_id: int) -> Order:
+    """The order as `_load_order` gives it, for someone who may read it: a street officer, an order with
+    places in their street (403 otherwise, as for every other object of another street; 404 when missing).
+    The order itself and each of its sub-resources (progress, assignments) answer alike."""
+    order = _load_order(order_id)
+    principal = current()
+    if principal.is_officer and not any(principal.may_access_street(d.site.street_id) for d in order.demands):
+        raise ApiError(403, "this order has no places in your street", code="other_street")
     return order
 
 
@@ -161,6 +172,7 @@ def assignment_view(assignment: Assignment) -> dict:
 @api.auth_required(token_auth)
 @api.input(OrderIn)
 @api.output(OrderOut, status_code=201)
+@api.doc(responses={403: "Only admins and commanders draft orders."})
 def create_order(json_data):
     """Draft a recruitment order; the reply code is allocated automatically."""
     require_command()
@@ -189,18 +201,17 @@ def list_orders(query_data):
 @api.get("/orders/<int:order_id>")
 @api.auth_required(token_auth)
 @api.output(OrderOut)
+@api.doc(responses={403: "The order has no places in the officer's street."})
 def get_order(order_id: int):
     """An order with its demands (a street officer: an order with places in their street, and only those)."""
-    order = _load_order(order_id)
-    if current().is_officer and not any(current().may_access_street(d.site.street_id) for d in order.demands):
-        raise ApiError(403, "this order has no places in your street", code="other_street")
-    return order_view(order)
+    return order_view(_readable_order(order_id))
 
 
 @api.patch("/orders/<int:order_id>")
 @api.auth_required(token_auth)
 @api.input(OrderPatch)
 @api.output(OrderOut)
+@api.doc(responses={403: "Only admins and commanders edit orders.", 409: "The order is no longer a draft."})
 def update_order(order_id: int, json_data):
     """Edit a draft (409 once launched)."""
     require_command()
@@ -211,6 +222,9 @@ def update_order(order_id: int, json_data):
 @api.post("/orders/<int:order_id>/launch")
 @api.auth_required(token_auth)
 @api.output(OrderOut)
+@api.doc(responses={403: "Only admins and commanders launch orders.",
+                     409: "The order is not a draft, or its window is over.",
+                     422: "The draft has no places to fill."})
 def launch_order(order_id: int):
     """draft -> open: the first invitation wave goes out."""
     require_command()
@@ -222,6 +236,8 @@ def launch_order(order_id: int):
 @api.auth_required(token_auth)
 @api.input(TopUpIn)
 @api.output(OrderOut)
+@api.doc(responses={403: "Only admins and commanders top up orders.",
+                     409: "The order is neither open nor filled."})
 def top_up_order(order_id: int, json_data):
     """More places on an open or filled order (a filled order opens again)."""
     require_command()
@@ -233,6 +249,7 @@ def top_up_order(order_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(CancelIn)
 @api.output(EndingOut)
+@api.doc(responses={403: "Only admins and commanders cancel orders.", 409: "The order has already ended."})
 def cancel_order(order_id: int, json_data):
     """Cancel (a draft too): everyone dispatched, on site or on standby is told it is called off; silent
     invitees get nothing now (a later reply from them is answered that it was called off). Preview it:
@@ -245,6 +262,7 @@ def cancel_order(order_id: int, json_data):
 @api.post("/orders/<int:order_id>/stop-recruiting")
 @api.auth_required(token_auth)
 @api.output(EndingOut)
+@api.doc(responses={403: "Only admins and commanders stop recruiting.", 409: "The order is not recruiting."})
 def stop_recruiting_order(order_id: int):
     """Stop recruiting (enough people): unsent invitations are withdrawn, those on standby are thanked once,
     nobody who never answered is texted, dispatched volunteers are untouched; a later yes hears the places are
@@ -256,6 +274,8 @@ def stop_recruiting_order(order_id: int):
 @api.post("/orders/<int:order_id>/finish")
 @api.auth_required(token_auth)
 @api.output(EndingOut)
+@api.doc(responses={403: "Only admins and commanders finish orders.",
+                     409: "The order cannot be finished now (its window has not started, or it has ended)."})
 def finish_order(order_id: int):
     """Finish (at or after the window's start; 409 `window_not_started` before it): the hours of those who came
     are certified and they are thanked, those dispatched who never came become no-shows, standby not yet told
@@ -276,9 +296,15 @@ PREVIEW_ACTIONS = {name.replace("_", "-"): name for name in previews.ACTIONS}  #
 
 
 @api.get("/orders/<int:order_id>/preview/<action>")
+# The same view under the top-up preview's own path, whose POST takes the body: GET is there too, and the
+# document says so (the path's Allow header lists GET).
+@api.get("/orders/<int:order_id>/preview/top-up", defaults={"action": "top-up"})
 @api.auth_required(token_auth)
 @api.input(ActionPreviewQuery, location="query")
 @api.output(ActionPreviewOut)
+@api.doc(responses={403: "Previews are district-wide: not for street officers.",
+                     404: "No such order, or no such action.",
+                     409: "The action itself would be refused now."})
 def preview_action(order_id: int, action: str, query_data):
     """Exactly the SMS an action would send now (launch, top-up, stop-recruiting, finish, cancel), without
     doing it: each message with its recipient, template, text and segments, the totals by template and by the
@@ -302,6 +328,8 @@ def preview_action(order_id: int, action: str, query_data):
 @api.auth_required(token_auth)
 @api.input(TopUpIn)
 @api.output(ActionPreviewOut)
+@api.doc(responses={403: "Previews are district-wide: not for street officers.",
+                     409: "The top-up itself would be refused now."})
 def preview_top_up(order_id: int, json_data):
     """The top-up's preview with the same body as `POST .../top-up` (nothing is written)."""
     return _preview(order_id, "top_up", additions=list(_demand_specs(json_data["demands"], "add")))
@@ -312,15 +340,15 @@ def _query_demands(raw: str | None) -> list[dict]:
     if not raw:
         raise ApiError(422, "a top-up preview needs the places to add: demands=[{\"site_id\": 1, \"role\": "
                             "\"registration\", \"add\": 2}] (JSON), or POST the top-up body",
-                       code="validation_error", details={"query": {"demands": [
+                       code="invalid_demands", details={"query": {"demands": [
                            "a top-up preview needs the places to add (JSON, as in the top-up body)"]}})
     try:
         return TopUpIn().load({"demands": json.loads(raw)})["demands"]
     except json.JSONDecodeError as error:
-        raise ApiError(422, f"demands is not JSON: {error}", code="validation_error",
+        raise ApiError(422, f"demands is not JSON: {error}", code="invalid_demands",
                        details={"query": {"demands": [f"not JSON: {error}"]}}) from None
     except ValidationError as error:
-        raise ApiError(422, "invalid demands", code="validation_error",
+        raise ApiError(422, f"invalid demands: {describe_validation(error.messages)}", code="invalid_demands",
                        details={"query": error.messages}) from None
 
 
@@ -351,6 +379,7 @@ def _preview(order_id: int, action: str, **args) -> dict:
 @api.get("/orders/<int:order_id>/preview")
 @api.auth_required(token_auth)
 @api.output(PreviewOut)
+@api.doc(responses={403: "The audience preview is district-wide: not for street officers."})
 def preview_order(order_id: int):
     """Who would be invited, who is left out and why, and the SMS cost (segments). District-wide figures:
     not for street officers."""
@@ -365,9 +394,11 @@ def preview_order(order_id: int):
 @api.auth_required(token_auth)
 @api.input(ProgressQuery, location="query")
 @api.output(ProgressOut)
+@api.doc(responses={403: "The order has no places in the officer's street, or another street was asked."})
 def order_progress(order_id: int, query_data):
-    """Capacity, invitations, answers and placements per street, site and role (officers: their street)."""
-    order = _load_order(order_id)
+    """Capacity, invitations, answers and placements per street, site and role (officers: their street's part
+    of an order with places there; 403 for any other order)."""
+    order = _readable_order(order_id)
     return board.progress(db(), order, _street_id(query_data["street"]))
 
 
@@ -378,9 +409,11 @@ def order_progress(order_id: int, query_data):
 @api.auth_required(token_auth)
 @api.input(AssignmentFilter, location="query")
 @api.output(AssignmentPage)
+@api.doc(responses={403: "The order has no places in the officer's street, or another street was asked."})
 def list_assignments(order_id: int, query_data):
-    """Who is sent where (officers: their street; viewers see masked phone numbers)."""
-    _load_order(order_id)
+    """Who is sent where (officers: to their street's sites, of an order with places there, 403 for any other
+    order; viewers see masked phone numbers)."""
+    _readable_order(order_id)
     statement = board.assignments_query(order_id, _street_id(query_data["street"]), query_data["status"],
                                         query_data["site_id"])
     items, pagination = paginate(db(), statement, query_data["page"], query_data["per_page"])
@@ -401,6 +434,8 @@ def _officer_action(order_id: int, assignment_id: int, action) -> dict:
 @api.post("/orders/<int:order_id>/assignments/<int:assignment_id>/arrive")
 @api.auth_required(token_auth)
 @api.output(AssignmentOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The assignment's status does not allow it."})
 def arrive_assignment(order_id: int, assignment_id: int):
     """The volunteer is on site."""
     return _officer_action(order_id, assignment_id, board.officer_arrive)
@@ -409,6 +444,8 @@ def arrive_assignment(order_id: int, assignment_id: int):
 @api.post("/orders/<int:order_id>/assignments/<int:assignment_id>/no-show")
 @api.auth_required(token_auth)
 @api.output(AssignmentOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The assignment's status does not allow it."})
 def no_show_assignment(order_id: int, assignment_id: int):
     """The volunteer did not come: the place is freed and backfilled."""
     return _officer_action(order_id, assignment_id, board.officer_no_show)
@@ -417,6 +454,8 @@ def no_show_assignment(order_id: int, assignment_id: int):
 @api.post("/orders/<int:order_id>/assignments/<int:assignment_id>/release")
 @api.auth_required(token_auth)
 @api.output(AssignmentOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The assignment's status does not allow it."})
 def release_assignment(order_id: int, assignment_id: int):
     """Release a volunteer (told not to come if not yet there): the place is freed and backfilled."""
     return _officer_action(order_id, assignment_id, board.officer_release)

@@ -129,6 +129,7 @@ def list_streets(query_data):
 @api.auth_required(token_auth)
 @api.input(StreetFilter, location="query")
 @api.output(SitePage)
+@api.doc(responses={403: "An officer asked about another street."})
 def list_sites(query_data):
     """Sites with their roles and capacities, optionally of one street."""
     statement = select(Site).options(selectinload(Site.roles).selectinload(SiteRole.role),
@@ -143,6 +144,7 @@ def list_sites(query_data):
 @api.get("/sites/<int:site_id>")
 @api.auth_required(token_auth)
 @api.output(SiteOut)
+@api.doc(responses={403: "The site is in another street than the officer's."})
 def get_site(site_id: int):
     site = db().get(Site, site_id)
     if site is None:
@@ -155,6 +157,7 @@ def get_site(site_id: int):
 @api.auth_required(token_auth)
 @api.input(VolunteerFilter, location="query")
 @api.output(VolunteerPage)
+@api.doc(responses={403: "An officer asked about another street."})
 def list_volunteers(query_data):
     """Volunteers, filtered by street, skill, team or language. Phones are masked for viewers."""
     statement = select(Volunteer).options(
@@ -182,6 +185,7 @@ def list_volunteers(query_data):
 @api.get("/volunteers/<int:volunteer_id>")
 @api.auth_required(token_auth)
 @api.output(VolunteerOut)
+@api.doc(responses={403: "The volunteer lives in another street than the officer's."})
 def get_volunteer(volunteer_id: int):
     volunteer = db().get(Volunteer, volunteer_id)
     if volunteer is None:

@@ -8,6 +8,16 @@ from apiflask.validators import Length, OneOf, Range, Regexp
 
 from mobilize.models import ServiceKind, ServiceStatus, ShiftStatus, SignupStatus
 from mobilize.peacetime import posts
+from mobilize.web.api.fields import (
+    BoundedDate,
+    BoundedDateTime,
+    QueryInteger,
+    RowId,
+    RowIdFilter,
+    StrictBoolean,
+    StrictFloat,
+    StrictInteger,
+)
 from mobilize.web.api.pagination import PageQuery
 from mobilize.web.api.registry import PaginationOut
 
@@ -20,10 +30,11 @@ class PatternIn(Schema):
     start_time = String(required=True, validate=HHMM, metadata={"description": "Local start, e.g. 07:00."})
     end_time = String(required=True, validate=HHMM,
                       metadata={"description": "Local end; not after the start means the next day."})
-    slots = Integer(load_default=None, allow_none=True, validate=Range(min=1, max=posts.MAX_SLOTS))
-    valid_from = Date(load_default=None, allow_none=True)
-    valid_until = Date(load_default=None, allow_none=True)
-    generate = Boolean(load_default=True, metadata={"description": "Create the coming weeks' shifts at once."})
+    slots = StrictInteger(load_default=None, allow_none=True, validate=Range(min=1, max=posts.MAX_SLOTS))
+    valid_from = BoundedDate(load_default=None, allow_none=True)
+    valid_until = BoundedDate(load_default=None, allow_none=True)
+    generate = StrictBoolean(load_default=True,
+                             metadata={"description": "Create the coming weeks' shifts at once."})
 
 
 class PatternOut(Schema):
@@ -40,19 +51,19 @@ class PatternOut(Schema):
 
 
 class PostIn(Schema):
-    site_id = Integer(required=True)
+    site_id = RowId(required=True)
     role = String(required=True, metadata={"description": "Role code: civility_guide, patrol..."})
-    slots = Integer(required=True, validate=Range(min=1, max=posts.MAX_SLOTS))
+    slots = StrictInteger(required=True, validate=Range(min=1, max=posts.MAX_SLOTS))
     name = String(load_default=None, allow_none=True, validate=Length(min=1, max=80))
-    protected = Boolean(load_default=False, metadata={"description": "Commanders only."})
+    protected = StrictBoolean(load_default=False, metadata={"description": "Commanders only."})
     notes = String(load_default="", validate=Length(max=2000))
 
 
 class PostPatch(Schema):
     name = String(validate=Length(min=1, max=80))
-    slots = Integer(validate=Range(min=1, max=posts.MAX_SLOTS))
-    protected = Boolean(metadata={"description": "Commanders only."})
-    active = Boolean()
+    slots = StrictInteger(validate=Range(min=1, max=posts.MAX_SLOTS))
+    protected = StrictBoolean(metadata={"description": "Commanders only."})
+    active = StrictBoolean()
     notes = String(validate=Length(max=2000))
 
 
@@ -79,19 +90,20 @@ class PostPage(Schema):
 
 class PostFilter(PageQuery):
     street = String(load_default=None)
-    site_id = Integer(load_default=None)
+    site_id = RowIdFilter(load_default=None)
     active = Boolean(load_default=None)
     protected = Boolean(load_default=None)
 
 
 class ShiftIn(Schema):
-    starts_at = DateTime(required=True, metadata={"description": "ISO 8601; without an offset: local time."})
-    ends_at = DateTime(required=True)
-    slots = Integer(load_default=None, allow_none=True, validate=Range(min=1, max=posts.MAX_SLOTS))
+    starts_at = BoundedDateTime(required=True,
+                                metadata={"description": "ISO 8601; without an offset: local time."})
+    ends_at = BoundedDateTime(required=True)
+    slots = StrictInteger(load_default=None, allow_none=True, validate=Range(min=1, max=posts.MAX_SLOTS))
 
 
 class ShiftPatch(Schema):
-    capacity = Integer(required=True, validate=Range(min=1, max=posts.MAX_SLOTS))
+    capacity = StrictInteger(required=True, validate=Range(min=1, max=posts.MAX_SLOTS))
 
 
 class ShiftCancelIn(Schema):
@@ -128,9 +140,9 @@ class ShiftPage(Schema):
 
 class ShiftFilter(PageQuery):
     street = String(load_default=None)
-    date = Date(load_default=None, metadata={"description": "First local date (default: today)."})
-    days = Integer(load_default=1, validate=Range(min=1, max=62))
-    post_id = Integer(load_default=None)
+    date = BoundedDate(load_default=None, metadata={"description": "First local date (default: today)."})
+    days = QueryInteger(load_default=1, validate=Range(min=1, max=62))
+    post_id = RowIdFilter(load_default=None)
     status = String(load_default=None, validate=OneOf([s.value for s in ShiftStatus]))
     open_only = Boolean(load_default=False, metadata={"description": "Only shifts with free places."})
 
@@ -165,15 +177,16 @@ class ShiftDetail(ShiftOut):
 
 
 class SignupIn(Schema):
-    volunteer_id = Integer(required=True)
-    waitlist = Boolean(load_default=False, metadata={"description": "Join the waitlist when the shift is full."})
-    notify = Boolean(load_default=True, metadata={"description": "Tell the volunteer by SMS."})
+    volunteer_id = RowId(required=True)
+    waitlist = StrictBoolean(load_default=False,
+                             metadata={"description": "Join the waitlist when the shift is full."})
+    notify = StrictBoolean(load_default=True, metadata={"description": "Tell the volunteer by SMS."})
 
 
 class SignupFilter(PageQuery):
     street = String(load_default=None)
-    volunteer_id = Integer(load_default=None)
-    shift_id = Integer(load_default=None)
+    volunteer_id = RowIdFilter(load_default=None)
+    shift_id = RowIdFilter(load_default=None)
     status = String(load_default=None, validate=OneOf([s.value for s in SignupStatus]))
 
 
@@ -182,24 +195,24 @@ class SignupCancelIn(Schema):
 
 
 class AtIn(Schema):
-    at = DateTime(load_default=None, allow_none=True,
-                  metadata={"description": "When it happened (default: now); without an offset: local time."})
+    at = BoundedDateTime(load_default=None, allow_none=True, metadata={
+        "description": "When it happened (default: now); without an offset: local time."})
 
 
 class LateIn(Schema):
-    minutes = Integer(required=True, validate=Range(min=0, max=1440))
+    minutes = StrictInteger(required=True, validate=Range(min=0, max=1440))
 
 
 class SwapIn(Schema):
-    signup_id = Integer(required=True, metadata={"description": "The first volunteer's booking (shift X)."})
-    with_volunteer_id = Integer(required=True, metadata={"description": "Who takes shift X."})
-    their_signup_id = Integer(load_default=None, allow_none=True,
+    signup_id = RowId(required=True, metadata={"description": "The first volunteer's booking (shift X)."})
+    with_volunteer_id = RowId(required=True, metadata={"description": "Who takes shift X."})
+    their_signup_id = RowId(load_default=None, allow_none=True,
                               metadata={"description": "Their booking (shift Y) for a two-way swap."})
 
 
 class SwapAnswerIn(Schema):
-    volunteer_id = Integer(required=True)
-    accept = Boolean(required=True)
+    volunteer_id = RowId(required=True)
+    accept = StrictBoolean(required=True)
 
 
 class SwapOut(Schema):
@@ -218,10 +231,10 @@ class SwapOut(Schema):
 
 
 class HolidayIn(Schema):
-    date = Date(required=True)
+    date = BoundedDate(required=True)
     reason = String(required=True, validate=Length(min=1, max=80))
     street = String(load_default=None, allow_none=True, metadata={"description": "A street only (name)."})
-    post_id = Integer(load_default=None, allow_none=True, metadata={"description": "One post only."})
+    post_id = RowId(load_default=None, allow_none=True, metadata={"description": "One post only."})
 
 
 class HolidayOut(Schema):
@@ -267,13 +280,13 @@ class ServiceRecordPage(Schema):
 
 class ServiceRecordFilter(PageQuery):
     street = String(load_default=None)
-    volunteer_id = Integer(load_default=None)
+    volunteer_id = RowIdFilter(load_default=None)
     status = String(load_default=None, validate=OneOf([s.value for s in ServiceStatus]))
     kind = String(load_default=None, validate=OneOf([k.value for k in ServiceKind]))
 
 
 class CertifyIn(Schema):
-    hours = Float(load_default=None, allow_none=True, validate=Range(min=0, max=10_000),
+    hours = StrictFloat(load_default=None, allow_none=True, validate=Range(min=0, max=10_000),
                   metadata={"description": "Certified hours; omit to approve the recorded ones."})
     reason = String(load_default=None, allow_none=True, validate=Length(max=200),
                     metadata={"description": "Required when the hours differ from the recorded ones."})
@@ -295,8 +308,8 @@ class HoursOut(Schema):
 
 class GapQuery(Schema):
     street = String(load_default=None)
-    date = Date(load_default=None)
-    days = Integer(load_default=None, allow_none=True, validate=Range(min=1, max=14))
+    date = BoundedDate(load_default=None)
+    days = QueryInteger(load_default=None, allow_none=True, validate=Range(min=1, max=14))
 
 
 class GapItem(Schema):

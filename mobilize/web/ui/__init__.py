@@ -11,6 +11,8 @@ How the pieces fit:
   cookies) and Twilio's webhooks (signed); templates put `csrf_token()` in every form (a script's POST would
   send it as the X-CSRFToken header, from `<meta name="csrf-token">`).
 - Live updates: `mobilize.web.events` (SSE over Redis); static/live.js applies them.
+- Security headers (the pages' content security policy among them): `mobilize.web.security_headers`, for
+  every response of the app.
 """
 from __future__ import annotations
 
@@ -25,17 +27,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import ServiceUnavailable as ServiceUnavailableError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from mobilize.web.errors import error_body, is_api_request
+from mobilize.web.errors import api_http_error, is_api_request, passed_on_headers
 from mobilize.web.ui.access import ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
 csrf = CSRFProtect()
 
-# Applied to every HTML page (not to the API, the webhooks or static files): scripts and styles only from this
-# site (nothing inline, no CDN), no framing.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 HTML_ERRORS = (400, 401, 403, 404, 405, 429, 503)
 
 
@@ -54,7 +52,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
     _register_error_pages(app)
-    app.after_request(_security_headers)
     _trust_proxies(app)
 
 
@@ -80,28 +77,18 @@ def _trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
-def _security_headers(response):
-    if response.mimetype == "text/html" and not is_api_request():
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.blueprint in ("ui", "auth"):
-            # no page of a logged-out user from the back button
-            response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
-
-
 def _register_error_pages(app: Flask) -> None:
     """Localized error pages for the UI. The API keeps its JSON errors, webhooks and streams plain ones."""
 
     def handle(error: HTTPException):
         status = error.code or 500
         if is_api_request():
-            return error_body(status, error.description or ""), status
+            return api_http_error(error)
         if request.blueprint in ("twilio", "events", "health") or not _wants_html():
             return error
-        return render_template("error.html", status=status, description=_describe(error)), status
+        # the error's own headers go with the page: a 405's Allow above all
+        return render_template("error.html", status=status, description=_describe(error)), status, \
+            passed_on_headers(error)
 
     for status in HTML_ERRORS:
         app.register_error_handler(status, handle)

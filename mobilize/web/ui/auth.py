@@ -55,8 +55,13 @@ def ip_limiter() -> IpLimiter:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site (no scheme, no host, no protocol-relative //host): no open redirect."""
+    """Only a path on this site (no scheme, no host, no protocol-relative //host): no open redirect.
+
+    Nor any control character: a CR or LF cannot go in a Location header (werkzeug refuses to write it: a
+    500), and browsers drop tabs and newlines from URLs: "/<TAB>/evil.example" leads to //evil.example."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in target):
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None

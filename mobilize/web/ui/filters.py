@@ -1,22 +1,16 @@
 """What templates may call: phone masking by role, local times, names in the page's language, the nav."""
 from __future__ import annotations
 
-import re
-
 from flask import Flask
 from flask_babel import format_datetime
 from markupsafe import Markup
 
-from mobilize.domain.phones import mask_phone, mask_phone_numbers_in
+from mobilize.domain.phones import mask_phone, redact_phone_numbers
 from mobilize.models import Street
 from mobilize.web import db
 from mobilize.web.errors import is_api_request
 from mobilize.web.ui import i18n
 from mobilize.web.ui.access import ServiceUnavailable, current_principal
-
-# Numbers written without the country code inside SMS text (e.g. 13800138000): masked for viewers too.
-_BARE_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-
 
 def sees_phones() -> bool:
     principal = current_principal()
@@ -43,7 +37,7 @@ def redact(text: str | None) -> str:
     """Text that may contain phone numbers (an SMS body), masked for roles that must not see them."""
     if not text or sees_phones():
         return text or ""
-    return _BARE_MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", mask_phone_numbers_in(text))
+    return redact_phone_numbers(text)
 
 
 def localtime(value, pattern: str = "MM-dd HH:mm:ss") -> str:

@@ -27,6 +27,7 @@ from mobilize.wartime import dispatch, drafts, lifecycle, previews
 from mobilize.wartime.drafts import DemandSpec
 from mobilize.wartime.errors import WartimeError
 from mobilize.web import db, runtime
+from mobilize.web.converters import is_row_id
 from mobilize.web.ui import i18n
 from mobilize.web.ui.access import COMMAND_ROLES, roles_required
 from mobilize.web.ui.orders import (
@@ -149,12 +150,12 @@ def additions_from(form) -> list[DemandSpec]:
     for key, raw in form.items(multi=True) if isinstance(form, MultiDict) else form.items():
         if key.startswith("add-") and raw.strip():
             _prefix, site_id, role = key.split("-", 2)
-            if raw.strip().isdigit() and int(raw) > 0 and site_id.isdigit():
+            if raw.strip().isdecimal() and int(raw) > 0 and is_row_id(site_id):  # int() refuses "²", a digit
                 additions.append(DemandSpec(int(site_id), role, int(raw)))
     extra_site, extra_count = form.get("new_site_role", ""), (form.get("new_add") or "").strip()
-    if extra_site and extra_count.isdigit() and int(extra_count) > 0:
+    if extra_site and extra_count.isdecimal() and int(extra_count) > 0:
         site_id, _sep, role = extra_site.partition(":")
-        if site_id.isdigit():
+        if is_row_id(site_id):
             additions.append(DemandSpec(int(site_id), role, int(extra_count)))
     return additions
 

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from mobilize.domain.phones import mask_phone
+from mobilize.domain.text_safety import spreadsheet_row
 from mobilize.live import COMMAND
 from mobilize.models import Demand, OrderState, PeacetimePolicy, Site, Street
 from mobilize.models._types import utcnow
@@ -30,6 +31,7 @@ from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
 from mobilize.wartime.errors import Conflict, WartimeError
 from mobilize.web import db, runtime
+from mobilize.web.converters import is_row_id
 from mobilize.web.ui import order_queries, queries
 from mobilize.web.ui.access import (
     COMMAND_CENTER_ROLES,
@@ -167,7 +169,7 @@ def _spec_from_form(form) -> tuple[OrderSpec | None, dict]:
             return default
         try:
             return kind(float(raw) * scale) if kind is int else kind(raw) * scale
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: int(float("1e400")), an infinity
             problems[name] = _("Give a number.")
             return default
 
@@ -183,7 +185,7 @@ def _spec_from_form(form) -> tuple[OrderSpec | None, dict]:
             continue
         if capacity < 0:
             problems[key] = _("Give a whole number.")
-        elif capacity > 0 and site_id.isdigit():
+        elif capacity > 0 and is_row_id(site_id):
             demands.append(DemandSpec(int(site_id), role, capacity))
     if not demands and not any(key.startswith("cap-") for key in problems):
         problems["demands"] = _("Give at least one place: a capacity for a site and role.")
@@ -279,12 +281,12 @@ def order_top_up(order_id: int):
     for key, raw in request.form.items():
         if key.startswith("add-") and raw.strip():
             _prefix, site_id, role = key.split("-", 2)
-            if raw.strip().isdigit() and int(raw) > 0 and site_id.isdigit():
+            if raw.strip().isdecimal() and int(raw) > 0 and is_row_id(site_id):  # int() refuses "²", a digit
                 additions.append(DemandSpec(int(site_id), role, int(raw)))
     extra_site, extra_count = request.form.get("new_site_role", ""), (request.form.get("new_add") or "").strip()
-    if extra_site and extra_count.isdigit() and int(extra_count) > 0:
+    if extra_site and extra_count.isdecimal() and int(extra_count) > 0:
         site_id, _sep, role = extra_site.partition(":")
-        if site_id.isdigit():
+        if is_row_id(site_id):
             additions.append(DemandSpec(int(site_id), role, int(extra_count)))
     if not additions:
         order = _order_or_404(order_id)
@@ -314,7 +316,7 @@ def order_csv(order_id: int):
     writer = csv.writer(buffer)
     writer.writerow(order_queries.CSV_COLUMNS)
     for row in order_queries.csv_rows(db(), order, (lambda phone: phone) if sees else mask_phone):
-        writer.writerow(row)
+        writer.writerow(spreadsheet_row(row))  # a name could be a formula that Excel or WPS would run
     response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")  # BOM: spreadsheets read UTF-8
     response.headers["Content-Disposition"] = f"attachment; filename=order-{order.id}-assignments.csv"
     return response

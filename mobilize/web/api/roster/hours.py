@@ -2,6 +2,9 @@
 (a printable HTML page, or CSV)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from flask import Response
 from sqlalchemy import func, select
 
@@ -16,6 +19,17 @@ from mobilize.web.api.roster_schemas import HoursOut
 from mobilize.web.errors import ApiError
 
 
+def _inline_handler_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+# The certificate is a document of its own, printed from the browser: its inline style block, and its print
+# button's handler alone among scripts (by hash), may run; it loads nothing and sits in no frame.
+CERTIFICATE_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; "
+                      f"script-src 'unsafe-hashes' {_inline_handler_hash('window.print()')}; "
+                      "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
 def _volunteer(volunteer_id: int) -> Volunteer:
     volunteer = db().get(Volunteer, volunteer_id)
     if volunteer is None:
@@ -27,6 +41,7 @@ def _volunteer(volunteer_id: int) -> Volunteer:
 @api.get("/volunteers/<int:volunteer_id>/hours")
 @api.auth_required(token_auth)
 @api.output(HoursOut)
+@api.doc(responses={403: "The volunteer lives in another street than the officer's."})
 def volunteer_hours(volunteer_id: int):
     """Certified hours, points and stars (thresholds and the points rate are configuration)."""
     volunteer, cfg = _volunteer(volunteer_id), roster_config()
@@ -43,18 +58,20 @@ def volunteer_hours(volunteer_id: int):
 @api.get("/volunteers/<int:volunteer_id>/certificate")
 @api.auth_required(token_auth)
 @api.doc(responses={200: {"description": "A printable HTML certificate of service hours.",
-                          "content": {"text/html": {}}}})
+                          "content": {"text/html": {}}},
+                     403: "The volunteer lives in another street than the officer's."})
 def volunteer_certificate(volunteer_id: int):
     """The certificate of service hours, a printable HTML page."""
     volunteer = _volunteer(volunteer_id)
     page = certificate.to_html(certificate.build(db(), volunteer, roster_config(), utcnow()))
-    return Response(page, mimetype="text/html")
+    return Response(page, mimetype="text/html", headers={"Content-Security-Policy": CERTIFICATE_POLICY})
 
 
 @api.get("/volunteers/<int:volunteer_id>/certificate.csv")
 @api.auth_required(token_auth)
 @api.doc(responses={200: {"description": "The certified service records as CSV (UTF-8).",
-                          "content": {"text/csv": {}}}})
+                          "content": {"text/csv": {}}},
+                     403: "The volunteer lives in another street than the officer's."})
 def volunteer_certificate_csv(volunteer_id: int):
     volunteer = _volunteer(volunteer_id)
     body = certificate.to_csv(certificate.build(db(), volunteer, roster_config(), utcnow()))

@@ -20,6 +20,7 @@ from mobilize.web.api.roster_schemas import GapOut, GapQuery, GapReportPage, Gen
 @api.auth_required(token_auth)
 @api.input(GapQuery, location="query")
 @api.output(GapOut)
+@api.doc(responses={403: "An officer asked about another street."})
 def roster_gaps(query_data):
     """Unfilled shifts per street, live (default: from now to the end of tomorrow)."""
     street_id = _street_id(query_data["street"])
@@ -35,20 +36,26 @@ def roster_gap_reports(query_data):
     """The stored daily reports, newest first (officers see their street's part)."""
     statement = select(GapReport).order_by(GapReport.report_date.desc())
     items, pagination = paginate(db(), statement, query_data["page"], query_data["per_page"])
+    return {"items": [_gap_report_view(report) for report in items], "pagination": pagination}
+
+
+def _gap_report_view(report: GapReport) -> dict:
+    """A stored report as the caller may see it: a street officer, their street's part and its totals (the
+    backfill invitations too: the district's count would tell how short the other streets are)."""
     principal = current()
-    views = []
-    for report in items:
-        streets = [s for s in report.streets if principal.may_access_street(s["street_id"])]
-        views.append({"id": report.id, "report_date": report.report_date, "created_at": report.created_at,
-                      "shifts": sum(s["shifts"] for s in streets),
-                      "open_places": sum(s["open_places"] for s in streets),
-                      "invitations": report.invitations, "streets": streets})
-    return {"items": views, "pagination": pagination}
+    streets = [s for s in report.streets if principal.may_access_street(s["street_id"])]
+    invitations = report.invitations
+    if principal.is_officer:
+        invitations = sum(item.get("invited", 0) for street in streets for item in street.get("items", ()))
+    return {"id": report.id, "report_date": report.report_date, "created_at": report.created_at,
+            "shifts": sum(s["shifts"] for s in streets),
+            "open_places": sum(s["open_places"] for s in streets), "invitations": invitations, "streets": streets}
 
 
 @api.post("/roster/generate")
 @api.auth_required(token_auth)
 @api.output(GenerateOut)
+@api.doc(responses={403: "Only admins and commanders run the generator."})
 def roster_generate():
     """Run the shift generator now (it also runs hourly)."""
     require_command()

@@ -40,6 +40,7 @@ def _hhmm(text: str) -> time:
 @api.auth_required(token_auth)
 @api.input(PostFilter, location="query")
 @api.output(PostPage)
+@api.doc(responses={403: "An officer asked about another street."})
 def list_posts(query_data):
     """Posts (recurring duties at sites), optionally of one street or site."""
     statement = (select(Post).join(Site).options(selectinload(Post.site).selectinload(Site.street),
@@ -57,6 +58,8 @@ def list_posts(query_data):
 @api.auth_required(token_auth)
 @api.input(PostIn)
 @api.output(PostOut, status_code=201)
+@api.doc(responses={403: "Viewers may not; officers only in their street and never a protected post.",
+                     409: "The site already has a post of that name."})
 def create_post(json_data):
     """A new post at a site (officers: on their street; only commanders mark it protected)."""
     require_writer()
@@ -73,6 +76,7 @@ def create_post(json_data):
 @api.get("/posts/<int:post_id>")
 @api.auth_required(token_auth)
 @api.output(PostOut)
+@api.doc(responses={403: "The post is in another street than the officer's."})
 def get_post(post_id: int):
     return post_view(checked_post(post_id))
 
@@ -81,6 +85,8 @@ def get_post(post_id: int):
 @api.auth_required(token_auth)
 @api.input(PostPatch)
 @api.output(PostOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street; `protected` is for commanders.",
+                     409: "Another post of the site has that name."})
 def update_post(post_id: int, json_data):
     """Change a post; `protected` is for commanders."""
     require_writer()
@@ -96,6 +102,7 @@ def update_post(post_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(PatternIn)
 @api.output(PatternOut, status_code=201)
+@api.doc(responses={403: "Viewers may not; officers only in their street."})
 def add_pattern(post_id: int, json_data):
     """A weekly pattern (local times); by default the coming weeks' shifts are created at once."""
     require_writer()
@@ -115,6 +122,7 @@ def add_pattern(post_id: int, json_data):
 @api.delete("/patterns/<int:pattern_id>")
 @api.auth_required(token_auth)
 @api.output(PatternOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street."})
 def deactivate_pattern(pattern_id: int):
     """Stop a pattern (shifts already generated stay; cancel them one by one if needed)."""
     require_writer()
@@ -131,6 +139,8 @@ def deactivate_pattern(pattern_id: int):
 @api.auth_required(token_auth)
 @api.input(ShiftIn)
 @api.output(ShiftOut, status_code=201)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The post is inactive or already has a shift starting then."})
 def add_shift(post_id: int, json_data):
     """A one-off extra shift at the post."""
     require_writer()

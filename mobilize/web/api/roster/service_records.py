@@ -27,6 +27,7 @@ from mobilize.web.api.roster_schemas import (
 @api.auth_required(token_auth)
 @api.input(ServiceRecordFilter, location="query")
 @api.output(ServiceRecordPage)
+@api.doc(responses={403: "An officer asked about another street."})
 def list_service_records(query_data):
     """Service records (shifts and wartime assignments), e.g. `status=pending` for what awaits certification."""
     statement = select(ServiceRecord).options(selectinload(ServiceRecord.volunteer)).order_by(ServiceRecord.id)
@@ -42,6 +43,7 @@ def list_service_records(query_data):
 @api.auth_required(token_auth)
 @api.input(CertifyIn)
 @api.output(ServiceRecordOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street."})
 def certify_record(record_id: int, json_data):
     """Certify the recorded hours, or other hours with a reason (audited)."""
     require_writer()

@@ -34,6 +34,7 @@ def _waitlisted(shift_ids: list[int]) -> dict[int, int]:
 @api.auth_required(token_auth)
 @api.input(ShiftFilter, location="query")
 @api.output(ShiftPage)
+@api.doc(responses={403: "An officer asked about another street."})
 def list_shifts(query_data):
     """Shifts by street and local date range (default: today), in start order."""
     cfg = roster_config()
@@ -69,6 +70,7 @@ def _shift_detail(shift_id: int) -> dict:
 @api.get("/shifts/<int:shift_id>")
 @api.auth_required(token_auth)
 @api.output(ShiftDetail)
+@api.doc(responses={403: "The shift is in another street than the officer's."})
 def get_shift(shift_id: int):
     """A shift with its sign-ups and waitlist."""
     return _shift_detail(shift_id)
@@ -78,6 +80,8 @@ def get_shift(shift_id: int):
 @api.auth_required(token_auth)
 @api.input(ShiftPatch)
 @api.output(ShiftDetail)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The shift is not open, has started, or has more places taken."})
 def update_shift(shift_id: int, json_data):
     """Change a shift's places (never below those taken; new places go to the waitlist first)."""
     require_writer()
@@ -92,6 +96,8 @@ def update_shift(shift_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(ShiftCancelIn)
 @api.output(ShiftDetail)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The shift is not open or has started."})
 def cancel_shift(shift_id: int, json_data):
     """Cancel one shift (an exception): its volunteers are told by SMS."""
     require_writer()

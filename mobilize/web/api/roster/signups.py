@@ -37,6 +37,8 @@ from mobilize.web.api.roster_schemas import (
 @api.auth_required(token_auth)
 @api.input(SignupIn)
 @api.output(SignupOut, status_code=201)
+@api.doc(responses={403: "Viewers may not; officers only in their street, for their street's volunteers.",
+                     409: "The shift is full or not open, or the volunteer is busy then."})
 def create_signup(shift_id: int, json_data):
     """Book a volunteer (an officer assigns); 409 when full (unless `waitlist`) or when they are busy then."""
     require_writer()
@@ -54,6 +56,7 @@ def create_signup(shift_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(SignupFilter, location="query")
 @api.output(SignupPage)
+@api.doc(responses={403: "An officer asked about another street."})
 def list_signups(query_data):
     """Sign-ups by volunteer, shift, status or street (the shift's)."""
     statement = (select(ShiftSignup).join(Shift).join(Post).join(Site)
@@ -71,6 +74,8 @@ def list_signups(query_data):
 @api.auth_required(token_auth)
 @api.input(SignupCancelIn)
 @api.output(SignupOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The sign-up has ended or its shift has started."})
 def cancel_signup(signup_id: int, json_data):
     """Take a volunteer off a shift (or its waitlist) before it starts; the place goes to the waitlist."""
     require_writer()
@@ -85,6 +90,8 @@ def cancel_signup(signup_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(AtIn)
 @api.output(SignupOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The volunteer is not booked, or check-in is not open now."})
 def check_in(signup_id: int, json_data):
     """The volunteer arrived (late is recorded past the grace minutes)."""
     require_writer()
@@ -99,6 +106,8 @@ def check_in(signup_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(AtIn)
 @api.output(ServiceRecordOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The volunteer has not checked in."})
 def check_out(signup_id: int, json_data):
     """The volunteer left: a pending service record (hours on site within the shift)."""
     require_writer()
@@ -114,6 +123,8 @@ def check_out(signup_id: int, json_data):
 @api.auth_required(token_auth)
 @api.input(LateIn)
 @api.output(SignupOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "Only someone who came can be late."})
 def mark_late(signup_id: int, json_data):
     require_writer()
     checked_signup(signup_id)
@@ -125,6 +136,8 @@ def mark_late(signup_id: int, json_data):
 @api.post("/signups/<int:signup_id>/no-show")
 @api.auth_required(token_auth)
 @api.output(SignupOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The shift has not started, or the volunteer is not booked."})
 def mark_no_show(signup_id: int):
     """A booked volunteer did not come (once the shift started); the place shows as a gap."""
     require_writer()

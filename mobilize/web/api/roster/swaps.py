@@ -17,6 +17,9 @@ from mobilize.web.api.roster_schemas import SwapAnswerIn, SwapIn, SwapOut
 @api.auth_required(token_auth)
 @api.input(SwapIn)
 @api.output(SwapOut, status_code=201)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     404: "No such sign-up.",
+                     409: "A sign-up is not booked, a shift has started, or a swap already waits."})
 def create_swap(json_data):
     """Propose a swap; both volunteers are asked by SMS and it happens when both accepted."""
     require_writer()
@@ -40,6 +43,7 @@ def _swap(swap_id: int) -> ShiftSwap:
 @api.get("/swaps/<int:swap_id>")
 @api.auth_required(token_auth)
 @api.output(SwapOut)
+@api.doc(responses={403: "The swap is in another street than the officer's."})
 def get_swap(swap_id: int):
     return swap_view(_swap(swap_id))
 
@@ -48,6 +52,8 @@ def get_swap(swap_id: int):
 @api.auth_required(token_auth)
 @api.input(SwapAnswerIn)
 @api.output(SwapOut)
+@api.doc(responses={403: "Viewers may not; officers only in their street.",
+                     409: "The swap is no longer open."})
 def answer_swap(swap_id: int, json_data):
     """Record a volunteer's answer given to the officer (volunteers usually answer by SMS: 换班 / SWAP)."""
     require_writer()
