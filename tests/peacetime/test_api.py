@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from mobilize.accounts import issue_token
 from mobilize.app import create_app
-from mobilize.models import AuditEvent, ServiceKind, ServiceRecord, ServiceStatus, Street, User, UserRole
+from mobilize.models import (AuditEvent, ServiceKind, ServiceRecord, ServiceStatus, Site, Street, User, UserRole,
+                             Volunteer)
 from mobilize.models._types import utcnow
 from tests import factories
 from tests.peacetime.conftest import people, shift
@@ -216,3 +217,26 @@ def test_the_roster_is_in_the_openapi_document(client) -> None:
                  "/api/v1/volunteers/{volunteer_id}/hours", "/api/v1/volunteers/{volunteer_id}/certificate",
                  "/api/v1/roster/gaps", "/api/v1/swaps", "/api/v1/holidays"):
         assert path in paths, path
+
+
+def test_a_swap_across_two_streets_concerns_both_officers_each_for_their_own_side(client, world,
+                                                                                   sqlite_runtime) -> None:
+    off, zs, cmd = auth(world, "off"), auth(world, "zs"), auth(world, "cmd")
+    a, b, c = world["volunteers"][:3]
+    with sqlite_runtime.transaction() as session:  # b and c live in 湛山; a's shift is in 八大关
+        zhanshan_street = session.get(Site, world["zhanshan"]).street_id
+        for volunteer_id in (b, c):
+            session.get(Volunteer, volunteer_id).street_id = zhanshan_street
+    _post_id, extra = _post_and_shift(client, world)
+    signup = client.post(f"/api/v1/shifts/{extra['id']}/signups", json={"volunteer_id": a}, headers=off).json
+    swap_id = client.post("/api/v1/swaps", json={"signup_id": signup["id"], "with_volunteer_id": b},
+                          headers=cmd).json["id"]
+    assert client.get(f"/api/v1/swaps/{swap_id}", headers=zs).status_code == 200  # b's side is in 湛山
+    _error(client.post(f"/api/v1/swaps/{swap_id}/answer", json={"volunteer_id": a, "accept": True}, headers=zs),
+           403, "other_street")
+    _error(client.post(f"/api/v1/swaps/{swap_id}/answer", json={"volunteer_id": b, "accept": True}, headers=off),
+           403, "other_street")
+    assert client.post(f"/api/v1/swaps/{swap_id}/answer", json={"volunteer_id": b, "accept": True},
+                       headers=zs).json["status"] == "proposed"
+    assert client.post(f"/api/v1/swaps/{swap_id}/answer", json={"volunteer_id": a, "accept": True},
+                       headers=off).json["status"] == "completed"
