@@ -74,6 +74,11 @@ class DrillConfig:
     run_after_start_s: float = 7200  # the drill ends this long after the start (at least SETTLE_S after the
     # officers' last round, see `officer_rounds`)
     stop_at_fill: float | None = None  # end as soon as this share of places is filled, as a commander means it
+    needed_by_s: float | None = None  # the order's deadline, simulated s after launch; None: its start
+    urgent: bool = False  # the order invites everyone eligible at once, nearest first
+    # end once 95% of the places are told and the deadline has passed, this long after the later of the two
+    # (short benchmark runs: what happens after that no longer decides whether the deadline was met)
+    end_after_told_95_s: float | None = None
     end_s: float | None = None  # end this long after launch (simulated s); None: `run_after_start_s` after start
     model: AnswerModel = MODEL
     workdir: Path | None = None  # default: a fresh temporary folder, removed afterwards
@@ -152,12 +157,24 @@ class Drill:
             if self.config.stop_at_fill is not None and self.trace.ready_times and \
                     self.trace.ready_times[-1][1] >= self.config.stop_at_fill * self.config.places:
                 break
+            if self.decided():
+                break
             if self.config.progress and time.perf_counter() - last_note > 5:
                 last_note = time.perf_counter()
                 filled = self.trace.fill_times[-1][1] if self.trace.fill_times else 0
                 self.config.progress(f"t={self.clock.t / 60:7.1f} sim min  filled {filled}/{self.config.places}"
                                      f"  sms {len(self.trace.handed)}  waves {self.trace.waves}")
         self.trace.real_s = time.perf_counter() - real_start
+
+    def decided(self) -> bool:
+        """`end_after_told_95_s` has passed since 95% of the places were told and the deadline passed."""
+        settle = self.config.end_after_told_95_s
+        if settle is None:
+            return False
+        told_95 = next((t for t, count in self.trace.told_times if count >= 0.95 * self.config.places), None)
+        if told_95 is None:
+            return False
+        return self.clock.t >= max(told_95, deadline_s(self.config)) + settle
 
     def follow_up(self, followups) -> None:
         from workers.orders import MATCH_DEBOUNCE_S
@@ -410,6 +427,11 @@ def fill_definition(runtime, order_id: int) -> str:
         return "confirmed" if session.get(Order, order_id).confirmation_required else "told"
 
 
+def deadline_s(config: DrillConfig) -> float:
+    """The order's needed-by time, simulated s after launch (by default its start, as for any order)."""
+    return config.starts_after_s if config.needed_by_s is None else config.needed_by_s
+
+
 def drill_end(config: DrillConfig) -> float:
     """When the drill stops watching (simulated s after launch)."""
     return config.starts_after_s + config.run_after_start_s if config.end_s is None else config.end_s
@@ -528,8 +550,9 @@ def _run(config: DrillConfig, folder: Path) -> dict:
             say(f"order {order_id}: {config.places} places; launching ({config.strategy})")
             drill.on_launch()
             drill.requests.clear()
-            drill.at(0.0, "wave_all" if config.strategy == "all_at_once" else "wave")
-            drill.wave_pending = config.strategy != "all_at_once"
+            everyone = config.strategy == "all_at_once" or config.urgent
+            drill.at(0.0, "wave_all" if everyone else "wave")
+            drill.wave_pending = not everyone
             drill.at(SWEEP_S, "sweep")
             end = drill_end(config)
             for t in officer_rounds(config):

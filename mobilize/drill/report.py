@@ -126,6 +126,16 @@ def hindsight(session, order, final_distance_m: float, online_m: list[float] | N
             "hindsight_m": distance_summary([p.distance_m for p in best.placements])}
 
 
+def deadline_figures(config, places: int, segments: int, filled: int, told_95_s: float | None) -> dict:
+    """The deadline's figures: met when 95% of the places were told by the needed-by time (simulated s after
+    launch); segments handed to the gateway per place taken."""
+    from mobilize.drill.engine import deadline_s
+
+    needed_by = deadline_s(config)
+    return {"needed_by_s": needed_by, "met_deadline": told_95_s is not None and told_95_s <= needed_by,
+            "segments_per_place": round(segments / filled, 3) if filled else None, "urgent": config.urgent}
+
+
 def build_report(runtime, order_id: int, config, trace, clock) -> dict:
     from mobilize.models import (
         Assignment,
@@ -231,7 +241,11 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
         "simulated_s": round(clock.t, 1),
         "config": {"volunteers": config.volunteers, "places": config.places, "seed": config.seed,
                    "time_scale": config.time_scale, "segments_per_second": config.segments_per_second,
-                   "strategy": config.strategy, "hold_max_s": config.hold_max_s},
+                   "strategy": config.strategy, "hold_max_s": config.hold_max_s,
+                   "expected_answer_rate": config.expected_answer_rate,
+                   "confirmation_required": config.confirmation_required,
+                   "end_after_told_95_s": config.end_after_told_95_s, "end_s": config.end_s},
         "events": {"matches": trace.matches, "sweeps": trace.sweeps},
         "peacetime": peacetime,
+        **deadline_figures(config, places, int(segments), filled, first_time(trace.told_times, 0.95 * places)),
     }
