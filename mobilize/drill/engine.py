@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import tempfile
 import time
 from collections import Counter
@@ -37,6 +38,7 @@ from pathlib import Path
 from sqlalchemy import event, func, select, update
 
 from mobilize.drill.clock import SimClock, simulated
+from mobilize.drill.report import deadline_s
 from mobilize.drill.responder import MODEL, AnswerModel, drill_responder
 from mobilize.sms.simulator.phones import Phone, PhoneProfile
 
@@ -82,6 +84,9 @@ class DrillConfig:
     end_s: float | None = None  # end this long after launch (simulated s); None: `run_after_start_s` after start
     model: AnswerModel = MODEL
     workdir: Path | None = None  # default: a fresh temporary folder, removed afterwards
+    # a folder keeping the seeded district per (volunteers, seed): benchmarks running many orders on the same
+    # registry copy it instead of seeding 100,000 volunteers every time (the seeding is deterministic per seed)
+    seed_cache: Path | None = None
     progress: Callable[[str], None] | None = None
     quiet_logs: bool = True
 
@@ -427,11 +432,6 @@ def fill_definition(runtime, order_id: int) -> str:
         return "confirmed" if session.get(Order, order_id).confirmation_required else "told"
 
 
-def deadline_s(config: DrillConfig) -> float:
-    """The order's needed-by time, simulated s after launch (by default its start, as for any order)."""
-    return config.starts_after_s if config.needed_by_s is None else config.needed_by_s
-
-
 def drill_end(config: DrillConfig) -> float:
     """When the drill stops watching (simulated s after launch)."""
     return config.starts_after_s + config.run_after_start_s if config.end_s is None else config.end_s
@@ -495,6 +495,16 @@ def _import_service() -> None:
     import workers.sms  # noqa: F401
 
 
+def _copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (its WAL included), through SQLite's backup API."""
+    import sqlite3
+
+    with sqlite3.connect(source) as reader, sqlite3.connect(target) as writer:
+        reader.backup(writer)
+    reader.close()
+    writer.close()
+
+
 def run_drill(config: DrillConfig) -> dict:
     """Run the drill in a throwaway instance and return its report (see `mobilize.drill.report`)."""
     if config.workdir is None:
@@ -523,6 +533,10 @@ def _run(config: DrillConfig, folder: Path) -> dict:
     instance = folder / "instance"
     instance.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{instance / 'drill.db'}"
+    cached = None if config.seed_cache is None else \
+        Path(config.seed_cache) / f"district-{config.volunteers}-{config.seed}.db"
+    if cached is not None and cached.exists():
+        _copy_database(cached, instance / "drill.db")  # migrated below if the schema moved on since
     migrate.upgrade(database_url)
     settings = Settings(instance_path=instance, database_url=database_url, redis_url=None, sms_backend="simulator",
                         secret_key="drill", testing=True, sms_segments_per_second=config.segments_per_second)
@@ -532,8 +546,13 @@ def _run(config: DrillConfig, folder: Path) -> dict:
     try:
         say(f"seeding the demo district with {config.volunteers:,} volunteers")
         with runtime.transaction() as session:
-            seed_demo(session, volunteers=config.volunteers, seed=config.seed)
+            seed_demo(session, volunteers=config.volunteers, seed=config.seed)  # nothing written when cached
             seed_roster(session, now=START, seed=config.seed)  # the peacetime roster keeps running beside it
+        if cached is not None and not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.part")  # parallel runs: the first one to finish wins
+            _copy_database(instance / "drill.db", partial)
+            partial.replace(cached)
         _import_service()
         clock = SimClock(START)
         with simulated(clock):

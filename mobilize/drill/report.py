@@ -126,11 +126,14 @@ def hindsight(session, order, final_distance_m: float, online_m: list[float] | N
             "hindsight_m": distance_summary([p.distance_m for p in best.placements])}
 
 
+def deadline_s(config) -> float:
+    """The order's needed-by time, simulated s after launch (by default its start, as for any order)."""
+    return config.starts_after_s if config.needed_by_s is None else config.needed_by_s
+
+
 def deadline_figures(config, places: int, segments: int, filled: int, told_95_s: float | None) -> dict:
     """The deadline's figures: met when 95% of the places were told by the needed-by time (simulated s after
     launch); segments handed to the gateway per place taken."""
-    from mobilize.drill.engine import deadline_s
-
     needed_by = deadline_s(config)
     return {"needed_by_s": needed_by, "met_deadline": told_95_s is not None and told_95_s <= needed_by,
             "segments_per_place": round(segments / filled, 3) if filled else None, "urgent": config.urgent}
