@@ -135,20 +135,23 @@ def _minutes(seconds) -> str:
 @click.option("--end-after-told-95-s", default=None, type=click.FloatRange(0),
               help="End this many simulated seconds after 95% of the places were told and the deadline passed "
                    "(short benchmark runs) [default: run the whole order].")
+@click.option("--history-invitations", default=0, show_default=True, type=click.IntRange(0),
+              help="Past orders' invitations, answered by the drill's people, for the pacing's prior "
+                   "(0: the commander's expected answer rate is the prior).")
 @click.option("--end-s", default=None, type=click.FloatRange(1),
               help="End this many simulated seconds after launch at the latest [default: 2 h after the start].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def drill_command(live, volunteers, places, seed, time_scale, segments_per_second, hold_max_s, compress, time_limit,
                   workers, workdir, needed_by_s, urgent, no_confirmation, expected_answer_rate, end_after_told_95_s,
-                  end_s, as_json, quiet):
+                  history_invitations, end_s, as_json, quiet):
     """Run the district's historical recruitment order end to end in a throwaway instance."""
     progress = None if quiet else (lambda message: click.echo(message, err=True))
     deadline_options = (needed_by_s, urgent or None, no_confirmation or None, expected_answer_rate,
-                        end_after_told_95_s, end_s)
+                        end_after_told_95_s, end_s, history_invitations or None)
     if live and any(option is not None for option in deadline_options):
         raise click.UsageError("--needed-by-s, --urgent, --no-confirmation, --expected-answer-rate, "
-                               "--end-after-told-95-s and --end-s are options of the simulated drill, not --live")
+                               "--end-after-told-95-s, --end-s and --history-invitations are options of the simulated drill, not --live")
     if live:
         from mobilize.drill.live import run_live_drill
         from mobilize.drill.live_config import LiveDrillConfig
@@ -169,7 +172,8 @@ def drill_command(live, volunteers, places, seed, time_scale, segments_per_secon
                                        time_scale=time_scale, segments_per_second=segments_per_second,
                                        hold_max_s=hold_max_s, progress=progress, needed_by_s=needed_by_s,
                                        urgent=urgent, confirmation_required=not no_confirmation,
-                                       end_after_told_95_s=end_after_told_95_s, end_s=end_s, **optional))
+                                       end_after_told_95_s=end_after_told_95_s, end_s=end_s,
+                                       history_invitations=history_invitations, **optional))
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
     else:

@@ -170,9 +170,18 @@ class Plan:
     urgent: bool = False
 
 
-def _safe_yeses(mean: np.ndarray, variance: np.ndarray, belief: AnswerBelief, z: float) -> np.ndarray:
-    """Mean less z standard deviations: the Bernoullis' variance plus that of p (the mean scales with p)."""
-    relative = belief.yes_rate_sd / belief.yes_rate
+def uncorrectable_share(belief: AnswerBelief, horizon_s: float) -> float:
+    """How much of the uncertainty of p the wave sent now must cover: a wrong p shows in the answers within about
+    the median delay, and a top-up sent then still brings F(horizon - median) of its yeses in time. So with the
+    deadline far off a later wave corrects the estimate at no risk (share 0), with it near nothing can (share 1)."""
+    return float(1.0 - belief.answered_within(np.array(horizon_s - belief.delay_median_s)))
+
+
+def _safe_yeses(mean: np.ndarray, variance: np.ndarray, belief: AnswerBelief, z: float, horizon_s: float
+                ) -> np.ndarray:
+    """Mean less z standard deviations: the Bernoullis' variance plus that of p (the mean scales with p), the
+    latter as far as a later wave could not correct it."""
+    relative = belief.yes_rate_sd / belief.yes_rate * uncorrectable_share(belief, horizon_s)
     return mean - z * np.sqrt(variance + (mean * relative) ** 2)
 
 
@@ -207,7 +216,7 @@ def _by_deadline(needed: float, pending: np.ndarray, belief: AnswerBelief, sende
     new = yes_chances(belief, -sender.send_in_s(audience), horizon)
     mean = pending.sum() + np.concatenate([[0.0], np.cumsum(new)])
     variance = (pending * (1 - pending)).sum() + np.concatenate([[0.0], np.cumsum(new * (1 - new))])
-    enough = np.flatnonzero(_safe_yeses(mean, variance, belief, z) >= needed)
+    enough = np.flatnonzero(_safe_yeses(mean, variance, belief, z, horizon) >= needed)
     return int(enough[0]) if len(enough) else None
 
 

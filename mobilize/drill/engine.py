@@ -81,6 +81,9 @@ class DrillConfig:
     # end once 95% of the places are told and the deadline has passed, this long after the later of the two
     # (short benchmark runs: what happens after that no longer decides whether the deadline was met)
     end_after_told_95_s: float | None = None
+    # the district's past orders (`drill.history`): this many past invitations, answered by the drill's people,
+    # for the pacing's prior; 0: no history (the prior is the commander's expected answer rate)
+    history_invitations: int = 0
     end_s: float | None = None  # end this long after launch (simulated s); None: `run_after_start_s` after start
     model: AnswerModel = MODEL
     workdir: Path | None = None  # default: a fresh temporary folder, removed afterwards
@@ -206,7 +209,8 @@ class Drill:
 
         self.wave_pending = False
         with self.runtime.transaction() as session:
-            result = waves.send_wave(session, self.order_id, self.clock.now())
+            result = waves.send_wave(session, self.order_id, self.clock.now(),
+                                     segments_per_second=self.config.segments_per_second)
         if result.reason == "sent":
             self.trace.waves += 1
 
@@ -216,10 +220,13 @@ class Drill:
         from mobilize.wartime import waves
 
         with self.runtime.transaction() as session:
+            # urgent for the paced waves; the fixed-rate sizing (the benchmark's baseline) gets there by an
+            # expected answer rate so low that the wave is the whole audience
             session.execute(update(Order).where(Order.id == self.order_id)
-                            .values(expected_answer_rate=0.0001, over_recruit_factor=1.0))
+                            .values(urgent=True, expected_answer_rate=0.0001, over_recruit_factor=1.0))
         with self.runtime.transaction() as session:
-            result = waves.send_wave(session, self.order_id, self.clock.now())
+            result = waves.send_wave(session, self.order_id, self.clock.now(),
+                                     segments_per_second=self.config.segments_per_second)
         self.trace.waves += result.reason == "sent"
 
     def on_match(self) -> None:
@@ -475,6 +482,8 @@ def build_order(runtime, config: DrillConfig, now: datetime) -> int:
                          over_recruit_factor=config.over_recruit_factor, wave_interval_s=config.wave_interval_s,
                          confirmation_required=config.confirmation_required,
                          confirmation_timeout_s=config.confirmation_timeout_s,
+                         needed_by=None if config.needed_by_s is None else now + timedelta(seconds=config.needed_by_s),
+                         urgent=config.urgent,
                          # as in the district's history: guides on ordinary shifts are released for the order,
                          # protected posts stay staffed (DESIGN section 3)
                          peacetime_policy=PeacetimePolicy.release.value)
@@ -556,6 +565,10 @@ def _run(config: DrillConfig, folder: Path) -> dict:
         _import_service()
         clock = SimClock(START)
         with simulated(clock):
+            if config.history_invitations:
+                from mobilize.drill.history import seed_history
+
+                seed_history(runtime, build_order, config, clock.now(), config.history_invitations, config.model)
             order_id = build_order(runtime, config, clock.now())
             drill = Drill(config, runtime, order_id, clock)
             drill.trace.fill_definition = fill_definition(runtime, order_id)
@@ -569,7 +582,7 @@ def _run(config: DrillConfig, folder: Path) -> dict:
             say(f"order {order_id}: {config.places} places; launching ({config.strategy})")
             drill.on_launch()
             drill.requests.clear()
-            everyone = config.strategy == "all_at_once" or config.urgent
+            everyone = config.strategy == "all_at_once"  # an urgent order is the service's own: order.urgent
             drill.at(0.0, "wave_all" if everyone else "wave")
             drill.wave_pending = not everyone
             drill.at(SWEEP_S, "sweep")

@@ -180,14 +180,15 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
         invitations = Counter(dict(session.execute(select(Invitation.status, func.count())
                                                    .where(Invitation.order_id == order_id)
                                                    .group_by(Invitation.status)).all()))
+        this_drill = OutboundMessage.created_at >= clock.start  # not the past orders of `drill.history`
         sms_sent, segments = session.execute(select(func.count(), func.coalesce(func.sum(OutboundMessage.segments), 0))
                                              .where(OutboundMessage.status != "pending",
-                                                    OutboundMessage.status != "cancelled")).one()
-        by_kind = dict(session.execute(select(OutboundMessage.kind, func.count())
+                                                    OutboundMessage.status != "cancelled", this_drill)).one()
+        by_kind = dict(session.execute(select(OutboundMessage.kind, func.count()).where(this_drill)
                                        .group_by(OutboundMessage.kind)).all())
         handed_by_kind = dict(session.execute(select(OutboundMessage.kind, func.count())
                                               .where(OutboundMessage.status != "pending",
-                                                     OutboundMessage.status != "cancelled")
+                                                     OutboundMessage.status != "cancelled", this_drill)
                                               .group_by(OutboundMessage.kind)).all())
         withdrawn = session.scalar(select(func.count()).select_from(OutboundMessage).where(
             OutboundMessage.kind == "invitation", OutboundMessage.status == "cancelled",
@@ -247,7 +248,8 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
                    "strategy": config.strategy, "hold_max_s": config.hold_max_s,
                    "expected_answer_rate": config.expected_answer_rate,
                    "confirmation_required": config.confirmation_required,
-                   "end_after_told_95_s": config.end_after_told_95_s, "end_s": config.end_s},
+                   "end_after_told_95_s": config.end_after_told_95_s, "end_s": config.end_s,
+                   "history_invitations": config.history_invitations},
         "events": {"matches": trace.matches, "sweeps": trace.sweeps},
         "peacetime": peacetime,
         **deadline_figures(config, places, int(segments), filled, first_time(trace.told_times, 0.95 * places)),

@@ -119,3 +119,13 @@ def test_bad_beliefs_are_refused_with_a_clear_message():
         AnswerBelief(yes_rate=0.0, answer_rate=0.5)
     with pytest.raises(ValueError, match="answer_rate"):
         AnswerBelief(yes_rate=0.6, answer_rate=0.5)
+
+
+def test_the_uncertainty_of_p_weighs_only_where_a_later_wave_could_not_correct_it():
+    unsure = AnswerBelief(yes_rate=0.5, answer_rate=0.7, yes_rate_sd=0.1)
+    near = plan(150.0, need(100), NOTHING_PENDING, unsure, FAST_SENDER, 100_000).invitations
+    near_sure = plan(150.0, need(100), NOTHING_PENDING, BELIEF, FAST_SENDER, 100_000).invitations
+    far = plan(3 * 3600.0, need(100), NOTHING_PENDING, unsure, FAST_SENDER, 100_000).invitations
+    far_sure = plan(3 * 3600.0, need(100), NOTHING_PENDING, BELIEF, FAST_SENDER, 100_000).invitations
+    assert near > 1.2 * near_sure  # no time to learn: the margin covers a p that may be lower
+    assert far == far_sure  # time to learn and top up: no margin for p

@@ -47,6 +47,11 @@ class OrderIn(Schema):
     demands = List(Nested(DemandIn), required=True, validate=Length(min=1))
     eligibility = Nested(EligibilityIn, load_default=lambda: EligibilityIn().load({}))
     strategy = Nested(StrategyIn, load_default=lambda: StrategyIn().load({}))
+    needed_by = DateTime(load_default=None, allow_none=True, metadata={
+        "description": "95% of the places filled by then (ISO 8601; without an offset: local time); null: the "
+                       "start. The waves are paced to it with the fewest SMS."})
+    urgent = Boolean(load_default=False, metadata={"description": "Invite everyone eligible at once, nearest "
+                                                                  "first."})
 
 
 class EligibilityPatch(Schema):
@@ -73,6 +78,8 @@ class OrderPatch(Schema):
                    metadata={"description": "Replaces all demands of the draft."})
     eligibility = Nested(EligibilityPatch)
     strategy = Nested(StrategyPatch)
+    needed_by = DateTime(allow_none=True)
+    urgent = Boolean()
 
 
 class TopUpDemandIn(Schema):
@@ -141,6 +148,9 @@ class OrderOut(Schema):
     recruiting_stopped_at = DateTime(allow_none=True, metadata={"description": "When recruiting was stopped."})
     closed_at = DateTime(allow_none=True, metadata={"description": "When the order was finished."})
     cancelled_at = DateTime(allow_none=True)
+    needed_by = DateTime(allow_none=True, metadata={"description": "As set; null: the start."})
+    deadline = DateTime(metadata={"description": "When 95% of the places must be filled: needed_by or the start."})
+    urgent = Boolean()
 
 
 class OrderPage(Schema):

@@ -78,8 +78,8 @@ def _demand_specs(items: list[dict], capacity_key: str = "capacity") -> tuple[De
 
 
 def _spec_changes(data: dict) -> dict:
-    changes = {key: data[key] for key in ("title",) if key in data}
-    for key in ("starts_at", "ends_at"):
+    changes = {key: data[key] for key in ("title", "urgent") if key in data}
+    for key in ("starts_at", "ends_at", "needed_by"):
         if key in data:
             changes[key] = _aware(data[key])
     if "demands" in data:
@@ -130,6 +130,7 @@ def order_view(order: Order) -> dict:
         "created_at": order.created_at, "launched_at": order.launched_at, "filled_at": order.filled_at,
         "recruiting_stopped_at": order.recruiting_stopped_at, "closed_at": order.closed_at,
         "cancelled_at": order.cancelled_at,
+        "needed_by": order.needed_by, "deadline": order.deadline, "urgent": order.urgent,
     }
 
 
