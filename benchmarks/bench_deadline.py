@@ -41,6 +41,10 @@ EVERYONE = "everyone at once"
 SETTLE_S = 60.0
 END_S = max(DEADLINES) + SETTLE_S  # a run not 95% told by then has missed every deadline
 PACING_PRIOR = 0.4  # the drill order's expected answer rate: the commander's guess (the drill's people: ~0.56)
+HISTORY = 3000  # past invitations (three past orders of 1,000) answered by the drill's people: the pacing's prior
+# pacing policies -> past invitations in the district: with the history (the service's design: the prior from past
+# orders) and without (the commander's guess of 0.4 alone, a sensitivity check)
+PACING = {"pacing": HISTORY, "pacing-no-history": 0}
 DEFAULT_RESULTS = Path("benchmarks/results/deadline.jsonl")
 DEFAULT_CACHE = Path("benchmarks/results/districts")
 
@@ -61,7 +65,7 @@ def one_run(policy: str, seed: int, deadline: float | None, volunteers: int, cac
     """One drill run of `policy` ("fixed R", EVERYONE or "pacing"; pacing with its `deadline`)."""
     from mobilize.wartime import waves
 
-    paced = policy.startswith("pacing")
+    paced = policy in PACING
     waves.PACED = paced  # the pool's worker process runs other policies next: set every time
     rate = PACING_PRIOR if paced or policy == EVERYONE else float(policy.split()[1])
     started = time.perf_counter()
@@ -70,7 +74,7 @@ def one_run(policy: str, seed: int, deadline: float | None, volunteers: int, cac
         confirmation_required=False, expected_answer_rate=rate,
         strategy="all_at_once" if policy == EVERYONE else "waves",
         needed_by_s=deadline if paced else min(DEADLINES), end_after_told_95_s=SETTLE_S, end_s=END_S,
-        seed_cache=Path(cache)))
+        history_invitations=PACING.get(policy, 0), seed_cache=Path(cache)))
     row = {"policy": policy, "seed": seed, "deadline": deadline, "told_95_s": report["time_to_told_95_s"],
            "segments": report["segments_sent"], "filled": report["filled"],
            "segments_per_place": report["segments_per_place"], "waves": report["waves"],
@@ -86,8 +90,9 @@ def planned_runs(seeds: list[int], parts: list[str]) -> list[tuple[str, int, flo
     runs: list[tuple[str, int, float | None]] = []
     if "fixed" in parts:
         runs += [(name, seed, None) for seed in seeds for name in [EVERYONE, *map(fixed_name, FIXED_RATES)]]
-    if "pacing" in parts:
-        runs += [("pacing", seed, deadline) for seed in seeds for deadline in DEADLINES]
+    for policy in PACING:
+        if policy in parts:
+            runs += [(policy, seed, deadline) for seed in seeds for deadline in DEADLINES]
     return runs
 
 
@@ -198,21 +203,22 @@ def _mean(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", choices=["fixed", "pacing"], default=["fixed", "pacing"])
+    parser.add_argument("--parts", nargs="+", choices=["fixed", *PACING], default=["fixed", "pacing"])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--volunteers", type=int, default=100_000)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--results", type=Path, nargs="+", default=[DEFAULT_RESULTS],
+                        help="JSON-lines files: the runs go to the first, the table is made from all")
     parser.add_argument("--seed-cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--table-only", action="store_true", help="write the section from --results, run nothing")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if not args.table_only:
-        run_all(planned_runs(args.seeds, args.parts), args.volunteers, args.results, args.seed_cache,
+        run_all(planned_runs(args.seeds, args.parts), args.volunteers, args.results[0], args.seed_cache,
                 args.processes)
     wall = f"{(time.perf_counter() - started) / 60:.0f} min on {args.processes} processes" \
         if not args.table_only else "see the runs' real_s in the results file"
-    rows = load_results(args.results)
+    rows = {key: row for path in args.results for key, row in load_results(path).items()}
     path = write_section("deadline", render(rows, args.seeds, args.volunteers, wall))
     print(f"wrote {path}")
 

@@ -16,8 +16,9 @@ late and counts for less by the deadline.
 
 The yeses by the deadline are a sum of independent Bernoullis: their mean less `z` standard deviations (normal
 approximation; the uncertainty of p itself added) must reach what the deadline needs. The smallest such wave is
-the plan; when none suffices the deadline cannot be met with a margin, and the plan is everyone left, nearest
-first, which is the fastest the sender allows (the projection then says when 95% would be filled instead).
+the plan; when none suffices the deadline cannot be met with a margin, and the plan is the one for the earliest
+moment that can be met (at launch nearly everything the sender can hand over, near the deadline only a little more
+than what is pending; the projection then says when 95% would be filled instead).
 
 The sender's cap paces a wave anyway, so only what the sender will reach soon (`feed_ahead_s` of its time) goes
 into the outbox now; the rest is planned again at the next evaluation (every answer and every sweep), with what
@@ -47,6 +48,9 @@ PRIOR_WEIGHT = 50.0  # the prior counts as this many invitations' worth of evide
 FEED_AHEAD_S = 15.0
 LATE_HORIZON_S = 600.0  # once the deadline has passed, what is still missing is paced to come within this
 EVENTUALLY_S = 7 * 86400.0  # "in the end": a week after now
+# an invitation is worth sending for the deadline only with at least this chance of a yes in time (1 in 50, about
+# what inviting everyone costs a place in the drill); a plan never counts on the ones queued too late to answer
+USEFUL_CHANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,10 @@ def plan(deadline_in_s: float, need: Need, pending_sent_ago_s: np.ndarray, belie
     eventual = float(yes_chances(belief, pending_sent_ago_s, EVENTUALLY_S).sum())
     in_all = max(0, math.ceil(round((need.in_all - eventual) / belief.yes_rate, 9)))
     feasible = by_deadline is not None
-    invitations = min(audience, max(by_deadline if feasible else audience, in_all))
+    if not feasible:
+        by_deadline = _earliest_met(need.by_deadline, pending_sent_ago_s, belief, sender, audience, horizon,
+                                    norm.ppf(confidence))
+    invitations = min(audience, max(by_deadline, in_all))
     new = yes_chances(belief, -sender.send_in_s(invitations), horizon)
     send_now = min(invitations, sender.invitations_within(feed_ahead_s))
     return Plan(invitations, send_now, feasible, float(pending.sum() + new.sum()), horizon)
@@ -210,14 +217,36 @@ def plan(deadline_in_s: float, need: Need, pending_sent_ago_s: np.ndarray, belie
 def _by_deadline(needed: float, pending: np.ndarray, belief: AnswerBelief, sender: Sender, audience: int,
                  horizon: float, z: float) -> int | None:
     """The fewest new invitations whose yeses by the horizon, with the pending ones', reach `needed` with a
-    margin of z standard deviations; None when even the whole audience does not."""
+    margin of z standard deviations; None when even all those with a useful chance (`USEFUL_CHANCE`) do not."""
     if needed <= 0:
         return 0
     new = yes_chances(belief, -sender.send_in_s(audience), horizon)
+    new = new[:np.count_nonzero(new >= min(USEFUL_CHANCE, belief.yes_rate / 2))]  # later ones answer too late
     mean = pending.sum() + np.concatenate([[0.0], np.cumsum(new)])
     variance = (pending * (1 - pending)).sum() + np.concatenate([[0.0], np.cumsum(new * (1 - new))])
-    enough = np.flatnonzero(_safe_yeses(mean, variance, belief, z, horizon) >= needed)
+    safe = _safe_yeses(mean, variance, belief, z, horizon)
+    enough = np.flatnonzero(safe >= needed)
     return int(enough[0]) if len(enough) else None
+
+
+def _earliest_met(needed: float, pending_sent_ago_s: np.ndarray, belief: AnswerBelief, sender: Sender,
+                  audience: int, horizon: float, z: float) -> int:
+    """The deadline cannot be met with the margin: plan for the earliest moment that can (to a second), so the
+    order is filled as soon as it can be with what that takes: at launch nearly everything the sender can hand
+    over, near the deadline a little more than what is pending. Everyone if no moment within `EVENTUALLY_S` can."""
+
+    def wave(h: float) -> int | None:
+        return _by_deadline(needed, yes_chances(belief, pending_sent_ago_s, h), belief, sender, audience, h, z)
+
+    low, high = max(horizon, 0.0), max(horizon, 1.0) * 2
+    while wave(high) is None:
+        low, high = high, high * 2
+        if high > EVENTUALLY_S:
+            return audience
+    while high - low > 1.0:
+        middle = (low + high) / 2
+        low, high = (low, middle) if wave(middle) is not None else (middle, high)
+    return int(wave(high))
 
 
 def projected_time_s(needed: float, pending_sent_ago_s: np.ndarray, belief: AnswerBelief, sender: Sender,

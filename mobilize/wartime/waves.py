@@ -210,8 +210,18 @@ def send_wave(session: Session, order_id: int, now: datetime, zone: str = DEFAUL
     sent = _send_invitations(session, order, inserted, streets, zone)
     order.waves_sent = number
     audit.record(session, audit.SYSTEM, "order.wave", "order", order.id, now, wave=number, invited=sent,
-                 short=need.short, pending=need.pending)
+                 short=need.short, pending=need.pending, **_pace_details(need.pace))
     return WaveResult(sent, number, "sent")
+
+
+def _pace_details(pace: pacing_inputs.Pace | None) -> dict:
+    """What the pacing planned, for the audit trail (why this wave, this big)."""
+    if pace is None:
+        return {}
+    return {"planned": pace.plan.invitations, "feasible": pace.plan.feasible,
+            "needed_by_deadline": pace.need.by_deadline, "expected_by_deadline": round(pace.plan.expected_by_deadline, 1),
+            "yes_rate": round(pace.belief.yes_rate, 4), "yes_rate_sd": round(pace.belief.yes_rate_sd, 4),
+            "prior": pace.prior_source, "projected_s": None if pace.projected_s is None else round(pace.projected_s, 1)}
 
 
 def _insert_new(session: Session, rows: list[dict]) -> dict[int, int]:

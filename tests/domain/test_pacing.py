@@ -61,11 +61,20 @@ def test_a_new_invitation_late_in_the_queue_counts_for_less():
     assert plan(300.0, need(100), NOTHING_PENDING, BELIEF, backlog, 10_000).invitations > queued
 
 
-def test_an_infeasible_deadline_invites_everyone_and_the_projection_says_when_instead():
+def test_an_infeasible_deadline_plans_for_the_earliest_moment_that_can_be_met():
     result = plan(20.0, need(100), NOTHING_PENDING, BELIEF, FAST_SENDER, audience=5000)
-    assert not result.feasible and result.invitations == 5000
-    when = projected_time_s(100, NOTHING_PENDING, BELIEF, FAST_SENDER, new_invitations=5000)
+    assert not result.feasible and 3000 < result.invitations <= 5000  # nearly everyone: no answer comes in 20 s
+    when = projected_time_s(100, NOTHING_PENDING, BELIEF, FAST_SENDER, new_invitations=result.invitations)
     assert when is not None and 20.0 < when < 240.0
+    assert plan(20.0, need(100), NOTHING_PENDING, BELIEF, FAST_SENDER, audience=150).invitations == 150
+
+
+def test_near_a_deadline_that_slipped_only_a_little_more_than_what_is_pending_goes_out():
+    pending = np.full(400, 200.0)  # 400 invitations out for 200 s, silent so far
+    slipping = plan(30.0, need(40), pending, BELIEF, FAST_SENDER, audience=50_000)
+    # new invitations answer within 30 s with a chance of 1 in 200: none is worth it for this deadline, so the
+    # plan is for the earliest moment that can be met, and never the whole registry
+    assert not slipping.feasible and slipping.invitations < 2000
 
 
 def test_only_what_the_sender_reaches_soon_goes_into_the_outbox_now():
