@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -185,3 +185,31 @@ def audience_bound(session: Session, order: Order) -> int:
     volunteers = session.scalar(select(func.count()).select_from(Volunteer).where(Volunteer.opted_out_at.is_(None)))
     invited = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.order_id == order.id))
     return max(0, int(volunteers) - int(invited))
+
+
+TRADEOFF_FACTORS = (0.5, 1.0, 2.0)  # the launch preview: half the time to the deadline, the deadline, twice
+
+
+def deadline_tradeoff(session: Session, order: Order, now: datetime, price_per_segment: float,
+                      segments_per_second: float = DEFAULT_SEGMENTS_PER_SECOND, zone: str = DEFAULT_ZONE
+                      ) -> dict:
+    """Before launch: for the order's deadline, and for one twice as near and one twice as far, the invitations
+    the pacing expects to send in all (those planned from the prior; the answers then correct them), their
+    segments and cost, and whether the deadline can be met (else when 95% would be filled)."""
+    places = sum(demand.capacity - demand.filled for demand in order.demands)
+    sender, _high = sender_state(session, order, segments_per_second, zone)
+    prior, _weight, source = prior_for(session, order, now, zone)
+    audience = audience_bound(session, order)
+    need = pacing.Need.of(places, places, places, order.over_recruit_factor)
+    rows = []
+    chosen_s = max(1.0, (order.deadline - now).total_seconds())
+    for factor in TRADEOFF_FACTORS:
+        seconds = chosen_s * factor
+        result = pacing.deadline_cost(seconds, need, prior, sender, audience)
+        segments = math.ceil(result.invitations * sender.segments_per_invitation)
+        projected = pacing.projected_time_s(need.by_deadline, np.zeros(0), prior, sender, result.invitations)
+        rows.append({"factor": factor, "needed_by": now + timedelta(seconds=seconds), "chosen": factor == 1.0,
+                     "invitations": result.invitations, "segments": segments,
+                     "cost": round(segments * price_per_segment, 2), "feasible": result.feasible,
+                     "projected_at": None if projected is None else now + timedelta(seconds=projected)})
+    return {"prior": source, "yes_rate": round(prior.yes_rate, 3), "urgent": order.urgent, "rows": rows}

@@ -214,6 +214,23 @@ def send_wave(session: Session, order_id: int, now: datetime, zone: str = DEFAUL
     return WaveResult(sent, number, "sent")
 
 
+def projection(session: Session, order: Order, now: datetime,
+               segments_per_second: float = pacing_inputs.DEFAULT_SEGMENTS_PER_SECOND,
+               zone: str = DEFAULT_ZONE) -> dict | None:
+    """For the order page and the API: the deadline and when 95% of the places are expected filled at this pace
+    (the invitations out, and those the pacing plans); None for an order not recruiting (reads only)."""
+    if order.state is not OrderState.open or not PACED:
+        return None
+    pace = assess(session, order, now, segments_per_second, zone).pace
+    if pace is None:
+        return None
+    covered = pace.need.by_deadline <= 0
+    at = now if covered else (None if pace.projected_s is None else now + timedelta(seconds=pace.projected_s))
+    return {"deadline": order.deadline, "urgent": order.urgent, "covered": covered, "projected_at": at,
+            "on_track": at is not None and at <= order.deadline, "yes_rate": round(pace.belief.yes_rate, 3),
+            "prior": pace.prior_source, "planned_invitations": pace.plan.invitations}
+
+
 def _pace_details(pace: pacing_inputs.Pace | None) -> dict:
     """What the pacing planned, for the audit trail (why this wave, this big)."""
     if pace is None:

@@ -1,6 +1,8 @@
 """The drill end to end (small), its CLI's JSON, and the hold-back matching of `wartime.dispatch`."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -24,6 +26,8 @@ from tests.wartime.conftest import (
     sites,
     text,
 )
+
+pytestmark = pytest.mark.paced  # the service's default waves: paced to the deadline
 
 KEYS = ("places", "filled", "time_to_fill_s", "sms_sent", "segments_sent", "standby", "backfills",
         "capacity_violations", "per_street", "peacetime", "longest_idle_place_s", "time_to_told_95_s",

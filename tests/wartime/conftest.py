@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from mobilize.models import (
@@ -27,16 +26,6 @@ from tests.factories import sent, text  # noqa: F401  (shared with the other sui
 COMMANDER = Actor("cmd", None)
 BADAGUAN = (36.0525, 120.3520)  # a site in 八大关
 ZHANSHAN = (36.0605, 120.3670)  # a site in 湛山, ~1.6 km east
-
-
-@pytest.fixture(autouse=True)
-def fixed_rate_waves(request, monkeypatch):
-    """The orders of these tests were written for the fixed-rate wave sizing (`waves.PACED = False`): who is
-    invited, exactly, is what their assertions name, and what they test (matching, replies, timers, endings) does
-    not depend on how a wave is sized. Tests marked `paced` run the deadline pacing, the service's default (so do
-    the drill's)."""
-    if request.node.get_closest_marker("paced") is None:
-        monkeypatch.setattr(waves, "PACED", False)
 
 
 def later(hours: float = 24) -> datetime:

@@ -127,3 +127,24 @@ def test_a_draft_whose_deadline_passed_cannot_be_launched(rt):
     with rt.transaction() as session, pytest.raises(InvalidOrder) as refused:
         lifecycle.launch(session, order_id, COMMANDER, utcnow() + timedelta(minutes=6))
     assert "needed-by time has passed" in str(refused.value)
+
+
+def test_the_launch_preview_shows_what_a_nearer_or_later_deadline_would_cost(rt):
+    from mobilize.wartime.previews import preview_action
+
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        people(session, 300)
+    order_id = draft(rt, [(site.id, "registration", 20)], expected_answer_rate=0.5,
+                     needed_by=utcnow() + timedelta(minutes=10))
+    with rt.transaction() as session:
+        preview = preview_action(session, order_id, "launch", utcnow(), price_per_segment=0.05)
+        session.rollback()
+    rows = preview.deadline["rows"]
+    assert [row["factor"] for row in rows] == [0.5, 1.0, 2.0] and [row["chosen"] for row in rows] == [0, 1, 0]
+    sizes = [row["invitations"] for row in rows]
+    assert sizes[0] >= sizes[1] >= sizes[2] > 0 and sizes[0] > sizes[2]  # a nearer deadline costs more
+    assert all(row["cost"] == round(row["segments"] * 0.05, 2) for row in rows)
+    assert preview.deadline["prior"] == "commander" and preview.as_dict()["deadline"] is preview.deadline
+    # what the launch itself sends now is the plan's first part: never more than the chosen deadline's plan
+    assert 0 < preview.by_template["invitation"] <= sizes[1]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from mobilize.domain.phones import mask_phone
 from mobilize.models import Assignment, Demand, Order, OrderState, Site, Street
 from mobilize.models._types import utcnow
-from mobilize.wartime import board, dispatch, drafts, lifecycle, previews
+from mobilize.wartime import board, dispatch, drafts, lifecycle, previews, waves
 from mobilize.wartime.audience import preview as audience_preview
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
@@ -369,7 +369,9 @@ def preview_order(order_id: int):
 def order_progress(order_id: int, query_data):
     """Capacity, invitations, answers and placements per street, site and role (officers: their street)."""
     order = _load_order(order_id)
-    return board.progress(db(), order, _street_id(query_data["street"]))
+    settings = runtime().settings
+    return {**board.progress(db(), order, _street_id(query_data["street"])),
+            "projection": waves.projection(db(), order, utcnow(), settings.sms_segments_per_second, _zone())}
 
 
 # --- assignments --------------------------------------------------------------------------------------------
