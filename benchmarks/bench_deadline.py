@@ -86,10 +86,13 @@ def one_run(policy: str, seed: int, deadline: float | None, volunteers: int, cac
     return row
 
 
-def planned_runs(seeds: list[int], parts: list[str]) -> list[tuple[str, int, float | None]]:
+def planned_runs(seeds: list[int], parts: list[str], fixed: list[str] | None = None
+                 ) -> list[tuple[str, int, float | None]]:
+    """`fixed`: the fixed policies to run (default: all of them)."""
     runs: list[tuple[str, int, float | None]] = []
     if "fixed" in parts:
-        runs += [(name, seed, None) for seed in seeds for name in [EVERYONE, *map(fixed_name, FIXED_RATES)]]
+        names = fixed or [EVERYONE, *map(fixed_name, FIXED_RATES)]
+        runs += [(name, seed, None) for seed in seeds for name in names]
     for policy in PACING:
         if policy in parts:
             runs += [(policy, seed, deadline) for seed in seeds for deadline in DEADLINES]
@@ -121,21 +124,21 @@ def met(row: dict, deadline: float) -> bool:
     return row["told_95_s"] is not None and row["told_95_s"] <= deadline
 
 
-def deadline_rows(rows: dict[str, dict], seeds: list[int], deadline: float) -> dict:
-    """Per deadline: the share of runs meeting it per policy, pacing's mean segments per place and the per-seed
-    hindsight best fixed policy's."""
+def deadline_rows(rows: dict[str, dict], seeds: list[int], deadline: float, pacing_policy: str) -> dict:
+    """Per deadline: the share of runs meeting it per policy, and per seed the pacing run beside the hindsight
+    best fixed policy (the one that met the deadline with the fewest segments per place on that seed)."""
     fixed = [EVERYONE, *map(fixed_name, FIXED_RATES)]
     share = {}
     for policy in fixed:
         runs = [rows[key] for seed in seeds if (key := run_key(policy, seed, None)) in rows]
         share[policy] = (sum(met(r, deadline) for r in runs), len(runs))
-    pacing = [rows[key] for seed in seeds if (key := run_key("pacing", seed, deadline)) in rows]
-    share["pacing"] = (sum(met(r, deadline) for r in pacing), len(pacing))
+    pacing = [rows[key] for seed in seeds if (key := run_key(pacing_policy, seed, deadline)) in rows]
+    share[pacing_policy] = (sum(met(r, deadline) for r in pacing), len(pacing))
     best, paired = [], []
     for seed in seeds:
         candidates = [rows[key] for policy in fixed if (key := run_key(policy, seed, None)) in rows
                       and met(rows[key], deadline)]
-        own = rows.get(run_key("pacing", seed, deadline))
+        own = rows.get(run_key(pacing_policy, seed, deadline))
         if candidates:
             choice = min(candidates, key=lambda r: r["segments_per_place"])
             best.append(choice)
@@ -144,9 +147,31 @@ def deadline_rows(rows: dict[str, dict], seeds: list[int], deadline: float) -> d
     return {"share": share, "pacing": pacing, "best": best, "paired": paired}
 
 
+def summary_rows(rows: dict[str, dict], seeds: list[int], pacing_policy: str) -> tuple[list[str], list[bool]]:
+    lines, verdicts = [], []
+    for deadline in DEADLINES:
+        figures = deadline_rows(rows, seeds, deadline, pacing_policy)
+        pacing, best, paired = figures["pacing"], figures["best"], figures["paired"]
+        got, total = figures["share"][pacing_policy]
+        if not pacing:
+            continue
+        ratio = (statistics.mean(p["segments_per_place"] for p, _ in paired)
+                 / statistics.mean(b["segments_per_place"] for _, b in paired)) if paired else None
+        ok = total > 0 and got / total >= 0.95 and ratio is not None and ratio <= 1.1
+        verdicts.append(ok)
+        names = ", ".join(sorted({b["policy"].replace("fixed ", "") for b in best}))
+        per_seed = "; ".join(f"{p['seed']}: {p['segments_per_place']:.2f}/{b['segments_per_place']:.2f}"
+                             for p, b in paired)
+        lines.append(f"| {pacing_policy} | {deadline:g} | {got}/{total} | "
+                     f"{_mean([r['told_95_s'] for r in pacing if r['told_95_s']])} | "
+                     f"{_mean([r['segments_per_place'] for r in pacing])} | "
+                     f"{_mean([b['segments_per_place'] for b in best])} ({names}) | "
+                     f"{'-' if ratio is None else f'{ratio:.3f}'} | **{'met' if ok else 'missed'}** | {per_seed} |")
+    return lines, verdicts
+
+
 def render(rows: dict[str, dict], seeds: list[int], volunteers: int, wall: str) -> str:
     fixed = [EVERYONE, *map(fixed_name, FIXED_RATES)]
-    per = {deadline: deadline_rows(rows, seeds, deadline) for deadline in DEADLINES}
     head = "| policy | " + " | ".join(f"met {d:g} s" for d in DEADLINES) + \
         " | mean time to 95% told (sim s) | mean segments per filled place |"
     lines = [head, "|---|" + "---|" * (len(DEADLINES) + 2)]
@@ -155,45 +180,41 @@ def render(rows: dict[str, dict], seeds: list[int], volunteers: int, wall: str) 
         if not runs:
             continue
         times = [r["told_95_s"] for r in runs if r["told_95_s"] is not None]
-        cells = " | ".join(f"{per[d]['share'][policy][0]}/{per[d]['share'][policy][1]}" for d in DEADLINES)
-        lines.append(f"| {policy} | {cells} | {_mean(times)} ({len(times)} reached) | "
+        cells = " | ".join(f"{sum(met(r, d) for r in runs)}/{len(runs)}" for d in DEADLINES)
+        lines.append(f"| {policy} | {cells} | {_mean(times)} ({len(times)} of {len(runs)} reached) | "
                      f"{_mean([r['segments_per_place'] for r in runs])} |")
-    summary = ["| deadline (sim s) | pacing met | pacing: mean time to 95% told | pacing: mean segments per place | "
-               "hindsight best fixed: mean segments per place (its policies) | ratio pacing / best (same seeds) | "
-               "verdict |", "|---|---|---|---|---|---|---|"]
-    verdicts = []
-    for deadline, figures in per.items():
-        pacing, best, paired = figures["pacing"], figures["best"], figures["paired"]
-        got, total = figures["share"]["pacing"]
-        if not pacing:
-            continue
-        own_mean = _mean([r["segments_per_place"] for r in pacing])
-        ratio = (statistics.mean(p["segments_per_place"] for p, _ in paired)
-                 / statistics.mean(b["segments_per_place"] for _, b in paired)) if paired else None
-        ok = total > 0 and got / total >= 0.95 and ratio is not None and ratio <= 1.1
-        verdicts.append(ok)
-        names = ", ".join(sorted({b["policy"].replace("fixed ", "") for b in best}))
-        summary.append(f"| {deadline:g} | {got}/{total} | {_mean([r['told_95_s'] for r in pacing if r['told_95_s']])}"
-                       f" | {own_mean} | {_mean([b['segments_per_place'] for b in best])} ({names}) | "
-                       f"{'-' if ratio is None else f'{ratio:.3f}'} | **{'met' if ok else 'missed'}** |")
+    summary = ["| pacing | deadline (sim s) | met | mean time to 95% told | mean segments per place | hindsight "
+               "best fixed: mean segments per place (its policies) | ratio pacing / best (same seeds) | verdict | "
+               "per seed: pacing / best |", "|---|---|---|---|---|---|---|---|---|"]
+    verdicts: dict[str, list[bool]] = {}
+    for policy in PACING:
+        more, verdicts[policy] = summary_rows(rows, seeds, policy)
+        summary += more
+    main = verdicts.get("pacing", [])
     violations = sum(r["capacity_violations"] for r in rows.values())
     return (f"## Deadline pacing vs fixed first waves (issue 14)\n\n"
             f"Machine: {machine_description()}. Reproduce: `{COMMAND}` (or `scripts/bench deadline`; "
-            f"`--seeds`, `--processes`, `--results FILE`, `--table-only`). Wall time of this run: {wall}. "
-            f"Simulated seconds come from the drill's clock and do not depend on the machine.\n\n"
+            f"`--parts fixed pacing pacing-no-history`, `--seeds`, `--processes`, `--results FILE...`, "
+            f"`--table-only`). Wall time: {wall}. Simulated seconds come from the drill's clock and do not depend "
+            f"on the machine.\n\n"
             f"Setup (the issue's table): 435 places, registry of {volunteers:,}, seeds "
             f"{', '.join(map(str, seeds))}, the sender capped at 100 segments per simulated second, placement "
-            f"at once, no confirmation; told = the dispatch handed to the gateway. A run ends {SETTLE_S:g} s after "
-            f"95% of the places were told and the deadline passed (fixed runs: {min(DEADLINES):g} s), at "
-            f"{END_S:g} s at the latest; segments are those handed to the gateway by then, per place taken. "
-            f"Pacing plans with the drill order's expected answer rate ({PACING_PRIOR:g}, the commander's "
-            f"guess: the drill's people say yes ~0.56 of the time) as its prior and learns the rest from the "
-            f"order's answers. Capacity violations over all runs: {violations}.\n\n"
+            f"at once (`--hold-max-s 0`), no confirmation; told = the dispatch handed to the gateway. A run ends "
+            f"{SETTLE_S:g} s after 95% of the places were told and the deadline passed (fixed runs: "
+            f"{min(DEADLINES):g} s), at {END_S:g} s at the latest; segments are those handed to the gateway by then, "
+            f"per place taken (answers still to come after the end, and their acknowledgements, are not counted, "
+            f"for any policy). The fixed policies are the service's waves before issue 14 (`waves.PACED = False`), "
+            f"the first wave sized for the expected answer rate in their name, later waves by the old rules; "
+            f"everyone at once is one wave to every eligible volunteer. `pacing`: the service, its prior from the "
+            f"district's past orders ({HISTORY:,} past invitations answered by the drill's people, "
+            f"`drill --history-invitations`); `pacing-no-history`: the commander's expected answer rate "
+            f"({PACING_PRIOR:g}; the drill's people say yes ~0.56 of the time) as the only prior. Both learn from "
+            f"the order's own answers. Capacity violations over all runs: {violations}.\n\n"
             f"### Per deadline\n\n" + "\n".join(summary) +
             f"\n\nDone when: pacing meets the deadline in at least 95% of runs and its mean segments per filled "
             f"place is at most 1.1x the hindsight best's (the fixed policy that met the deadline with the fewest "
-            f"segments, chosen per seed); the ratio is over the seeds where some fixed policy met it. Overall: "
-            f"**{'met' if verdicts and all(verdicts) else 'missed'}**.\n\n"
+            f"segments, chosen per seed); the ratio is over the seeds where some fixed policy met it. `pacing`, "
+            f"over the deadlines measured: **{'met' if main and all(main) else 'missed'}**.\n\n"
             f"### Fixed policies (each run serves every deadline)\n\n" + "\n".join(lines) + "\n")
 
 
@@ -211,10 +232,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="JSON-lines files: the runs go to the first, the table is made from all")
     parser.add_argument("--seed-cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--table-only", action="store_true", help="write the section from --results, run nothing")
+    parser.add_argument("--fixed-rates", type=float, nargs="+", default=None,
+                        help="only these fixed first-wave rates (default: all, and everyone at once)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if not args.table_only:
-        run_all(planned_runs(args.seeds, args.parts), args.volunteers, args.results[0], args.seed_cache,
+        fixed = None if args.fixed_rates is None else [fixed_name(rate) for rate in args.fixed_rates]
+        run_all(planned_runs(args.seeds, args.parts, fixed), args.volunteers, args.results[0], args.seed_cache,
                 args.processes)
     wall = f"{(time.perf_counter() - started) / 60:.0f} min on {args.processes} processes" \
         if not args.table_only else "see the runs' real_s in the results file"
