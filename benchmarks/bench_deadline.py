@@ -173,8 +173,8 @@ def summary_rows(rows: dict[str, dict], seeds: list[int], pacing_policy: str) ->
 def render(rows: dict[str, dict], seeds: list[int], volunteers: int, wall: str) -> str:
     fixed = [EVERYONE, *map(fixed_name, FIXED_RATES)]
     head = "| policy | " + " | ".join(f"met {d:g} s" for d in DEADLINES) + \
-        " | mean time to 95% told (sim s) | mean segments per filled place |"
-    lines = [head, "|---|" + "---|" * (len(DEADLINES) + 2)]
+        " | mean time to 95% told (sim s) | mean segments per filled place | seeds |"
+    lines = [head, "|---|" + "---|" * (len(DEADLINES) + 3)]
     for policy in fixed:
         runs = [rows[k] for s in seeds if (k := run_key(policy, s, None)) in rows]
         if not runs:
@@ -182,7 +182,8 @@ def render(rows: dict[str, dict], seeds: list[int], volunteers: int, wall: str) 
         times = [r["told_95_s"] for r in runs if r["told_95_s"] is not None]
         cells = " | ".join(f"{sum(met(r, d) for r in runs)}/{len(runs)}" for d in DEADLINES)
         lines.append(f"| {policy} | {cells} | {_mean(times)} ({len(times)} of {len(runs)} reached) | "
-                     f"{_mean([r['segments_per_place'] for r in runs])} |")
+                     f"{_mean([r['segments_per_place'] for r in runs])} | "
+                     f"{', '.join(str(r['seed']) for r in runs)} |")
     summary = ["| pacing | deadline (sim s) | met | mean time to 95% told | mean segments per place | hindsight "
                "best fixed: mean segments per place (its policies) | ratio pacing / best (same seeds) | verdict | "
                "per seed: pacing / best |", "|---|---|---|---|---|---|---|---|---|"]
@@ -191,7 +192,17 @@ def render(rows: dict[str, dict], seeds: list[int], volunteers: int, wall: str) 
         more, verdicts[policy] = summary_rows(rows, seeds, policy)
         summary += more
     main = verdicts.get("pacing", [])
+    missing = [policy for policy in PACING if not verdicts.get(policy)]
     violations = sum(r["capacity_violations"] for r in rows.values())
+    full = [seed for seed in seeds if all(run_key(policy, seed, None) in rows for policy in fixed)]
+    partial = [seed for seed in seeds if seed not in full]
+    coverage = (f"Fixed policies run: all of them on seeds {', '.join(map(str, full)) or '-'}"
+                + (f"; on seeds {', '.join(map(str, partial))} those that can be the hindsight best (the "
+                   f"runs listed below: segments per place fall and times to 95% rise with the first wave's "
+                   f"rate on every fully measured seed, so the best for a deadline is the largest rate that "
+                   f"meets it; 0.8 never reached 95% within {END_S:g} s and everyone at once costs as much as "
+                   f"0.05)" if partial else "") + ". "
+                + (f"Not measured in this run: {', '.join(missing)}. " if missing else ""))
     return (f"## Deadline pacing vs fixed first waves (issue 14)\n\n"
             f"Machine: {machine_description()}. Reproduce: `{COMMAND}` (or `scripts/bench deadline`; "
             f"`--parts fixed pacing pacing-no-history`, `--seeds`, `--processes`, `--results FILE...`, "
@@ -209,7 +220,7 @@ def render(rows: dict[str, dict], seeds: list[int], volunteers: int, wall: str) 
             f"district's past orders ({HISTORY:,} past invitations answered by the drill's people, "
             f"`drill --history-invitations`); `pacing-no-history`: the commander's expected answer rate "
             f"({PACING_PRIOR:g}; the drill's people say yes ~0.56 of the time) as the only prior. Both learn from "
-            f"the order's own answers. Capacity violations over all runs: {violations}.\n\n"
+            f"the order's own answers. Capacity violations over all runs: {violations}. {coverage}\n\n"
             f"### Per deadline\n\n" + "\n".join(summary) +
             f"\n\nDone when: pacing meets the deadline in at least 95% of runs and its mean segments per filled "
             f"place is at most 1.1x the hindsight best's (the fixed policy that met the deadline with the fewest "
