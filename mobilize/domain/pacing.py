@@ -157,8 +157,8 @@ class Need:
     in_all: float
 
     @classmethod
-    def of(cls, places: int, open_places: int, short: int, over_recruit_factor: float) -> "Need":
-        """`places` in all, `open_places` not yet taken, `short` of those the current standby cannot fill."""
+    def of(cls, places: int, short: int, over_recruit_factor: float) -> "Need":
+        """`places` in all, `short` of them neither taken nor covered by a volunteer waiting on standby."""
         filled_or_covered = places - short
         by_deadline = max(0.0, math.ceil(DEADLINE_SHARE * places - 1e-9) - filled_or_covered)
         return cls(by_deadline=float(by_deadline), in_all=max(0.0, short * over_recruit_factor))

@@ -172,7 +172,7 @@ def pace(session: Session, order: Order, now: datetime, places: int, short: int,
     mine = order_invitations(session, order, now, high, sender)
     prior, weight, source = prior_for(session, order, now, zone)
     belief = pacing.learn(prior, mine.observed, weight)
-    need = pacing.Need.of(places, short, short, order.over_recruit_factor)
+    need = pacing.Need.of(places, short, order.over_recruit_factor)
     deadline_in = (order.deadline - now).total_seconds()
     result = pacing.plan(deadline_in, need, mine.pending_sent_ago_s, belief, sender, audience, urgent=order.urgent)
     projected = pacing.projected_time_s(need.by_deadline, mine.pending_sent_ago_s, belief, sender,
@@ -200,7 +200,7 @@ def deadline_tradeoff(session: Session, order: Order, now: datetime, price_per_s
     sender, _high = sender_state(session, order, segments_per_second, zone)
     prior, _weight, source = prior_for(session, order, now, zone)
     audience = audience_bound(session, order)
-    need = pacing.Need.of(places, places, places, order.over_recruit_factor)
+    need = pacing.Need.of(places, places, order.over_recruit_factor)
     rows = []
     chosen_s = max(1.0, (order.deadline - now).total_seconds())
     for factor in TRADEOFF_FACTORS:

@@ -111,14 +111,14 @@ def test_learning_moves_the_yes_rate_and_counts_silence_by_its_age():
 
 
 def test_the_need_counts_95_percent_of_the_places_net_of_standby():
-    assert Need.of(places=100, open_places=100, short=100, over_recruit_factor=1.2) == Need(95.0, 120.0)
-    assert Need.of(places=100, open_places=40, short=10, over_recruit_factor=1.2) == Need(5.0, 12.0)
-    assert Need.of(places=100, open_places=3, short=3, over_recruit_factor=1.0).by_deadline == 0
+    assert Need.of(places=100, short=100, over_recruit_factor=1.2) == Need(95.0, 120.0)
+    assert Need.of(places=100, short=10, over_recruit_factor=1.2) == Need(5.0, 12.0)
+    assert Need.of(places=100, short=3, over_recruit_factor=1.0).by_deadline == 0
 
 
 def test_the_launch_cost_falls_as_the_deadline_moves_out():
     sender = Sender(segments_per_second=100.0, segments_per_invitation=1.0, dispatch_lag_s=4.0)
-    sizes = [deadline_cost(d, Need.of(435, 435, 435, 1.2), BELIEF, sender, 100_000).invitations
+    sizes = [deadline_cost(d, Need.of(435, 435, 1.2), BELIEF, sender, 100_000).invitations
              for d in (150.0, 300.0, 600.0, 3600.0)]
     assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1044  # 522 / 0.5: the eventual fill decides
 
