@@ -156,3 +156,16 @@ def redis_rt(tmp_path, database_url, redis_url, redis_client) -> Runtime:
 def srt(tmp_path, sqlite_url) -> Runtime:
     """SQLite only, for tests whose subject is not the database; used by the workers' code too."""
     yield from _as_the_workers(Runtime(make_settings(tmp_path, sqlite_url)))
+
+
+@pytest.fixture(autouse=True)
+def fixed_rate_waves(request, monkeypatch):
+    """The wartime scenes of the suite were written for the fixed-rate wave sizing (`waves.PACED = False`): who
+    is invited, exactly, is what their assertions name, and what they test (matching, replies, timers, endings,
+    the CLI and the pages) does not depend on how a wave is sized. Tests marked `paced` run the deadline pacing,
+    the service's default (tests/wartime/test_paced_waves.py, the drill's, the deadline pages'); processes started
+    by a test (the live stack) run it too."""
+    if request.node.get_closest_marker("paced") is None:
+        from mobilize.wartime import waves
+
+        monkeypatch.setattr(waves, "PACED", False)

@@ -75,7 +75,8 @@ def send_wave(order_id: int) -> dict:
     _clear(WAVE_KEY.format(order_id=order_id))
     try:
         with runtime.transaction() as session:
-            result = waves.send_wave(session, order_id, utcnow(), runtime.settings.timezone)
+            result = waves.send_wave(session, order_id, utcnow(), runtime.settings.timezone,
+                                     runtime.settings.sms_segments_per_second)
     except NotFound:
         return {"skipped": f"no order {order_id}"}
     log.info("orders.wave", order_id=order_id, invited=result.invited, wave=result.wave, reason=result.reason)

@@ -45,6 +45,7 @@ def _text_report(report: dict) -> str:
         f"{_definition(report)}"),
     ] + _taken(report) + [
         f"  SMS sent             {report['sms_sent']:,}  ({report['segments_sent']:,} segments)",
+    ] + _deadline(report) + [
         f"  waves                {report['waves']}  (invited {report['invited']:,})",
         f"  declines             {report['declines']}",
         f"  drop-outs            {report['drop_outs']}   confirmation timeouts {report['confirm_timeouts']}",
@@ -73,6 +74,16 @@ def _text_report(report: dict) -> str:
         lines += [f"      {post['name']}: {post['filled']}/{post['capacity']}"
                   f"{'' if post['staffed'] else '  NOT STAFFED'}" for post in peace["protected_posts"]]
     return "\n".join(lines)
+
+
+def _deadline(report: dict) -> list[str]:
+    """The deadline lines of the simulated drill (the live drill has none)."""
+    if "needed_by_s" not in report:
+        return []
+    met = "met" if report["met_deadline"] else "MISSED"
+    return [f"  needed by            {_minutes(report['needed_by_s'])}: {met} (95% told: "
+            f"{_minutes(report['time_to_told_95_s'])}){'  urgent' if report.get('urgent') else ''}",
+            f"  segments per place   {report['segments_per_place']}"]
 
 
 def _definition(report: dict) -> str:
@@ -114,12 +125,33 @@ def _minutes(seconds) -> str:
               help="--live: RQ worker processes (as `mobilize up`).")
 @click.option("--workdir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="--live: keep the instance (database, logs) in this folder instead of a temporary one.")
+@click.option("--needed-by-s", default=None, type=click.FloatRange(0, min_open=True),
+              help="The order's deadline, simulated seconds after launch [default: its start, 5400].")
+@click.option("--urgent", is_flag=True, help="The order is urgent: everyone eligible invited at once, nearest first.")
+@click.option("--no-confirmation", is_flag=True,
+              help="The order does not require confirmation: a place counts once the dispatch is handed over.")
+@click.option("--expected-answer-rate", default=None, type=click.FloatRange(0, 1, min_open=True),
+              help="The commander's expected share of yeses (sizes the first wave) [default: 0.4].")
+@click.option("--end-after-told-95-s", default=None, type=click.FloatRange(0),
+              help="End this many simulated seconds after 95% of the places were told and the deadline passed "
+                   "(short benchmark runs) [default: run the whole order].")
+@click.option("--history-invitations", default=0, show_default=True, type=click.IntRange(0),
+              help="Past orders' invitations, answered by the drill's people, for the pacing's prior "
+                   "(0: the commander's expected answer rate is the prior).")
+@click.option("--end-s", default=None, type=click.FloatRange(1),
+              help="End this many simulated seconds after launch at the latest [default: 2 h after the start].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def drill_command(live, volunteers, places, seed, time_scale, segments_per_second, hold_max_s, compress, time_limit,
-                  workers, workdir, as_json, quiet):
+                  workers, workdir, needed_by_s, urgent, no_confirmation, expected_answer_rate, end_after_told_95_s,
+                  history_invitations, end_s, as_json, quiet):
     """Run the district's historical recruitment order end to end in a throwaway instance."""
     progress = None if quiet else (lambda message: click.echo(message, err=True))
+    deadline_options = (needed_by_s, urgent or None, no_confirmation or None, expected_answer_rate,
+                        end_after_told_95_s, end_s, history_invitations or None)
+    if live and any(option is not None for option in deadline_options):
+        raise click.UsageError("--needed-by-s, --urgent, --no-confirmation, --expected-answer-rate, "
+                               "--end-after-told-95-s, --end-s and --history-invitations are options of the simulated drill, not --live")
     if live:
         from mobilize.drill.live import run_live_drill
         from mobilize.drill.live_config import LiveDrillConfig
@@ -135,9 +167,13 @@ def drill_command(live, volunteers, places, seed, time_scale, segments_per_secon
     else:
         from mobilize.drill import DrillConfig, run_drill
 
+        optional = {"expected_answer_rate": expected_answer_rate} if expected_answer_rate is not None else {}
         report = run_drill(DrillConfig(volunteers=volunteers or 100_000, places=places, seed=seed,
                                        time_scale=time_scale, segments_per_second=segments_per_second,
-                                       hold_max_s=hold_max_s, progress=progress))
+                                       hold_max_s=hold_max_s, progress=progress, needed_by_s=needed_by_s,
+                                       urgent=urgent, confirmation_required=not no_confirmation,
+                                       end_after_told_95_s=end_after_told_95_s, end_s=end_s,
+                                       history_invitations=history_invitations, **optional))
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
     else:

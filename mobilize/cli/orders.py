@@ -83,7 +83,8 @@ def show_command(context: CliContext, order_id: int, as_json: bool) -> None:
     """The order and its progress per street: places (capacity, assigned, confirmed, arrived, no-shows, open) by
     the sites' streets, answers (invited, accepted, standby, declined, no answer) by the volunteers' streets."""
     from mobilize.models import Order
-    from mobilize.wartime import board
+    from mobilize.models._types import utcnow
+    from mobilize.wartime import board, waves
 
     runtime = context.migrated_runtime
     zone = runtime.settings.timezone
@@ -93,10 +94,12 @@ def show_command(context: CliContext, order_id: int, as_json: bool) -> None:
             raise click.ClickException(f"no order {order_id}")
         summary = _summary(order, zone)
         progress = board.progress(session, order)
+        projection = waves.projection(session, order, utcnow(), runtime.settings.sms_segments_per_second, zone)
     if as_json:
-        _print_json({"order": summary, "progress": progress})
+        _print_json({"order": summary, "progress": progress, "projection": projection})
         return
     _echo_order(summary, zone)
+    click.echo(_projection_line(summary, projection, zone))
     totals = progress["totals"]
     click.echo("places: " + ", ".join(f"{_label(key)} {totals[key]}" for key in PLACE_COLUMNS))
     click.echo("answers: " + ", ".join(f"{_label(key)} {totals[key]}" for key in ANSWER_COLUMNS))
@@ -300,7 +303,24 @@ def _summary(order: Order, zone: str) -> dict[str, Any]:
     return {"id": order.id, "reply_code": order.reply_code, "title": order.title, "state": order.state.value,
             "starts_at": order.starts_at.isoformat(), "ends_at": order.ends_at.isoformat(),
             "window": _window(order.starts_at, order.ends_at, zone),
-            "capacity": sum(d.capacity for d in order.demands), "filled": sum(d.filled for d in order.demands)}
+            "capacity": sum(d.capacity for d in order.demands), "filled": sum(d.filled for d in order.demands),
+            "needed_by": order.needed_by.isoformat() if order.needed_by else None,
+            "deadline": order.deadline.isoformat(), "urgent": order.urgent}
+
+
+def _projection_line(summary: dict[str, Any], projection: dict[str, Any] | None, zone: str) -> str:
+    """needed by HH:MM, and (recruiting) when 95% of the places are expected filled at this pace."""
+    local = ZoneInfo(zone)
+    line = f"needed by {datetime.fromisoformat(summary['deadline']).astimezone(local):%Y-%m-%d %H:%M}"
+    line += " (urgent: everyone eligible invited at once)" if summary["urgent"] else ""
+    if projection is None:
+        return line
+    if projection["covered"]:
+        return line + "; 95% of the places filled or covered by volunteers waiting"
+    if projection["projected_at"] is None:
+        return line + "; 95% not in sight at this pace (too few eligible volunteers)"
+    verdict = "on track" if projection["on_track"] else "LATE"
+    return line + f"; 95% by {projection['projected_at'].astimezone(local):%H:%M} at this pace ({verdict})"
 
 
 def _window(starts_at: datetime, ends_at: datetime, zone: str) -> str:

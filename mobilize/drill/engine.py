@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import tempfile
 import time
 from collections import Counter
@@ -37,6 +38,7 @@ from pathlib import Path
 from sqlalchemy import event, func, select, update
 
 from mobilize.drill.clock import SimClock, simulated
+from mobilize.drill.report import deadline_s
 from mobilize.drill.responder import MODEL, AnswerModel, drill_responder
 from mobilize.sms.simulator.phones import Phone, PhoneProfile
 
@@ -74,9 +76,20 @@ class DrillConfig:
     run_after_start_s: float = 7200  # the drill ends this long after the start (at least SETTLE_S after the
     # officers' last round, see `officer_rounds`)
     stop_at_fill: float | None = None  # end as soon as this share of places is filled, as a commander means it
+    needed_by_s: float | None = None  # the order's deadline, simulated s after launch; None: its start
+    urgent: bool = False  # the order invites everyone eligible at once, nearest first
+    # end once 95% of the places are told and the deadline has passed, this long after the later of the two
+    # (short benchmark runs: what happens after that no longer decides whether the deadline was met)
+    end_after_told_95_s: float | None = None
+    # the district's past orders (`drill.history`): this many past invitations, answered by the drill's people,
+    # for the pacing's prior; 0: no history (the prior is the commander's expected answer rate)
+    history_invitations: int = 0
     end_s: float | None = None  # end this long after launch (simulated s); None: `run_after_start_s` after start
     model: AnswerModel = MODEL
     workdir: Path | None = None  # default: a fresh temporary folder, removed afterwards
+    # a folder keeping the seeded district per (volunteers, seed): benchmarks running many orders on the same
+    # registry copy it instead of seeding 100,000 volunteers every time (the seeding is deterministic per seed)
+    seed_cache: Path | None = None
     progress: Callable[[str], None] | None = None
     quiet_logs: bool = True
 
@@ -152,12 +165,24 @@ class Drill:
             if self.config.stop_at_fill is not None and self.trace.ready_times and \
                     self.trace.ready_times[-1][1] >= self.config.stop_at_fill * self.config.places:
                 break
+            if self.decided():
+                break
             if self.config.progress and time.perf_counter() - last_note > 5:
                 last_note = time.perf_counter()
                 filled = self.trace.fill_times[-1][1] if self.trace.fill_times else 0
                 self.config.progress(f"t={self.clock.t / 60:7.1f} sim min  filled {filled}/{self.config.places}"
                                      f"  sms {len(self.trace.handed)}  waves {self.trace.waves}")
         self.trace.real_s = time.perf_counter() - real_start
+
+    def decided(self) -> bool:
+        """`end_after_told_95_s` has passed since 95% of the places were told and the deadline passed."""
+        settle = self.config.end_after_told_95_s
+        if settle is None:
+            return False
+        told_95 = next((t for t, count in self.trace.told_times if count >= 0.95 * self.config.places), None)
+        if told_95 is None:
+            return False
+        return self.clock.t >= max(told_95, deadline_s(self.config)) + settle
 
     def follow_up(self, followups) -> None:
         from workers.orders import MATCH_DEBOUNCE_S
@@ -184,7 +209,8 @@ class Drill:
 
         self.wave_pending = False
         with self.runtime.transaction() as session:
-            result = waves.send_wave(session, self.order_id, self.clock.now())
+            result = waves.send_wave(session, self.order_id, self.clock.now(),
+                                     segments_per_second=self.config.segments_per_second)
         if result.reason == "sent":
             self.trace.waves += 1
 
@@ -194,10 +220,13 @@ class Drill:
         from mobilize.wartime import waves
 
         with self.runtime.transaction() as session:
+            # urgent for the paced waves; the fixed-rate sizing (the benchmark's baseline) gets there by an
+            # expected answer rate so low that the wave is the whole audience
             session.execute(update(Order).where(Order.id == self.order_id)
-                            .values(expected_answer_rate=0.0001, over_recruit_factor=1.0))
+                            .values(urgent=True, expected_answer_rate=0.0001, over_recruit_factor=1.0))
         with self.runtime.transaction() as session:
-            result = waves.send_wave(session, self.order_id, self.clock.now())
+            result = waves.send_wave(session, self.order_id, self.clock.now(),
+                                     segments_per_second=self.config.segments_per_second)
         self.trace.waves += result.reason == "sent"
 
     def on_match(self) -> None:
@@ -453,6 +482,8 @@ def build_order(runtime, config: DrillConfig, now: datetime) -> int:
                          over_recruit_factor=config.over_recruit_factor, wave_interval_s=config.wave_interval_s,
                          confirmation_required=config.confirmation_required,
                          confirmation_timeout_s=config.confirmation_timeout_s,
+                         needed_by=None if config.needed_by_s is None else now + timedelta(seconds=config.needed_by_s),
+                         urgent=config.urgent,
                          # as in the district's history: guides on ordinary shifts are released for the order,
                          # protected posts stay staffed (DESIGN section 3)
                          peacetime_policy=PeacetimePolicy.release.value)
@@ -471,6 +502,16 @@ def _import_service() -> None:
     import mobilize.wartime.waves  # noqa: F401
     import workers.orders
     import workers.sms  # noqa: F401
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (its WAL included), through SQLite's backup API."""
+    import sqlite3
+
+    with sqlite3.connect(source) as reader, sqlite3.connect(target) as writer:
+        reader.backup(writer)
+    reader.close()
+    writer.close()
 
 
 def run_drill(config: DrillConfig) -> dict:
@@ -501,6 +542,10 @@ def _run(config: DrillConfig, folder: Path) -> dict:
     instance = folder / "instance"
     instance.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{instance / 'drill.db'}"
+    cached = None if config.seed_cache is None else \
+        Path(config.seed_cache) / f"district-{config.volunteers}-{config.seed}.db"
+    if cached is not None and cached.exists():
+        _copy_database(cached, instance / "drill.db")  # migrated below if the schema moved on since
     migrate.upgrade(database_url)
     settings = Settings(instance_path=instance, database_url=database_url, redis_url=None, sms_backend="simulator",
                         secret_key="drill", testing=True, sms_segments_per_second=config.segments_per_second)
@@ -510,11 +555,20 @@ def _run(config: DrillConfig, folder: Path) -> dict:
     try:
         say(f"seeding the demo district with {config.volunteers:,} volunteers")
         with runtime.transaction() as session:
-            seed_demo(session, volunteers=config.volunteers, seed=config.seed)
+            seed_demo(session, volunteers=config.volunteers, seed=config.seed)  # nothing written when cached
             seed_roster(session, now=START, seed=config.seed)  # the peacetime roster keeps running beside it
+        if cached is not None and not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.part")  # parallel runs: the first one to finish wins
+            _copy_database(instance / "drill.db", partial)
+            partial.replace(cached)
         _import_service()
         clock = SimClock(START)
         with simulated(clock):
+            if config.history_invitations:
+                from mobilize.drill.history import seed_history
+
+                seed_history(runtime, build_order, config, clock.now(), config.history_invitations, config.model)
             order_id = build_order(runtime, config, clock.now())
             drill = Drill(config, runtime, order_id, clock)
             drill.trace.fill_definition = fill_definition(runtime, order_id)
@@ -528,8 +582,9 @@ def _run(config: DrillConfig, folder: Path) -> dict:
             say(f"order {order_id}: {config.places} places; launching ({config.strategy})")
             drill.on_launch()
             drill.requests.clear()
-            drill.at(0.0, "wave_all" if config.strategy == "all_at_once" else "wave")
-            drill.wave_pending = config.strategy != "all_at_once"
+            everyone = config.strategy == "all_at_once"  # an urgent order is the service's own: order.urgent
+            drill.at(0.0, "wave_all" if everyone else "wave")
+            drill.wave_pending = not everyone
             drill.at(SWEEP_S, "sweep")
             end = drill_end(config)
             for t in officer_rounds(config):

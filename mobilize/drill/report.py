@@ -126,6 +126,19 @@ def hindsight(session, order, final_distance_m: float, online_m: list[float] | N
             "hindsight_m": distance_summary([p.distance_m for p in best.placements])}
 
 
+def deadline_s(config) -> float:
+    """The order's needed-by time, simulated s after launch (by default its start, as for any order)."""
+    return config.starts_after_s if config.needed_by_s is None else config.needed_by_s
+
+
+def deadline_figures(config, places: int, segments: int, filled: int, told_95_s: float | None) -> dict:
+    """The deadline's figures: met when 95% of the places were told by the needed-by time (simulated s after
+    launch); segments handed to the gateway per place taken."""
+    needed_by = deadline_s(config)
+    return {"needed_by_s": needed_by, "met_deadline": told_95_s is not None and told_95_s <= needed_by,
+            "segments_per_place": round(segments / filled, 3) if filled else None, "urgent": config.urgent}
+
+
 def build_report(runtime, order_id: int, config, trace, clock) -> dict:
     from mobilize.models import (
         Assignment,
@@ -167,14 +180,15 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
         invitations = Counter(dict(session.execute(select(Invitation.status, func.count())
                                                    .where(Invitation.order_id == order_id)
                                                    .group_by(Invitation.status)).all()))
+        this_drill = OutboundMessage.created_at >= clock.start  # not the past orders of `drill.history`
         sms_sent, segments = session.execute(select(func.count(), func.coalesce(func.sum(OutboundMessage.segments), 0))
                                              .where(OutboundMessage.status != "pending",
-                                                    OutboundMessage.status != "cancelled")).one()
-        by_kind = dict(session.execute(select(OutboundMessage.kind, func.count())
+                                                    OutboundMessage.status != "cancelled", this_drill)).one()
+        by_kind = dict(session.execute(select(OutboundMessage.kind, func.count()).where(this_drill)
                                        .group_by(OutboundMessage.kind)).all())
         handed_by_kind = dict(session.execute(select(OutboundMessage.kind, func.count())
                                               .where(OutboundMessage.status != "pending",
-                                                     OutboundMessage.status != "cancelled")
+                                                     OutboundMessage.status != "cancelled", this_drill)
                                               .group_by(OutboundMessage.kind)).all())
         withdrawn = session.scalar(select(func.count()).select_from(OutboundMessage).where(
             OutboundMessage.kind == "invitation", OutboundMessage.status == "cancelled",
@@ -231,7 +245,12 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
         "simulated_s": round(clock.t, 1),
         "config": {"volunteers": config.volunteers, "places": config.places, "seed": config.seed,
                    "time_scale": config.time_scale, "segments_per_second": config.segments_per_second,
-                   "strategy": config.strategy, "hold_max_s": config.hold_max_s},
+                   "strategy": config.strategy, "hold_max_s": config.hold_max_s,
+                   "expected_answer_rate": config.expected_answer_rate,
+                   "confirmation_required": config.confirmation_required,
+                   "end_after_told_95_s": config.end_after_told_95_s, "end_s": config.end_s,
+                   "history_invitations": config.history_invitations},
         "events": {"matches": trace.matches, "sweeps": trace.sweeps},
         "peacetime": peacetime,
+        **deadline_figures(config, places, int(segments), filled, first_time(trace.told_times, 0.95 * places)),
     }

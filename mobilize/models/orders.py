@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,6 +73,9 @@ class Order(Base):
     confirmation_required: Mapped[bool] = mapped_column(Boolean, default=True)
     confirmation_timeout_s: Mapped[int] = mapped_column(Integer, default=1800)
     open_call: Mapped[bool] = mapped_column(Boolean, default=False)  # unregistered senders may join by SMS
+    # the deadline: 95% of the places filled by then (None: the start); the waves pace their invitations to it
+    needed_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # everyone at once
     # lifecycle
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -82,6 +86,11 @@ class Order(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waves_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def deadline(self) -> datetime:
+        """When 95% of the places must be filled: `needed_by`, by default the order's start."""
+        return self.needed_by or self.starts_at
 
     demands: Mapped[list["Demand"]] = relationship(back_populates="order", cascade="all, delete-orphan",
                                                    order_by="Demand.id")

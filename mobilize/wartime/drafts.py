@@ -53,6 +53,8 @@ class OrderSpec:
     wave_interval_s: int = 600
     confirmation_required: bool = True
     confirmation_timeout_s: int = 1800
+    needed_by: datetime | None = None  # 95% of the places filled by then; None: the start (issue 14)
+    urgent: bool = False  # everyone eligible invited at once, nearest first
 
 
 EDITABLE = frozenset(f.name for f in dataclasses.fields(OrderSpec))
@@ -123,7 +125,8 @@ def spec_of(session: Session, order: Order) -> OrderSpec:
     return OrderSpec(order.title, order.starts_at, order.ends_at, demands, street_names, order.max_distance_m,
                      tuple(order.languages) if order.languages is not None else None, order.rest_hours,
                      order.peacetime_policy.value, order.expected_answer_rate, order.over_recruit_factor,
-                     order.wave_interval_s, order.confirmation_required, order.confirmation_timeout_s)
+                     order.wave_interval_s, order.confirmation_required, order.confirmation_timeout_s,
+                     order.needed_by, order.urgent)
 
 
 # --- validation -------------------------------------------------------------------------------------------------
@@ -154,6 +157,7 @@ def _check_scalars(spec: OrderSpec, now: datetime, problems: dict[str, str]) -> 
             problems["ends_at"] = "the window must end after it starts"
         elif spec.ends_at <= now:
             problems["ends_at"] = "the window is already over"
+    _check_deadline(spec, now, problems)
     _range(problems, "expected_answer_rate", spec.expected_answer_rate, 0, 1, "must be more than 0 and at most 1",
            low_open=True)
     _range(problems, "over_recruit_factor", spec.over_recruit_factor, 1, 10, "must be between 1 and 10")
@@ -170,6 +174,28 @@ def _check_scalars(spec: OrderSpec, now: datetime, problems: dict[str, str]) -> 
             problems["languages"] = f"languages must be a non-empty list of {', '.join(LANGUAGES)}"
     if spec.peacetime_policy not in {policy.value for policy in PeacetimePolicy}:
         problems["peacetime_policy"] = "must be leave or release"
+
+
+def _check_deadline(spec: OrderSpec, now: datetime, problems: dict[str, str]) -> None:
+    """needed_by: after now (a deadline already past cannot be paced to) and not after the window ends."""
+    if not isinstance(spec.urgent, bool):
+        problems["urgent"] = "must be true or false"
+    if spec.needed_by is None:
+        return
+    problem = needed_by_problem(spec.needed_by, spec.ends_at if "ends_at" not in problems else None, now)
+    if problem:
+        problems["needed_by"] = problem
+
+
+def needed_by_problem(needed_by: object, ends_at: datetime | None, now: datetime) -> str | None:
+    """What is wrong with a needed-by time, if anything (also checked at launch: a draft's deadline may pass)."""
+    if not isinstance(needed_by, datetime) or needed_by.tzinfo is None:
+        return "a date and time with a time zone is required"
+    if needed_by <= now:
+        return "the needed-by time must be in the future"
+    if isinstance(ends_at, datetime) and ends_at.tzinfo is not None and needed_by > ends_at:
+        return "the needed-by time must not be after the order ends"
+    return None
 
 
 def _range(problems: dict[str, str], name: str, value, low, high, text: str, low_open: bool = False) -> None:
@@ -257,6 +283,8 @@ def _apply(order: Order, checked: _Checked) -> None:
     order.wave_interval_s = spec.wave_interval_s
     order.confirmation_required = spec.confirmation_required
     order.confirmation_timeout_s = spec.confirmation_timeout_s
+    order.needed_by = spec.needed_by
+    order.urgent = spec.urgent
 
 
 def _insert_with_code(session: Session, checked: _Checked, actor: Actor, now: datetime) -> Order:

@@ -62,6 +62,9 @@ def launch(session: Session, order_id: int, actor: Actor, now: datetime) -> Orde
                        code="window_over", details={"ends_at": order.ends_at.isoformat()})
     if not any(demand.capacity > 0 for demand in order.demands):
         raise InvalidOrder(f"order {order.id} has no places to fill", details={"demands": "no capacity"})
+    if order.needed_by is not None and order.needed_by <= now:  # the draft waited past its deadline
+        raise InvalidOrder(f"order {order.id}: its needed-by time has passed; edit the draft first",
+                           details={"needed_by": "the needed-by time must be in the future"})
     order.state, order.launched_at = state, now
     audit.record(session, actor, "order.launched", "order", order.id, now, reply_code=order.reply_code)
     followups.request_wave(session, order.id)

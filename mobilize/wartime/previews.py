@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from mobilize.models import Assignment, Invitation, OutboundMessage, Volunteer
-from mobilize.wartime import dispatch, lifecycle, waves
+from mobilize.models import Assignment, Invitation, Order, OutboundMessage, Volunteer
+from mobilize.wartime import dispatch, lifecycle, pacing_inputs, waves
 from mobilize.wartime.audit import SYSTEM, Actor
 from mobilize.wartime.drafts import DemandSpec
 from mobilize.wartime.errors import NotFound
@@ -50,6 +50,9 @@ class ActionPreview:
     # what an ending does besides texting (no_shows, released, certified_hours, withdrawn, lapsed): a commander
     # must see "64 dispatched volunteers become no-shows" before finishing, even when it sends no SMS
     effects: dict[str, Any] = field(default_factory=dict)
+    # launch: the deadline's trade-off (`pacing_inputs.deadline_tradeoff`): invitations, segments and cost for the
+    # chosen needed-by time and for a nearer and a later one
+    deadline: dict[str, Any] | None = None
 
     @property
     def sms_count(self) -> int:
@@ -77,7 +80,8 @@ class ActionPreview:
         return {"action": self.action, "order_id": self.order_id, "messages": self.messages,
                 "sms_count": self.sms_count, "segments": self.segments, "by_template": self.by_template,
                 "recipients_by_status": self.recipients_by_status, "estimated_cost": self.estimated_cost,
-                "currency": self.currency, "price_per_segment": self.price_per_segment, "effects": self.effects}
+                "currency": self.currency, "price_per_segment": self.price_per_segment, "effects": self.effects,
+                "deadline": self.deadline}
 
 
 class UnknownAction(NotFound):
@@ -143,8 +147,12 @@ def preview_action(session: Session, order_id: int, action: str, now: datetime, 
     outcome: list = []
     written = _run_and_roll_back(session, lambda: outcome.append(
         run_action(session, order_id, action, now, zone, **action_args)))
+    deadline = None
+    if action == "launch":  # the deadline's trade-off: what a nearer or a later one would cost (issue 14)
+        order = session.get(Order, order_id)
+        deadline = pacing_inputs.deadline_tradeoff(session, order, now, price_per_segment, zone=zone)
     return ActionPreview(action, order_id, _describe(session, order_id, written), price_per_segment, currency,
-                         _effects(outcome[0] if outcome else None))
+                         _effects(outcome[0] if outcome else None), deadline)
 
 
 def _effects(ending: "lifecycle.Ending | None") -> dict[str, Any]:

@@ -51,7 +51,10 @@ def sweep_order(session: Session, order_id: int, now: datetime, settings: "Setti
         return SweepResult(order_id)
     timed_out = expire_confirmations(session, order, now, settings)
     refresh_fill_state(session, order, now)
-    need = assess(session, order, now)
+    if settings is not None:
+        need = assess(session, order, now, settings.sms_segments_per_second, settings.timezone)
+    else:
+        need = assess(session, order, now)
     untold = session.scalar(select(func.count()).select_from(Invitation).where(
         standby_filter(order.id), Invitation.standby_notified_at.is_(None)))
     match = need.placeable > 0 or untold > 0

@@ -1,5 +1,16 @@
 """Invitation waves: nearest eligible volunteers first, just enough of them, and again while the order is short.
 
+Paced to the deadline (issue 14, `PACED`): every order has one (`Order.deadline`: its needed-by time, by default
+its start). Each evaluation (every answer's match job, every sweep: ~10 s) asks `domain.pacing` for the smallest
+wave that fills 95% of the places by then and puts into the outbox what the sender will reach within
+`pacing.FEED_AHEAD_S`; the rest is planned again at the next evaluation, with what the answers meanwhile taught
+(`wartime.pacing_inputs`: the prior from past orders at this time of day in these streets, else the commander's
+expected answer rate; this order's answers, silence counted by its age). An urgent order invites everyone
+eligible at once, nearest first. An audience found empty waits for the interval before it is searched again.
+
+The fixed-rate sizing below (before issue 14) is kept only as the benchmark's baseline (`PACED = False`,
+`benchmarks/bench_deadline.py`, the issue's table of first-wave sizes):
+
 A wave is due when none was sent yet, when the previous one has mostly answered, when its interval has passed, or
 early, as soon as the answers so far project a shortfall: the invitations still pending can no longer be expected
 to bring enough yeses (at least `EARLY_SHARE` of what the open places call for is missing), so waiting out the
@@ -23,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from mobilize.domain.matching import Slot, wave_size
 from mobilize.models import (
+    Demand,
     Invitation,
     InvitationStatus,
     Order,
@@ -31,7 +43,7 @@ from mobilize.models import (
     Street,
     Volunteer,
 )
-from mobilize.wartime import audit
+from mobilize.wartime import audit, pacing_inputs
 from mobilize.wartime.audience import choose_wave, evaluate
 from mobilize.wartime.messages import (
     DEFAULT_ZONE,
@@ -49,6 +61,7 @@ PRIOR_WEIGHT = 20  # the order's expected answer rate counts as this many invita
 PENDING_STEPS = 4  # `expected_pending` weighs an unanswered invitation by the quarter of its interval it is in
 MIN_EVIDENCE = 30  # invitations with their chance to answer behind them before `planning_rate` trusts them
 INSERT_CHUNK = 500  # rows per INSERT (SQLite allows 32766 parameters)
+PACED = True  # waves paced to the deadline; False: the fixed-rate sizing, the benchmark's baseline only
 
 
 def wave_due(order: Order, last_wave_size: int, last_wave_unanswered: int, now: datetime) -> bool:
@@ -67,9 +80,12 @@ class WaveNeed:
     due: bool
     size: int  # invitations the next wave would send (before the audience runs out)
     residual: tuple[Slot, ...]  # the open places left after placing the standby, as matching slots
+    pace: pacing_inputs.Pace | None = None  # the deadline pacing's view (None: not paced)
 
 
-def assess(session: Session, order: Order, now: datetime) -> WaveNeed:
+def assess(session: Session, order: Order, now: datetime,
+           segments_per_second: float = pacing_inputs.DEFAULT_SEGMENTS_PER_SECOND,
+           zone: str = DEFAULT_ZONE) -> WaveNeed:
     """Does the order need a wave now, and how big (reads only)."""
     if order.state is not OrderState.open:
         return WaveNeed(0, 0, 0, False, 0, ())
@@ -79,6 +95,8 @@ def assess(session: Session, order: Order, now: datetime) -> WaveNeed:
                           s.required_skill, s.accepts_provisional)
                      for s in slots if s.open_capacity > taken[s.demand_id])
     short = sum(slot.open_capacity for slot in residual)
+    if PACED:
+        return _paced(session, order, now, len(planned.placements), short, residual, segments_per_second, zone)
     since = now - timedelta(seconds=order.wave_interval_s)
     pending = expected_pending(session, order, now)
     last_size, last_unanswered = _last_wave(session, order)
@@ -88,6 +106,21 @@ def assess(session: Session, order: Order, now: datetime) -> WaveNeed:
     # early only after a wave that found people (an exhausted audience waits for the interval)
     due = wave_due(order, last_size, last_unanswered, now) or (last_size > 0 and shortfall_projected(size, needed))
     return WaveNeed(len(planned.placements), short, pending, due, size, residual)
+
+
+def _paced(session: Session, order: Order, now: datetime, placeable: int, short: int, residual: tuple[Slot, ...],
+           segments_per_second: float, zone: str) -> WaveNeed:
+    places = int(session.scalar(select(func.coalesce(func.sum(Demand.capacity), 0)).where(
+        Demand.order_id == order.id)))
+    pace = pacing_inputs.pace(session, order, now, places, short, pacing_inputs.audience_bound(session, order),
+                              segments_per_second, zone)
+    size = pace.plan.send_now
+    last_size, _unanswered = _last_wave(session, order)
+    exhausted = order.last_wave_at is not None and last_size == 0 and \
+        now < order.last_wave_at + timedelta(seconds=order.wave_interval_s)
+    pending = session.scalar(select(func.count()).select_from(Invitation).where(
+        Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited))
+    return WaveNeed(placeable, short, int(pending), size > 0 and not exhausted, size, residual, pace)
 
 
 def expected_pending(session: Session, order: Order, now: datetime) -> int:
@@ -151,12 +184,13 @@ class WaveResult:
     reason: str  # sent | not_open | not_due | enough_expected | audience_exhausted
 
 
-def send_wave(session: Session, order_id: int, now: datetime, zone: str = DEFAULT_ZONE) -> WaveResult:
+def send_wave(session: Session, order_id: int, now: datetime, zone: str = DEFAULT_ZONE,
+              segments_per_second: float = pacing_inputs.DEFAULT_SEGMENTS_PER_SECOND) -> WaveResult:
     """Send the next wave if one is due, in the caller's transaction (invitations and their SMS together)."""
     order = lock_order(session, order_id)
     if order.state is not OrderState.open:
         return WaveResult(0, None, "not_open")
-    need = assess(session, order, now)
+    need = assess(session, order, now, segments_per_second, zone)
     if not need.due:
         return WaveResult(0, None, "not_due")
     if need.size <= 0:
@@ -176,8 +210,35 @@ def send_wave(session: Session, order_id: int, now: datetime, zone: str = DEFAUL
     sent = _send_invitations(session, order, inserted, streets, zone)
     order.waves_sent = number
     audit.record(session, audit.SYSTEM, "order.wave", "order", order.id, now, wave=number, invited=sent,
-                 short=need.short, pending=need.pending)
+                 short=need.short, pending=need.pending, **_pace_details(need.pace))
     return WaveResult(sent, number, "sent")
+
+
+def projection(session: Session, order: Order, now: datetime,
+               segments_per_second: float = pacing_inputs.DEFAULT_SEGMENTS_PER_SECOND,
+               zone: str = DEFAULT_ZONE) -> dict | None:
+    """For the order page and the API: the deadline and when 95% of the places are expected filled at this pace
+    (the invitations out, and those the pacing plans); None for an order not recruiting (reads only)."""
+    if order.state is not OrderState.open or not PACED:
+        return None
+    pace = assess(session, order, now, segments_per_second, zone).pace
+    if pace is None:
+        return None
+    covered = pace.need.by_deadline <= 0
+    at = now if covered else (None if pace.projected_s is None else now + timedelta(seconds=pace.projected_s))
+    return {"deadline": order.deadline, "urgent": order.urgent, "covered": covered, "projected_at": at,
+            "on_track": at is not None and at <= order.deadline, "yes_rate": round(pace.belief.yes_rate, 3),
+            "prior": pace.prior_source, "planned_invitations": pace.plan.invitations}
+
+
+def _pace_details(pace: pacing_inputs.Pace | None) -> dict:
+    """What the pacing planned, for the audit trail (why this wave, this big)."""
+    if pace is None:
+        return {}
+    return {"planned": pace.plan.invitations, "feasible": pace.plan.feasible,
+            "needed_by_deadline": pace.need.by_deadline, "expected_by_deadline": round(pace.plan.expected_by_deadline, 1),
+            "yes_rate": round(pace.belief.yes_rate, 4), "yes_rate_sd": round(pace.belief.yes_rate_sd, 4),
+            "prior": pace.prior_source, "projected_s": None if pace.projected_s is None else round(pace.projected_s, 1)}
 
 
 def _insert_new(session: Session, rows: list[dict]) -> dict[int, int]:

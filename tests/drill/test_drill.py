@@ -1,6 +1,8 @@
 """The drill end to end (small), its CLI's JSON, and the hold-back matching of `wartime.dispatch`."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -24,6 +26,8 @@ from tests.wartime.conftest import (
     sites,
     text,
 )
+
+pytestmark = pytest.mark.paced  # the service's default waves: paced to the deadline
 
 KEYS = ("places", "filled", "time_to_fill_s", "sms_sent", "segments_sent", "standby", "backfills",
         "capacity_violations", "per_street", "peacetime", "longest_idle_place_s", "time_to_told_95_s",
@@ -190,3 +194,37 @@ def test_a_backfill_takes_one_place_and_the_demands_other_places_stay_held(rt):
     # the far two wait: 29 nearer invitees may still say yes (in practically every scenario two of them do)
     assert outcome.held == 2
     check_capacity_invariants(rt, order_id)
+
+
+def test_a_deadline_run_reports_whether_95_percent_were_told_by_then_and_ends_early(tmp_path):
+    report = run_drill(DrillConfig(volunteers=2000, places=40, seed=7, workdir=tmp_path, hold_max_s=0.0,
+                                   confirmation_required=False, needed_by_s=900.0, end_after_told_95_s=0.0))
+    assert report["needed_by_s"] == 900.0 and report["fill_definition"] == "told"
+    assert report["time_to_told_95_s"] is not None
+    assert report["met_deadline"] == (report["time_to_told_95_s"] <= 900.0)
+    # ended once 95% were told and the deadline had passed, not 2 hours after the order's start
+    assert report["simulated_s"] < 900.0 + 60.0
+    assert report["segments_per_place"] == round(report["segments_sent"] / report["filled"], 3)
+    assert report["capacity_violations"] == 0
+
+
+def test_a_deadline_too_early_is_reported_missed(tmp_path):
+    report = run_drill(DrillConfig(volunteers=2000, places=40, seed=7, workdir=tmp_path, hold_max_s=0.0,
+                                   confirmation_required=False, needed_by_s=30.0, end_after_told_95_s=0.0))
+    assert report["met_deadline"] is False  # nobody answers within 30 s in the answer model (median 4 min)
+
+
+def test_the_cli_takes_the_deadline_options_and_refuses_them_live(tmp_path):
+    env = {**os.environ, "MOBILIZE_INSTANCE_PATH": str(tmp_path / "user-instance")}
+    env.pop("DATABASE_URL", None)
+    args = [sys.executable, "-m", "mobilize", "drill", "--volunteers", "600", "--places", "20", "--seed", "3",
+            "--needed-by-s", "600", "--no-confirmation", "--hold-max-s", "0", "--expected-answer-rate", "0.3",
+            "--end-after-told-95-s", "0", "--json"]
+    result = subprocess.run(args, check=False, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["needed_by_s"] == 600 and report["config"]["expected_answer_rate"] == 0.3
+    assert report["fill_definition"] == "told" and isinstance(report["met_deadline"], bool)
+    live = subprocess.run([sys.executable, "-m", "mobilize", "drill", "--live", "--urgent"], check=False,
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert live.returncode == 2 and "--urgent" in live.stderr

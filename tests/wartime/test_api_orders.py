@@ -242,3 +242,22 @@ def test_the_openapi_document_describes_the_orders_api(client, world):
     schemas = spec["components"]["schemas"]
     assert {"OrderIn", "OrderOut", "PreviewOut", "ProgressOut", "AssignmentOut"} <= set(schemas)
     assert "capacity" in schemas["DemandIn"]["properties"]
+
+
+def test_needed_by_and_urgent_are_set_read_and_checked(client, world):
+    order = create(client, world)
+    assert order["needed_by"] is None and order["deadline"] == order["starts_at"] and order["urgent"] is False
+    needed_by = (utcnow() + timedelta(hours=20)).isoformat()
+    paced = create(client, world, needed_by=needed_by, urgent=True)
+    assert paced["needed_by"] == paced["deadline"] and paced["deadline"].startswith(needed_by[:19])
+    assert paced["urgent"] is True
+    patched = client.patch(f"/api/v1/orders/{paced['id']}", headers=auth(world), json={"needed_by": None})
+    assert patched.status_code == 200 and patched.json["deadline"] == patched.json["starts_at"]
+    for when, words in (((utcnow() - timedelta(minutes=5)).isoformat(), "must be in the future"),
+                        ((utcnow() + timedelta(days=2)).isoformat(), "must not be after the order ends")):
+        refused = client.post("/api/v1/orders", json=payload(world, needed_by=when), headers=auth(world))
+        assert refused.status_code == 422, refused.json
+        error = refused.json["error"]
+        assert error["code"] == "invalid_order" and words in error["details"]["needed_by"]
+    bad = client.post("/api/v1/orders", json=payload(world, needed_by="soon"), headers=auth(world))
+    assert bad.status_code == 422 and "needed_by" in bad.json["error"]["message"]

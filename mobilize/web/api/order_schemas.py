@@ -57,6 +57,11 @@ class OrderIn(Schema):
     demands = List(Nested(DemandIn), required=True, validate=Length(min=1))
     eligibility = Nested(EligibilityIn, load_default=lambda: EligibilityIn().load({}))
     strategy = Nested(StrategyIn, load_default=lambda: StrategyIn().load({}))
+    needed_by = DateTime(load_default=None, allow_none=True, metadata={
+        "description": "95% of the places filled by then (ISO 8601; without an offset: local time); null: the "
+                       "start. The waves are paced to it with the fewest SMS."})
+    urgent = Boolean(load_default=False, metadata={"description": "Invite everyone eligible at once, nearest "
+                                                                  "first."})
 
 
 class EligibilityPatch(Schema):
@@ -83,6 +88,8 @@ class OrderPatch(Schema):
                    metadata={"description": "Replaces all demands of the draft."})
     eligibility = Nested(EligibilityPatch)
     strategy = Nested(StrategyPatch)
+    needed_by = DateTime(allow_none=True)
+    urgent = Boolean()
 
 
 class TopUpDemandIn(Schema):
@@ -151,6 +158,9 @@ class OrderOut(Schema):
     recruiting_stopped_at = DateTime(allow_none=True, metadata={"description": "When recruiting was stopped."})
     closed_at = DateTime(allow_none=True, metadata={"description": "When the order was finished."})
     cancelled_at = DateTime(allow_none=True)
+    needed_by = DateTime(allow_none=True, metadata={"description": "As set; null: the start."})
+    deadline = DateTime(metadata={"description": "When 95% of the places must be filled: needed_by or the start."})
+    urgent = Boolean()
 
 
 class OrderPage(Schema):
@@ -209,6 +219,27 @@ class ActionPreviewOut(Schema):
         "description": "What an ending does besides texting: released (assignments ended), no_shows (dispatched "
                        "volunteers who never arrived), withdrawn (invitations never sent), lapsed (invitations "
                        "closed without a message), certified_hours. Empty for launch and top-up."})
+    deadline = Nested("DeadlineTradeoffOut", allow_none=True, metadata={
+        "description": "Launch only: for the needed-by time, and one twice as near and one twice as far, the "
+                       "invitations the pacing expects to send in all, their segments and cost."})
+
+
+class DeadlineRowOut(Schema):
+    factor = Float(metadata={"description": "Time to this deadline over the time to the chosen one."})
+    needed_by = DateTime()
+    chosen = Boolean()
+    invitations = Integer()
+    segments = Integer(metadata={"description": "The invitations' segments."})
+    cost = Float()
+    feasible = Boolean(metadata={"description": "95% of the places can be filled by then (95% confidence)."})
+    projected_at = DateTime(allow_none=True, metadata={"description": "When 95% would be filled."})
+
+
+class DeadlineTradeoffOut(Schema):
+    prior = String(metadata={"description": "history (past orders) or commander (the expected answer rate)."})
+    yes_rate = Float()
+    urgent = Boolean()
+    rows = List(Nested(DeadlineRowOut))
 
 
 class WaveOut(Schema):
@@ -263,10 +294,23 @@ class RoleProgress(ProgressCounts):
     role = String()
 
 
+class ProjectionOut(Schema):
+    deadline = DateTime(metadata={"description": "needed_by, or the start."})
+    urgent = Boolean()
+    covered = Boolean(metadata={"description": "95% of the places are filled or covered by people waiting."})
+    projected_at = DateTime(allow_none=True, metadata={"description": "When 95% of the places are expected "
+                                                                      "filled at this pace (null: not in sight)."})
+    on_track = Boolean()
+    yes_rate = Float(metadata={"description": "The share of invitations expected to bring a yes."})
+    prior = String(metadata={"description": "history (past orders) or commander (the expected answer rate)."})
+    planned_invitations = Integer(metadata={"description": "New invitations the pacing plans now."})
+
+
 class ProgressOut(Schema):
     order_id = Integer()
     state = String()
     reply_code = String()
+    projection = Nested(ProjectionOut, allow_none=True)
     totals = Nested(AnswerCounts)
     streets = List(Nested(StreetProgress),
                    metadata={"description": "Places by the site's street; answers by the volunteer's street."})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from mobilize.domain.phones import mask_phone
 from mobilize.models import Assignment, Demand, Order, OrderState, Site, Street
 from mobilize.models._types import utcnow
-from mobilize.wartime import board, dispatch, drafts, lifecycle, previews
+from mobilize.wartime import board, dispatch, drafts, lifecycle, previews, waves
 from mobilize.wartime.audience import preview as audience_preview
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import DemandSpec, OrderSpec
@@ -78,8 +78,8 @@ def _demand_specs(items: list[dict], capacity_key: str = "capacity") -> tuple[De
 
 
 def _spec_changes(data: dict) -> dict:
-    changes = {key: data[key] for key in ("title",) if key in data}
-    for key in ("starts_at", "ends_at"):
+    changes = {key: data[key] for key in ("title", "urgent") if key in data}
+    for key in ("starts_at", "ends_at", "needed_by"):
         if key in data:
             changes[key] = _aware(data[key])
     if "demands" in data:
@@ -141,6 +141,7 @@ def order_view(order: Order) -> dict:
         "created_at": order.created_at, "launched_at": order.launched_at, "filled_at": order.filled_at,
         "recruiting_stopped_at": order.recruiting_stopped_at, "closed_at": order.closed_at,
         "cancelled_at": order.cancelled_at,
+        "needed_by": order.needed_by, "deadline": order.deadline, "urgent": order.urgent,
     }
 
 
@@ -397,9 +398,11 @@ def preview_order(order_id: int):
 @api.doc(responses={403: "The order has no places in the officer's street, or another street was asked."})
 def order_progress(order_id: int, query_data):
     """Capacity, invitations, answers and placements per street, site and role (officers: their street's part
-    of an order with places there; 403 for any other order)."""
+    of an order with places there; 403 for any other order), and the pacing's projection."""
     order = _readable_order(order_id)
-    return board.progress(db(), order, _street_id(query_data["street"]))
+    settings = runtime().settings
+    return {**board.progress(db(), order, _street_id(query_data["street"])),
+            "projection": waves.projection(db(), order, utcnow(), settings.sms_segments_per_second, _zone())}
 
 
 # --- assignments --------------------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ class Shown:
     recipients: list[dict]
     more: int
     effects: dict = field(default_factory=dict)  # what an ending does besides texting (no-shows, hours...)
+    deadline: dict | None = None  # launch: the deadline's trade-off
 
 
 template_label = i18n.template_label
@@ -138,7 +139,7 @@ def shape(preview) -> Shown:
                  price_per_segment=float(price) if price is not None else None,
                  templates=sorted(rows.values(), key=lambda row: -row.count), statuses=statuses,
                  recipients=recipients[:RECIPIENTS_SHOWN], more=max(0, len(recipients) - RECIPIENTS_SHOWN),
-                 effects=dict(getattr(preview, "effects", {}) or {}))
+                 effects=dict(getattr(preview, "effects", {}) or {}), deadline=getattr(preview, "deadline", None))
 
 
 # --- the form's arguments ----------------------------------------------------------------------------------
@@ -277,7 +278,9 @@ def form_of(spec: drafts.OrderSpec, zone: str) -> MultiDict:
              ("over_recruit_factor", number(spec.over_recruit_factor)),
              ("wave_interval_min", number(spec.wave_interval_s / 60)),
              ("confirmation_required", "1" if spec.confirmation_required else ""),
-             ("confirmation_timeout_min", number(spec.confirmation_timeout_s / 60))]
+             ("confirmation_timeout_min", number(spec.confirmation_timeout_s / 60)),
+             ("needed_by", when(spec.needed_by) if spec.needed_by else ""),
+             ("urgent", "1" if spec.urgent else "")]
     items += [(f"cap-{d.site_id}-{d.role}", str(d.capacity)) for d in spec.demands]
     items += [("streets", name) for name in spec.streets or ()]
     items += [("languages", language) for language in spec.languages or ()]

@@ -24,7 +24,7 @@ from mobilize.domain.text_safety import spreadsheet_row
 from mobilize.live import COMMAND
 from mobilize.models import Demand, OrderState, PeacetimePolicy, Site, Street
 from mobilize.models._types import utcnow
-from mobilize.wartime import audit, board, drafts, followups, lifecycle, open_call
+from mobilize.wartime import audit, board, drafts, followups, lifecycle, open_call, waves
 from mobilize.wartime.audience import REASONS
 from mobilize.wartime.audience import preview as audience_preview
 from mobilize.wartime.audit import Actor
@@ -163,6 +163,9 @@ def _spec_from_form(form) -> tuple[OrderSpec | None, dict]:
             problems[name] = _("Give a date and a time.")
             return None
 
+    def optional_when(name: str):
+        return when(name) if (form.get(name) or "").strip() else None  # empty: the default (the start)
+
     def number(name: str, kind, default, scale=1):
         raw = (form.get(name) or "").strip()
         if not raw:
@@ -205,6 +208,7 @@ def _spec_from_form(form) -> tuple[OrderSpec | None, dict]:
         wave_interval_s=number("wave_interval_min", int, 600, 60),
         confirmation_required=form.get("confirmation_required") == "1",
         confirmation_timeout_s=number("confirmation_timeout_min", int, 1800, 60),
+        needed_by=optional_when("needed_by"), urgent=form.get("urgent") == "1",
     )
     if not spec_values["title"]:
         problems["title"] = _("Give the order a title.")
@@ -230,6 +234,7 @@ def _render_order(order, problem: str | None = None, status: int = 200):
     return render_template(
         "order.html", order=order, preview=preview, reasons=REASONS, problem=problem,
         progress=board.progress(session, order), chart=order_queries.fill_chart(session, order, utcnow()),
+        projection=_projection(session, order),
         outgoing=order_queries.outgoing(session, order), steps=available_steps(order), titles=step_titles(),
         top_up_choices=top_up_choices, announcement=announcement, channel=COMMAND), status
 
@@ -242,7 +247,12 @@ def order_progress(order_id: int):
     session = db()
     return render_template("_order_progress.html", order=order, progress=board.progress(session, order),
                            chart=order_queries.fill_chart(session, order, utcnow()),
-                           outgoing=order_queries.outgoing(session, order))
+                           projection=_projection(session, order), outgoing=order_queries.outgoing(session, order))
+
+
+def _projection(session, order) -> dict | None:
+    """The deadline line: when 95% of the places are expected filled at this pace (updates with the answers)."""
+    return waves.projection(session, order, utcnow(), runtime().settings.sms_segments_per_second, _zone())
 
 
 def _order_action(order_id: int, act, done: str):

@@ -1,0 +1,215 @@
+"""What the deadline pacing (`domain.pacing`) needs, read from the database (reads only).
+
+- This order's invitations: when each reached the gateway (its outbox message's `sent_at`; one still in the
+  outbox goes out after the high-priority backlog, in its place among this order's queued invitations), and how
+  many answered and said yes.
+- The prior: the district's past orders, per time of day and per street (`history_prior`): the invitations of
+  other orders sent within `HISTORY_HOURS` of the same local time of day, to volunteers of the order's streets
+  (all streets when the order has none), the most recent `HISTORY_LIMIT` of them. A query over past invitations,
+  not a table of aggregates: it is always in step with what happened, needs no job to keep it up, and with the
+  (order_id, status) index and the limit it reads a few thousand rows. Without `MIN_HISTORY` of them the prior is
+  the commander's `expected_answer_rate` with the documented default delay (`domain.pacing`), counting as
+  `pacing.PRIOR_WEIGHT` invitations; a history counts as as many invitations as it has (at most
+  `HISTORY_WEIGHT_CAP`: the district changes).
+- The sender: its cap (settings), the segments queued ahead of a new invitation, an invitation's size.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.orm import Session
+
+from mobilize.domain import pacing
+from mobilize.domain.segments import segments as count_segments
+from mobilize.domain.templates import render
+from mobilize.models import (
+    Invitation,
+    InvitationStatus,
+    Order,
+    OutboundMessage,
+    Priority,
+    Volunteer,
+)
+from mobilize.models.messaging import OutboundStatus
+from mobilize.wartime.messages import DEFAULT_ZONE, area_name, invitation_values, invite_key_prefix
+
+HISTORY_HOURS = 2  # past invitations sent within this many hours of the same local time of day
+HISTORY_LIMIT = 20_000  # the most recent past invitations read
+MIN_HISTORY = 200  # fewer past invitations than this: the commander's expectation is the prior
+HISTORY_WEIGHT_CAP = 2_000  # a history counts as at most this many invitations of evidence
+# a yes -> its dispatch handed to the gateway: the match job's debounce (workers.orders.MATCH_DEBOUNCE_S, 2 s) and
+# the dispatch's turn at the sender (high priority: within a slice)
+DISPATCH_LAG_S = 4.0
+DEFAULT_SEGMENTS_PER_SECOND = 100.0  # the service's default cap (config: SMS_SEGMENTS_PER_SECOND)
+
+
+@dataclass(frozen=True)
+class OrderInvitations:
+    observed: pacing.Observed  # every invitation handed over, for learning
+    pending_sent_ago_s: np.ndarray  # awaiting an answer: handed (age, s) or queued (negative: goes out in -x s)
+
+
+@dataclass(frozen=True)
+class Pace:
+    plan: pacing.Plan
+    belief: pacing.AnswerBelief
+    need: pacing.Need
+    projected_s: float | None  # seconds from now until 95% of the places are expected filled at this pace
+    prior_source: str  # "history" or "commander"
+
+
+def sender_state(session: Session, order: Order, segments_per_second: float, zone: str = DEFAULT_ZONE
+                 ) -> tuple[pacing.Sender, float]:
+    """The sender, and the high-priority segments queued (they go before any invitation)."""
+    high, everything = session.execute(select(
+        func.coalesce(func.sum(OutboundMessage.segments).filter(OutboundMessage.priority == Priority.high), 0),
+        func.coalesce(func.sum(OutboundMessage.segments), 0)).where(
+        OutboundMessage.status == OutboundStatus.pending)).one()
+    sender = pacing.Sender(segments_per_second, invitation_segments(session, order, zone), float(everything),
+                           DISPATCH_LAG_S)
+    return sender, float(high)
+
+
+def invitation_segments(session: Session, order: Order, zone: str = DEFAULT_ZONE) -> float:
+    """An invitation's size: the mean of this order's so far, else the Chinese text's for the whole district."""
+    prefix = invite_key_prefix(order.id)
+    mean = session.scalar(select(func.avg(OutboundMessage.segments)).where(
+        OutboundMessage.dedupe_key >= prefix, OutboundMessage.dedupe_key < prefix + "\uffff"))
+    if mean:
+        return float(mean)
+    return float(count_segments(render("invitation", "zh", **invitation_values(order, "zh", area_name(None, "zh"),
+                                                                                  zone))))
+
+
+def order_invitations(session: Session, order: Order, now: datetime, high_backlog_segments: float,
+                      sender: pacing.Sender) -> OrderInvitations:
+    """This order's invitations as the pacing sees them (see the module's docstring)."""
+    prefix = invite_key_prefix(order.id)
+    messages = session.execute(select(OutboundMessage.dedupe_key, OutboundMessage.status,
+                                      func.coalesce(OutboundMessage.sent_at, OutboundMessage.created_at))
+                               .where(OutboundMessage.dedupe_key >= prefix,
+                                      OutboundMessage.dedupe_key < prefix + "\uffff")
+                               .order_by(OutboundMessage.id)).all()
+    invitations = dict(session.execute(select(Invitation.volunteer_id, Invitation.status).where(
+        Invitation.order_id == order.id)).all())
+    handed_ago, pending_ago, answered, accepted, queued = [], [], 0, 0, 0
+    for key, status, sent_at in messages:
+        volunteer_id = int(key.rsplit(":", 1)[1])
+        state = invitations.get(volunteer_id)
+        if state is None or state is InvitationStatus.cancelled or status is OutboundStatus.cancelled:
+            continue
+        if status is OutboundStatus.pending:
+            queued += 1  # still in the outbox: behind the high-priority backlog, in this order's queue order
+            if state is InvitationStatus.invited:
+                pending_ago.append(-(high_backlog_segments + queued * sender.segments_per_invitation)
+                                   / sender.segments_per_second)
+            continue
+        age = (now - sent_at).total_seconds()
+        handed_ago.append(age)
+        if state is InvitationStatus.invited:
+            pending_ago.append(age)
+        else:
+            answered += 1
+            accepted += state is InvitationStatus.accepted
+    return OrderInvitations(pacing.Observed(np.array(handed_ago), answered, accepted), np.array(pending_ago))
+
+
+def history_prior(session: Session, order: Order, now: datetime, zone: str = DEFAULT_ZONE
+                  ) -> pacing.AnswerBelief | None:
+    """The prior from past orders at this time of day in the order's streets (None: too little history)."""
+    key = (cast("invite:order:", String) + cast(Invitation.order_id, String) + ":volunteer:"
+           + cast(Invitation.volunteer_id, String))
+    query = (select(Invitation.status, Invitation.answered_at, OutboundMessage.sent_at)
+             .join(OutboundMessage, OutboundMessage.dedupe_key == key)
+             .join(Volunteer, Volunteer.id == Invitation.volunteer_id)
+             .where(Invitation.order_id != order.id, OutboundMessage.sent_at.is_not(None),
+                    OutboundMessage.sent_at < now)
+             .order_by(Invitation.id.desc()).limit(HISTORY_LIMIT))
+    if order.street_ids:
+        query = query.where(Volunteer.street_id.in_(list(order.street_ids)))
+    local = ZoneInfo(zone)
+    hour = now.astimezone(local).hour
+    rows = [row for row in session.execute(query).all() if _hours_apart(row.sent_at.astimezone(local).hour, hour)
+            <= HISTORY_HOURS]
+    if len(rows) < MIN_HISTORY:
+        return None
+    answered = [row for row in rows if row.answered_at is not None]
+    accepted = sum(row.status is InvitationStatus.accepted for row in answered)
+    delays = np.array([max(1.0, (row.answered_at - row.sent_at).total_seconds()) for row in answered])
+    if len(delays) < 10 or accepted == 0:
+        return None
+    yes_rate, answer_rate = accepted / len(rows), len(answered) / len(rows)
+    weight = min(len(rows), HISTORY_WEIGHT_CAP)
+    logs = np.log(delays)
+    return pacing.AnswerBelief(yes_rate, answer_rate, float(np.exp(np.median(logs))), float(max(0.2, logs.std())),
+                               math.sqrt(yes_rate * (1 - yes_rate) / (weight + 1)))
+
+
+def _hours_apart(a: int, b: int) -> int:
+    return min((a - b) % 24, (b - a) % 24)
+
+
+def prior_for(session: Session, order: Order, now: datetime, zone: str = DEFAULT_ZONE
+              ) -> tuple[pacing.AnswerBelief, float, str]:
+    """The prior, how many invitations it counts as, and where it came from."""
+    history = history_prior(session, order, now, zone)
+    if history is not None:
+        weight = history.yes_rate * (1 - history.yes_rate) / history.yes_rate_sd ** 2 - 1
+        return history, weight, "history"
+    return pacing.prior_belief(order.expected_answer_rate), pacing.PRIOR_WEIGHT, "commander"
+
+
+def pace(session: Session, order: Order, now: datetime, places: int, short: int, audience: int,
+         segments_per_second: float = DEFAULT_SEGMENTS_PER_SECOND, zone: str = DEFAULT_ZONE) -> Pace:
+    """The pacing's plan for the order now: `places` in all, `short` of them neither taken nor covered by the
+    standby, `audience` eligible volunteers not invited yet (an upper bound is fine: the wave takes who is)."""
+    sender, high = sender_state(session, order, segments_per_second, zone)
+    mine = order_invitations(session, order, now, high, sender)
+    prior, weight, source = prior_for(session, order, now, zone)
+    belief = pacing.learn(prior, mine.observed, weight)
+    need = pacing.Need.of(places, short, order.over_recruit_factor)
+    deadline_in = (order.deadline - now).total_seconds()
+    result = pacing.plan(deadline_in, need, mine.pending_sent_ago_s, belief, sender, audience, urgent=order.urgent)
+    projected = pacing.projected_time_s(need.by_deadline, mine.pending_sent_ago_s, belief, sender,
+                                        new_invitations=result.invitations)
+    return Pace(result, belief, need, projected, source)
+
+
+def audience_bound(session: Session, order: Order) -> int:
+    """Volunteers not opted out and not invited to the order yet: at least the eligible ones left."""
+    volunteers = session.scalar(select(func.count()).select_from(Volunteer).where(Volunteer.opted_out_at.is_(None)))
+    invited = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.order_id == order.id))
+    return max(0, int(volunteers) - int(invited))
+
+
+TRADEOFF_FACTORS = (0.5, 1.0, 2.0)  # the launch preview: half the time to the deadline, the deadline, twice
+
+
+def deadline_tradeoff(session: Session, order: Order, now: datetime, price_per_segment: float,
+                      segments_per_second: float = DEFAULT_SEGMENTS_PER_SECOND, zone: str = DEFAULT_ZONE
+                      ) -> dict:
+    """Before launch: for the order's deadline, and for one twice as near and one twice as far, the invitations
+    the pacing expects to send in all (those planned from the prior; the answers then correct them), their
+    segments and cost, and whether the deadline can be met (else when 95% would be filled)."""
+    places = sum(demand.capacity - demand.filled for demand in order.demands)
+    sender, _high = sender_state(session, order, segments_per_second, zone)
+    prior, _weight, source = prior_for(session, order, now, zone)
+    audience = audience_bound(session, order)
+    need = pacing.Need.of(places, places, order.over_recruit_factor)
+    rows = []
+    chosen_s = max(1.0, (order.deadline - now).total_seconds())
+    for factor in TRADEOFF_FACTORS:
+        seconds = chosen_s * factor
+        result = pacing.deadline_cost(seconds, need, prior, sender, audience)
+        segments = math.ceil(result.invitations * sender.segments_per_invitation)
+        projected = pacing.projected_time_s(need.by_deadline, np.zeros(0), prior, sender, result.invitations)
+        rows.append({"factor": factor, "needed_by": now + timedelta(seconds=seconds), "chosen": factor == 1.0,
+                     "invitations": result.invitations, "segments": segments,
+                     "cost": round(segments * price_per_segment, 2), "feasible": result.feasible,
+                     "projected_at": None if projected is None else now + timedelta(seconds=projected)})
+    return {"prior": source, "yes_rate": round(prior.yes_rate, 3), "urgent": order.urgent, "rows": rows}
