@@ -76,14 +76,21 @@ def sender_state(session: Session, order: Order, segments_per_second: float, zon
 
 
 def invitation_segments(session: Session, order: Order, zone: str = DEFAULT_ZONE) -> float:
-    """An invitation's size: the mean of this order's so far, else the Chinese text's for the whole district."""
+    """An invitation's size: the mean of this order's so far, else each language's text weighted by how many
+    reachable volunteers read it (an English invitation may take two segments where the Chinese takes one: the
+    launch preview's cost must agree with the count of the very wave it sends)."""
     prefix = invite_key_prefix(order.id)
     mean = session.scalar(select(func.avg(OutboundMessage.segments)).where(
         OutboundMessage.dedupe_key >= prefix, OutboundMessage.dedupe_key < prefix + "\uffff"))
     if mean:
         return float(mean)
-    return float(count_segments(render("invitation", "zh", **invitation_values(order, "zh", area_name(None, "zh"),
-                                                                                  zone))))
+    readers = dict(session.execute(select(Volunteer.language, func.count()).where(
+        Volunteer.opted_out_at.is_(None)).group_by(Volunteer.language)).all())
+    if not readers:
+        readers = {"zh": 1}
+    sizes = {language: count_segments(render("invitation", language, **invitation_values(
+        order, language, area_name(None, language), zone))) for language in readers}
+    return sum(sizes[language] * count for language, count in readers.items()) / sum(readers.values())
 
 
 def order_invitations(session: Session, order: Order, now: datetime, high_backlog_segments: float,

@@ -148,3 +148,23 @@ def test_the_launch_preview_shows_what_a_nearer_or_later_deadline_would_cost(rt)
     assert preview.deadline["prior"] == "commander" and preview.as_dict()["deadline"] is preview.deadline
     # what the launch itself sends now is the plan's first part: never more than the chosen deadline's plan
     assert 0 < preview.by_template["invitation"] <= sizes[1]
+
+
+def test_the_trade_off_counts_segments_as_the_people_read_them(rt):
+    """English invitations take two segments where the Chinese take one: before any invitation exists the
+    trade-off weighs each language's text by its readers, so its cost agrees with the wave's own count."""
+    from mobilize.wartime.previews import preview_action
+
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        people(session, 150)
+        people(session, 150, language="en", step_m=101.0)
+    order_id = draft(rt, [(site.id, "registration", 20)], expected_answer_rate=0.5,
+                     needed_by=utcnow() + timedelta(minutes=10))
+    with rt.transaction() as session:
+        preview = preview_action(session, order_id, "launch", utcnow(), price_per_segment=0.05)
+        session.rollback()
+    chosen = next(row for row in preview.deadline["rows"] if row["chosen"])
+    per_invitation = chosen["segments"] / chosen["invitations"]
+    sent_per_invitation = preview.segments / preview.by_template["invitation"]
+    assert per_invitation > 1.2 and abs(per_invitation - sent_per_invitation) < 0.25
