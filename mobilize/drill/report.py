@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -180,7 +181,9 @@ def build_report(runtime, order_id: int, config, trace, clock) -> dict:
         invitations = Counter(dict(session.execute(select(Invitation.status, func.count())
                                                    .where(Invitation.order_id == order_id)
                                                    .group_by(Invitation.status)).all()))
-        this_drill = OutboundMessage.created_at >= clock.start  # not the past orders of `drill.history`
+        # not the past orders of `drill.history` (a day and more before the launch); a margin before `start`, as
+        # the live drill's clock starts a moment after the launch wrote the first wave's outbox rows
+        this_drill = OutboundMessage.created_at >= clock.start - timedelta(hours=12)
         sms_sent, segments = session.execute(select(func.count(), func.coalesce(func.sum(OutboundMessage.segments), 0))
                                              .where(OutboundMessage.status != "pending",
                                                     OutboundMessage.status != "cancelled", this_drill)).one()
