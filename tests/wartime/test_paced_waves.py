@@ -2,7 +2,6 @@
 open, the time left, the sender and the answers so far; urgent orders invite everyone at once."""
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from mobilize.wartime import drafts, lifecycle, waves
 from mobilize.wartime.errors import InvalidOrder
 from tests.wartime.conftest import (
     COMMANDER,
+    concurrent_waves,
     draft,
     invited_ids,
     launched,
@@ -87,21 +87,7 @@ def test_nobody_is_invited_twice_even_by_concurrent_paced_waves(rt):
         site, _ = sites(session)
         people(session, 60)
     order_id = launched(rt, [(site.id, "registration", 4)], wave=False, expected_answer_rate=0.5)
-    errors = []
-
-    def wave():
-        try:
-            run_wave(rt, order_id)
-        except Exception as error:  # noqa: BLE001  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=wave) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    ids = invited_ids(rt, order_id)
+    ids = concurrent_waves(rt, order_id)
     assert len(ids) == len(set(ids)) == 15  # one wave: the others found the plan out already
 
 

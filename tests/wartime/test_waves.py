@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from mobilize.models._types import utcnow
 from mobilize.wartime import waves
 from tests.wartime.conftest import (
     ZHANSHAN,
+    concurrent_waves,
     draft,
     invited_ids,
     launched,
@@ -126,21 +126,7 @@ def test_nobody_is_invited_twice_even_by_concurrent_waves(rt):
         site, _ = sites(session)
         people(session, 60)
     order_id = launched(rt, [(site.id, "registration", 10)], wave=False, expected_answer_rate=0.5)
-    errors = []
-
-    def wave():
-        try:
-            run_wave(rt, order_id)
-        except Exception as error:  # noqa: BLE001  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=wave) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    ids = invited_ids(rt, order_id)
+    ids = concurrent_waves(rt, order_id)
     assert len(ids) == len(set(ids)) == 20  # one wave: the others found it not due
     with rt.transaction() as session:
         assert session.scalar(select(func.count()).select_from(OutboundMessage)) == 20
