@@ -112,8 +112,10 @@ def _claim_of(claim) -> tuple[int, datetime | None]:
 
 
 def claim_batch(session: Session, priority: Priority, limit: int, now: datetime | None = None) -> list[Claimed]:
-    """Claim up to `limit` sendable messages, oldest first. Concurrent senders never claim the same row
-    (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the write lock taken at BEGIN)."""
+    """Claim up to `limit` sendable messages by id, which is their send rank: first written, first sent, and a
+    batch written in a chosen order goes out in that order (a wave's invitations, nearest first). Concurrent
+    senders never claim the same row (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the write lock taken at
+    BEGIN)."""
     now = now or utcnow()
     statement = (select(OutboundMessage.id).where(_sendable(now), OutboundMessage.priority == priority)
                  .order_by(OutboundMessage.id).limit(limit))

@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -202,12 +203,13 @@ def send_wave(session: Session, order_id: int, now: datetime, zone: str = DEFAUL
         audit.record(session, audit.SYSTEM, "order.wave_exhausted", "order", order.id, now, short=need.short)
         return WaveResult(0, None, "audience_exhausted")
     number = order.waves_sent + 1
+    chosen = nearest_first_order(chosen, audience.nearest_distance_m, audience.pool.ids)
     rows = [{"order_id": order.id, "volunteer_id": int(audience.pool.ids[i]), "wave": number,
              "status": InvitationStatus.invited, "distance_m": float(audience.nearest_distance_m[i]),
              "invited_at": now} for i in chosen]
     inserted = _insert_new(session, rows)
     streets = {int(audience.pool.ids[i]): int(audience.nearest_street_id[i]) for i in chosen}
-    sent = _send_invitations(session, order, inserted, streets, zone)
+    sent = _send_invitations(session, order, [row["volunteer_id"] for row in rows], inserted, streets, zone)
     order.waves_sent = number
     audit.record(session, audit.SYSTEM, "order.wave", "order", order.id, now, wave=number, invited=sent,
                  short=need.short, pending=need.pending, **_pace_details(need.pace))
@@ -253,9 +255,23 @@ def _insert_new(session: Session, rows: list[dict]) -> dict[int, int]:
     return inserted
 
 
-def _send_invitations(session: Session, order: Order, inserted: dict[int, int], streets: dict[int, int],
-                      zone: str) -> int:
-    volunteers = session.scalars(select(Volunteer).where(Volunteer.id.in_(list(inserted)))).all()
+def nearest_first_order(positions: np.ndarray, distance_m: np.ndarray, volunteer_ids: np.ndarray) -> np.ndarray:
+    """A wave's pool positions in the order its invitations go out: nearest to their nearest eligible site first,
+    ties to the lower volunteer id. `choose_wave` picks whom (each site's share, scarcest rule first); this says
+    in what order they hear, so that in a big wave (an urgent order invites everyone at once) the people who can
+    be there soonest are asked first, not whoever has the lowest id."""
+    positions = np.asarray(positions, dtype=np.int64)
+    return positions[np.lexsort((volunteer_ids[positions], distance_m[positions]))]
+
+
+def _send_invitations(session: Session, order: Order, send_order: list[int], inserted: dict[int, int],
+                      streets: dict[int, int], zone: str) -> int:
+    """Queue the invitations of `inserted` (volunteer id -> invitation id) in `send_order`: the outbox hands rows
+    to the gateway by id (`sms.outbox.claim_batch`), so the order in which they are written here is the order in
+    which they are sent: the outbox id is the send rank."""
+    loaded = {volunteer.id: volunteer
+              for volunteer in session.scalars(select(Volunteer).where(Volunteer.id.in_(list(inserted))))}
+    volunteers = [loaded[volunteer_id] for volunteer_id in send_order if volunteer_id in loaded]
     street_rows = {street.id: street for street in session.scalars(select(Street))}
     unsent = []
     for volunteer in volunteers:
