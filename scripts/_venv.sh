@@ -17,10 +17,14 @@ ensure_installed() {  # $1: the extra to install, e.g. "dev" or ""
   [ -n "$extra" ] && spec=".[$extra]"
   stamp=".venv/.mobilize-installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)-${extra:-base}"
   if [ ! -f "$stamp" ]; then
-    echo "installing mobilize${extra:+ with [$extra]} into .venv" >&2
-    # (pip's notes about this machine's local index folders are filtered out; pip's own status is kept)
-    .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; } >&2
-    .venv/bin/python -m pip install --quiet -e "$spec" 2>&1 | { grep -v "is ignored" || true; } >&2
+    local log=".venv/install.log"
+    echo "installing mobilize${extra:+ with [$extra]} into .venv (pip's output: $log)" >&2
+    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e "$spec"; } \
+        >"$log" 2>&1; then
+      echo "installing failed; the end of $log:" >&2
+      tail -n 25 "$log" >&2
+      exit 1
+    fi
     rm -f .venv/.mobilize-installed-*
     touch "$stamp"
   fi

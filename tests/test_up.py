@@ -102,6 +102,36 @@ def test_up_serves_health_and_api_and_stops_cleanly_on_ctrl_c(up_env):
     assert [pid for pid in children if alive(pid)] == [], output
 
 
+def test_a_demo_start_prints_what_a_person_needs_and_logs_the_rest(up_env, tmp_path):
+    """`scripts/run`'s start (`mobilize up --demo`): the addresses, the demo logins, how to stop and where the log
+    is, a screen's worth; migrations, the demo's details and each part starting go to logs/up.log."""
+    port = free_port()
+    up = subprocess.Popen([sys.executable, "-m", "mobilize", "up", "--demo", "--demo-volunteers", "40", "--port",
+                           str(port), "--workers", "1", "--web-workers", "1"],
+                          env=up_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        for line in up.stdout:
+            lines.append(line.rstrip("\n"))
+            if "Ctrl-C" in line:
+                break
+    finally:
+        up.send_signal(signal.SIGINT)
+        rest, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, "\n".join(lines) + rest
+    shown = "\n".join(lines)
+    log_file = tmp_path / "instance" / "logs" / "up.log"
+    assert f"its log: {log_file}" in shown
+    assert f"http://127.0.0.1:{port}/command" in shown
+    assert re.search(r"^  admin / \S+  \(admin\)$", shown, re.MULTILINE)  # the demo logins, once
+    assert shown.count("admin / ") == 1
+    assert "demo district: 11 streets" in shown
+    assert len([line for line in lines if line.strip()]) <= 20, shown
+    assert "alembic" not in shown and "stack.started" not in shown and "roster.generated" not in shown
+    logged = log_file.read_text()
+    assert "Running upgrade" in logged and "stack.started" in logged and "demo.seeded" in logged
+
+
 def test_up_refuses_a_busy_port_in_one_line(up_env):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -26,6 +26,20 @@ def seed_group() -> None:
 @pass_cli
 def demo_command(context: CliContext, volunteers: int, random_seed: int, allow_real_sms: bool) -> None:
     """Build the demo district (idempotent) and demo logins; upgrades the database first."""
+    summary, roster = seed_demo_district(context, volunteers, random_seed, allow_real_sms)
+    click.echo(f"demo district: {summary}")
+    click.echo(f"peacetime roster: {roster}")
+    path = demo_credentials(context)
+    if path.exists():
+        click.echo(f"demo logins (also in {path}):")
+        for line in path.read_text().splitlines():
+            click.echo(f"  {line}")
+
+
+def seed_demo_district(context: CliContext, volunteers: int = 5000, random_seed: int = 2022,
+                       allow_real_sms: bool = False):
+    """Migrate, then build the demo district, its roster and its logins (idempotent): (district, roster)
+    summaries. New logins are appended to the instance's demo-credentials.txt (readable by its owner only)."""
     from mobilize.migrate import upgrade
     from mobilize.peacetime.demo import seed_roster
     from mobilize.registry.demo import seed_demo
@@ -38,18 +52,17 @@ def demo_command(context: CliContext, volunteers: int, random_seed: int, allow_r
         summary = seed_demo(session, volunteers=volunteers, seed=random_seed)
         roster = seed_roster(session)
         logins = _demo_users(session)
-    click.echo(f"demo district: {summary}")
-    click.echo(f"peacetime roster: {roster}")
-    path = context.settings.instance_path / "demo-credentials.txt"
+    path = demo_credentials(context)
     if logins:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as handle:
             path.chmod(0o600)
             handle.writelines(f"{line}\n" for line in logins)
-    if path.exists():
-        click.echo(f"demo logins (also in {path}):")
-        for line in path.read_text().splitlines():
-            click.echo(f"  {line}")
+    return summary, roster
+
+
+def demo_credentials(context: CliContext):
+    return context.settings.instance_path / "demo-credentials.txt"
 
 
 def _demo_users(session) -> list[str]:

@@ -48,16 +48,41 @@ def scheduler_command(context: CliContext, lease_s: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--workers", "worker_count", default=2, show_default=True, help="RQ worker processes.")
 @click.option("--web-workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--demo", is_flag=True, help="Seed the demo district and its logins first (idempotent).")
+@click.option("--demo-volunteers", default=5000, show_default=True, type=click.IntRange(1, 200_000),
+              help="With --demo: how many synthetic volunteers a new demo district gets.")
 @pass_cli
-def up_command(context: CliContext, port: int, host: str, worker_count: int, web_workers: int) -> None:
-    """Run everything on the embedded defaults: Redis, migrations, web, workers, scheduler, SMS simulator."""
+def up_command(context: CliContext, port: int, host: str, worker_count: int, web_workers: int,
+               demo: bool, demo_volunteers: int) -> None:
+    """Run everything on the embedded defaults: Redis, migrations, web, workers, scheduler, SMS simulator.
+
+    The terminal shows the addresses, the demo logins and warnings; the rest (migrations, the demo's details,
+    each part starting) goes to the instance's logs/up.log, and each part's own log beside it."""
+    from mobilize.logging import configure_logging
     from mobilize.supervisor import Stack, StackError
 
+    settings = context.settings
+    log_file = settings.instance_path / "logs" / "up.log"
+    configure_logging(settings.log_level, settings.log_format, log_file=log_file)
+    click.echo(f"starting mobilize (its log: {log_file})")
+    if demo:
+        _seed_demo(context, demo_volunteers)
     try:
-        Stack(context.settings, host=host, port=port, worker_count=worker_count,
-              web_workers=web_workers).run()
+        Stack(settings, host=host, port=port, worker_count=worker_count, web_workers=web_workers).run()
     except StackError as error:
         raise click.ClickException(str(error)) from None
+    click.echo("mobilize stopped")
+
+
+def _seed_demo(context: CliContext, volunteers: int) -> None:
+    import structlog
+
+    from mobilize.cli.seed import seed_demo_district
+
+    district, roster = seed_demo_district(context, volunteers)
+    structlog.get_logger(__name__).info("demo.seeded", district=str(district), roster=str(roster))
+    click.echo(f"demo district: {district.streets} streets, {district.total_sites} sites, "
+               f"{district.volunteers:,} volunteers ({'new' if district.created else 'as before'})")
 
 
 COMMANDS = [worker_command, scheduler_command, up_command]
