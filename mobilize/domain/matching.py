@@ -372,16 +372,23 @@ def _certified_optimal(index: CandidateIndex, lists: Lists, capacity: np.ndarray
 def _lists_with_an_unplaced(index: CandidateIndex, lists: Lists, slot_of: np.ndarray,
                             placed_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(slot, row, cost) of the candidate lists, those made only of placed volunteers (and not holding every
-    allowed one) extended to the placed_count + 1 cheapest: at least one of those is unplaced."""
-    has_free = np.zeros(len(lists.start) - 1, dtype=bool)
-    has_free[lists.slot[slot_of[lists.row] < 0]] = True
-    short = np.flatnonzero(~has_free & lists.more)
-    if not len(short):
-        return lists.slot, lists.row, lists.cost
-    wider = index.nearest(short, np.full(len(short), placed_count + 1))
-    keep = ~np.isin(lists.slot, short)
-    return (np.concatenate((lists.slot[keep], wider.slot)), np.concatenate((lists.row[keep], wider.row)),
-            np.concatenate((lists.cost[keep], wider.cost)))
+    allowed one) lengthened (x 4, up to placed_count + 1, which must hold someone unplaced) until they hold an
+    unplaced volunteer."""
+    slot, row, cost, more, length = lists.slot, lists.row, lists.cost, lists.more, np.diff(lists.start)
+    while True:
+        has_free = np.zeros(len(length), dtype=bool)
+        has_free[slot[slot_of[row] < 0]] = True
+        short = np.flatnonzero(~has_free & more)
+        if not len(short):
+            return slot, row, cost
+        wider = index.nearest(short, np.minimum(4 * length[short], placed_count + 1))
+        keep = ~np.isin(slot, short)
+        slot, row, cost = (np.concatenate((slot[keep], wider.slot)), np.concatenate((row[keep], wider.row)),
+                           np.concatenate((cost[keep], wider.cost)))
+        more = more.copy()
+        more[short] = wider.more[short]
+        length = length.copy()
+        length[short] = np.diff(wider.start)[short]
 
 
 def _reaches_room(enter: np.ndarray, move_from: np.ndarray, move_to: np.ndarray, room: np.ndarray) -> bool:
