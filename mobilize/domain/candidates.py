@@ -109,13 +109,19 @@ class CandidateIndex:
 
     # --- pair costs -----------------------------------------------------------------------------------------
 
-    def pair_costs(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(distance, cost) of pairs, as `matching.pair_costs` has them (cost +inf where not allowed)."""
+    def pair_costs(self, rows: np.ndarray, cols: np.ndarray, *, group_members: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(distance, cost) of pairs, as `matching.pair_costs` has them (cost +inf where not allowed).
+
+        group_members: the caller vouches that each volunteer belongs to the slot's eligibility group
+        (found in its tree), so only the distance limits remain to check.
+        """
         rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
         distance = haversine_pairs(self.people, rows, self.places, cols)
         cost = self._cost(rows, cols, distance)
         allowed = distance <= self.limit[rows]
-        allowed &= self._eligible(rows, cols)
+        if not group_members:
+            allowed &= self._eligible(rows, cols)
         cost[~allowed] = np.inf
         return distance, cost
 
@@ -242,7 +248,7 @@ class CandidateIndex:
         own_slots[hit] = counts[where[hit]]
         own_known = own_slots == 0
         upper = float(_upper_chord(self.global_limit)) if math.isfinite(self.global_limit) else np.inf
-        pending, k = np.arange(len(rows)), 8
+        pending, k = np.arange(len(rows)), 2  # mostly settled at once: the nearest is in the own street
         while len(pending):
             k = min(k, len(cols))
             chord, found = tree.query(self.people.unit[rows[pending]], k=k, distance_upper_bound=upper)
@@ -250,7 +256,7 @@ class CandidateIndex:
             valid = found < len(cols)
             who = np.repeat(pending, k)[valid.ravel()]
             slots = cols[found[valid]]
-            np.minimum.at(best, who, self.pair_costs(rows[who], slots)[1])
+            np.minimum.at(best, who, self.pair_costs(rows[who], slots, group_members=True)[1])
             own = self.slot_street[slots] == self.person_street[rows[who]]
             own_found = np.bincount(np.searchsorted(pending, who[own]), minlength=len(pending))
             own_known[pending] |= own_found >= own_slots[pending]
@@ -284,11 +290,12 @@ class CandidateIndex:
             chord, found = tree.query(self.people.unit[rows[at]], k=k)
             chord, found = chord.reshape(len(at), k), found.reshape(len(at), k)
             who = np.repeat(at, k)
-            np.minimum.at(best, who, self.pair_costs(rows[who], cols[found.ravel()])[1])
+            np.minimum.at(best, who, self.pair_costs(rows[who], cols[found.ravel()], group_members=True)[1])
             close = _lower_metres(chord[:, -1]) <= chord_to_metres(chord[:, 0]) * (1 + _RELATIVE_MARGIN) + 1.0
             if k < len(cols) and close.any():
                 who = np.repeat(at[close], len(cols))
-                np.minimum.at(best, who, self.pair_costs(rows[who], np.tile(cols, int(close.sum())))[1])
+                tiled = np.tile(cols, int(close.sum()))
+                np.minimum.at(best, who, self.pair_costs(rows[who], tiled, group_members=True)[1])
 
 
 @dataclass(frozen=True)
@@ -348,7 +355,7 @@ class _GroupSearch:
         """Price what the last queries returned (all at once: fewer, larger numpy operations)."""
         if self.new_entries:
             new = _Entries.join(self.new_entries, priced=False)
-            distance, cost = self.index.pair_costs(new.row, self.cols[new.slot])
+            distance, cost = self.index.pair_costs(new.row, self.cols[new.slot], group_members=True)
             eligible = np.isfinite(cost)  # the ineligible are of no further use
             new = _Entries(new.slot[eligible], new.part[eligible], new.row[eligible], distance[eligible],
                            cost[eligible])
