@@ -382,7 +382,7 @@ def scale_inputs(case: str, seed: int) -> tuple[list[Candidate], list[Slot]]:
 
 
 def scale_child(case: str, solver: str, function: str, seed: int) -> None:
-    """One measured run, alone in this process: build the inputs, note the peak RSS so far, run, print JSON."""
+    """One measured run, alone in this process: build the inputs, note the peak RSS, run, print JSON."""
     if solver == "dense":
         from benchmarks import dense_matching as module
     else:
@@ -475,7 +475,8 @@ Candidate/Slot objects).
 
 {chr(10).join(lines)}
 
-- Target 100k x 1,000 within {SCALE_TARGET_SECONDS:.0f} s and {SCALE_TARGET_MB / 1024:.0f} GB peak: **{"met" if met else "missed"}** (worst of the runs: {wall:.2f} s, {peak:.0f} MB).
+- Target 100k x 1,000 within {SCALE_TARGET_SECONDS:.0f} s and {SCALE_TARGET_MB / 1024:.0f} GB peak: \
+**{"met" if met else "missed"}** (worst of the runs: {wall:.2f} s, {peak:.0f} MB).
 - Exactness: {"the sparse and dense solvers gave identical results in every run" if all(verdicts) else
               "**the sparse and dense results differ**"} (same placements with the same distances, total
   cost, arcs and rounds; the same invitation order), compared by digest. The sparse solver is tested against

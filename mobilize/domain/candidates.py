@@ -97,7 +97,7 @@ class CandidateIndex:
         self.limit = np.minimum(limit, self.global_limit)
         self.provisional = np.array([c.provisional for c in people], dtype=bool)
         self.slot_group: list[_GroupKey] = [(s.required_skill, s.accepts_provisional) for s in places]
-        self.bonus = np.array([weights.skill_bonus_m if s.required_skill is not None else 0.0 for s in places])
+        self.bonus = np.array([0.0 if s.required_skill is None else weights.skill_bonus_m for s in places])
         self._skills = [c.skills for c in people]
         self._group_keys = sorted(set(self.slot_group), key=repr)
         number = {key: i for i, key in enumerate(self._group_keys)}
@@ -187,7 +187,8 @@ class CandidateIndex:
         group = self._group_number[cols]
         for number in np.unique(group).tolist():
             at = np.flatnonzero(group == number)
-            search = _GroupSearch(self, self._group_keys[number], cols[at], keep[at] + 1)  # +1: is there more?
+            # one more than kept: does the slot have more eligible volunteers than its list?
+            search = _GroupSearch(self, self._group_keys[number], cols[at], keep[at] + 1)
             chunks.append(search.run())
         slot = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         row = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64)
@@ -452,7 +453,7 @@ class _Entries:
 
     def without(self, drop: np.ndarray) -> _Entries:
         keep = ~drop
-        return _Entries(self.slot[keep], self.part[keep], self.row[keep], self.distance[keep], self.cost[keep])
+        return _Entries(*(column[keep] for column in self.as_full()))
 
     @staticmethod
     def join(parts: list[_Entries], priced: bool = True) -> _Entries:

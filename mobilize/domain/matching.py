@@ -359,7 +359,8 @@ def _certified_optimal(index: CandidateIndex, lists: Lists, capacity: np.ndarray
     leave = np.full(places, -np.inf)
     np.maximum.at(leave, placed[:, 1], own_cost[placed[:, 0]])
     source, sink = places, places + 1
-    entering, occupied, with_room = np.flatnonzero(np.isfinite(enter)), np.flatnonzero(load > 0), np.flatnonzero(room)
+    entering, occupied = np.flatnonzero(np.isfinite(enter)), np.flatnonzero(load > 0)
+    with_room = np.flatnonzero(room)
     tails = np.concatenate((move_from, np.full(len(entering), source), occupied, with_room,
                             np.full(len(occupied), sink)))
     heads = np.concatenate((move_to, entering, np.full(len(occupied), source), np.full(len(with_room), sink),
