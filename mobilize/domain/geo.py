@@ -71,3 +71,54 @@ def _outer_sin_half_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     result = np.outer(np.cos(half_a), np.sin(half_b))
     result -= np.outer(np.sin(half_a), np.cos(half_b))
     return result
+
+
+class PointTrig:
+    """The per-point terms of `haversine_matrix` for a set of points, so that distances of chosen pairs
+    (`haversine_pairs`) come out bit for bit as the matrix would give them, without the n x m matrix.
+
+    Sparse matching needs the distances of a few pairs among 100,000 volunteers x 1,000 sites; computing the
+    trigonometry once per point (as the matrix does) and the pair part with the very same floating-point
+    operations in the same order keeps every cost identical to the dense path.
+    """
+
+    def __init__(self, lat: ArrayLike, lon: ArrayLike) -> None:
+        phi, lam = _radians(lat), _radians(lon)
+        if phi.shape != lam.shape:
+            raise ValueError("latitudes and longitudes must have the same length")
+        half_phi, half_lam = phi / 2.0, lam / 2.0
+        self.cos_half_phi, self.sin_half_phi = np.cos(half_phi), np.sin(half_phi)
+        self.cos_half_lam, self.sin_half_lam = np.cos(half_lam), np.sin(half_lam)
+        self.cos_phi = np.cos(phi)
+        self.unit = np.column_stack((self.cos_phi * np.cos(lam), self.cos_phi * np.sin(lam), np.sin(phi)))
+
+    def __len__(self) -> int:
+        return len(self.cos_phi)
+
+
+def haversine_pairs(first: PointTrig, rows: np.ndarray, second: PointTrig, cols: np.ndarray) -> np.ndarray:
+    """Distances in metres from first[rows[i]] to second[cols[i]]: element i equals, bit for bit,
+    `haversine_matrix(first..., second...)[rows[i], cols[i]]` (same operations, same order)."""
+    sin_dphi = first.cos_half_phi[rows] * second.sin_half_phi[cols]
+    sin_dphi -= first.sin_half_phi[rows] * second.cos_half_phi[cols]
+    sin_dlam = first.cos_half_lam[rows] * second.sin_half_lam[cols]
+    sin_dlam -= first.sin_half_lam[rows] * second.cos_half_lam[cols]
+    h = sin_dphi * sin_dphi
+    h += (first.cos_phi[rows] * second.cos_phi[cols]) * (sin_dlam * sin_dlam)
+    np.clip(h, 0.0, 1.0, out=h)
+    np.sqrt(h, out=h)
+    np.arcsin(h, out=h)
+    h *= 2.0 * EARTH_MEAN_RADIUS_M
+    return h
+
+
+def chord_to_metres(chord: ArrayLike) -> np.ndarray:
+    """The great-circle distance (metres, on the sphere of `haversine_matrix`) of a chord between unit
+    vectors (`PointTrig.unit`): monotone, so a k-d tree on unit vectors finds nearest points by distance."""
+    return 2.0 * EARTH_MEAN_RADIUS_M * np.arcsin(np.clip(np.asarray(chord, np.float64) / 2.0, 0.0, 1.0))
+
+
+def metres_to_chord(metres: ArrayLike) -> np.ndarray:
+    """The inverse of `chord_to_metres` (metres beyond half the circumference give the diameter, 2)."""
+    angle = np.minimum(np.asarray(metres, np.float64) / (2.0 * EARTH_MEAN_RADIUS_M), math.pi / 2)
+    return 2.0 * np.sin(np.maximum(angle, 0.0))

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from mobilize.domain.candidates import CandidateIndex, Lists
 from mobilize.domain.geo import haversine_matrix
 
 Pruning = Literal["auto", "capacity", "none"]
@@ -120,17 +121,20 @@ def match(candidates: Iterable[Candidate], slots: Iterable[Slot], weights: Match
         raise ValueError(f"unknown pruning {pruning!r}")
     people, places = _canonical(candidates, slots)
     if not people or not places:
-        return _result(people, places, np.zeros((len(people), len(places))), np.zeros((0, 2), np.int64),
-                       SolveInfo(pruning))
-    distance, cost = pair_costs(people, places, weights, max_distance_m)
+        return _result(people, places, None, np.zeros((0, 2), np.int64), SolveInfo(pruning))
+    index = CandidateIndex(people, places, weights, max_distance_m)
     capacity = np.array([slot.open_capacity for slot in places], dtype=np.int64)
-    placed, info = _solve(cost, capacity, pruning)
-    return _result(people, places, distance, placed, info, cost)
+    placed, info = _solve(index, capacity, pruning)
+    return _result(people, places, index, placed, info)
 
 
 def pair_costs(candidates: Sequence[Candidate], slots: Sequence[Slot], weights: MatchWeights = MatchWeights(),
                max_distance_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(distance in metres, integer cost as float with +inf for forbidden pairs), both of shape (n, m)."""
+    """(distance in metres, integer cost as float with +inf for forbidden pairs), both of shape (n, m).
+
+    Dense, for checks and small cases: `match` and `nearest_first` price only the pairs they need
+    (`candidates.CandidateIndex.pair_costs`, identical values).
+    """
     distance = haversine_matrix([c.lat for c in candidates], [c.lon for c in candidates],
                                 [s.site_lat for s in slots], [s.site_lon for s in slots])
     metres = distance.copy()
@@ -175,8 +179,7 @@ def nearest_first(candidates: Iterable[Candidate], slots: Iterable[Slot],
     people, places = _canonical(candidates, slots)
     if not people or not places:
         return []
-    _, cost = pair_costs(people, places, weights, max_distance_m)
-    nearest = cost.min(axis=1)
+    nearest = CandidateIndex(people, places, weights, max_distance_m).cheapest_slot()
     ids = np.array([c.volunteer_id for c in people])
     reachable = np.isfinite(nearest)
     order = np.lexsort((ids[reachable], nearest[reachable]))
@@ -216,36 +219,44 @@ def _allowed(candidates: Sequence[Candidate], slots: Sequence[Slot], distance: n
     return allowed
 
 
-def _result(people: list[Candidate], places: list[Slot], distance: np.ndarray, placed: np.ndarray,
-            info: SolveInfo, cost: np.ndarray | None = None) -> MatchResult:
+def _result(people: list[Candidate], places: list[Slot], index: CandidateIndex | None, placed: np.ndarray,
+            info: SolveInfo) -> MatchResult:
     """`placed` holds (row, column) pairs of the placements."""
-    placements = sorted((Placement(people[r].volunteer_id, places[c].demand_id, float(distance[r, c]))
-                         for r, c in placed), key=lambda p: (p.demand_id, p.volunteer_id))
+    if index is None or len(placed) == 0:
+        distance, cost = np.zeros(0), np.zeros(0)
+    else:
+        distance, cost = index.pair_costs(placed[:, 0], placed[:, 1])
+    placements = sorted((Placement(people[r].volunteer_id, places[c].demand_id, float(d))
+                         for (r, c), d in zip(placed.tolist(), distance.tolist())),
+                        key=lambda p: (p.demand_id, p.volunteer_id))
     taken = {p.volunteer_id for p in placements}
-    total_cost = int(cost[placed[:, 0], placed[:, 1]].sum()) if cost is not None and len(placed) else 0
     unplaced = tuple(c.volunteer_id for c in people if c.volunteer_id not in taken)
-    return MatchResult(tuple(placements), unplaced,
-                       total_cost, float(sum(p.distance_m for p in placements)), info)
+    return MatchResult(tuple(placements), unplaced, int(cost.sum()),
+                       float(sum(p.distance_m for p in placements)), info)
 
 
 # --- solving ------------------------------------------------------------------------------------------------
 
 
-def _solve(cost: np.ndarray, capacity: np.ndarray, pruning: Pruning) -> tuple[np.ndarray, SolveInfo]:
-    """Optimal placements as (row, column) pairs of `cost`."""
+def _solve(index: CandidateIndex, capacity: np.ndarray, pruning: Pruning) -> tuple[np.ndarray, SolveInfo]:
+    """Optimal placements as (row, column) pairs (rows: volunteers, columns: slots, both in id order)."""
     total = int(capacity.sum())
+    columns = np.arange(len(capacity))
     if pruning == "none":
-        rows, cols = np.nonzero(np.isfinite(cost))
-        return _min_cost_max_flow(cost, rows, cols, capacity), SolveInfo("none", len(rows), 1)
+        lists = index.nearest(columns, np.full(len(capacity), index.people_count))  # every allowed pair
+        order = np.lexsort((lists.slot, lists.row))  # row by row, as the dense solver took them
+        rows, cols, costs = lists.row[order], lists.slot[order], lists.cost[order]
+        return _min_cost_max_flow(rows, cols, costs, capacity), SolveInfo("none", len(rows), 1)
     if pruning == "capacity":
-        rows, cols = _select_nearest(cost, np.full(len(capacity), total))
-        return _min_cost_max_flow(cost, rows, cols, capacity), SolveInfo("capacity", len(rows), 1)
+        rows, cols, costs = _arcs(index.nearest(columns, np.full(len(capacity), total)))
+        return _min_cost_max_flow(rows, cols, costs, capacity), SolveInfo("capacity", len(rows), 1)
     keep = np.minimum(total, _initial_keep(capacity))
     for rounds in range(1, 64):
-        rows, cols = _select_nearest(cost, keep)
-        placed = _min_cost_max_flow(cost, rows, cols, capacity)
+        lists = index.nearest(columns, keep)
+        rows, cols, costs = _arcs(lists)
+        placed = _min_cost_max_flow(rows, cols, costs, capacity)
         # With keep == C everywhere the exchange argument alone makes it exact; below, the certificate must.
-        if np.all(keep >= total) or _certified_optimal(cost, capacity, placed):
+        if np.all(keep >= total) or _certified_optimal(index, lists, capacity, placed):
             return placed, SolveInfo("auto", len(rows), rounds)
         keep = np.minimum(total, keep * 4)
     raise AssertionError("unreachable: keep reaches the total capacity within a few rounds")
@@ -258,8 +269,8 @@ def _initial_keep(capacity: np.ndarray) -> np.ndarray:
     return 8 * capacity + 64
 
 
-def _select_nearest(cost: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Arcs from each slot j to its keep[j] cheapest allowed candidates (ties: lower row, i.e. lower id).
+def _arcs(lists: Lists) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arcs (rows, columns, costs) from each slot to its candidate list, slot by slot.
 
     Why keeping only the C nearest of every slot (C = total open capacity) is exact -- an exchange argument.
     Take any optimal assignment (most placed, then least cost) in which volunteer v serves slot s although v
@@ -271,23 +282,19 @@ def _select_nearest(cost: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.
     solver finds one of the same (optimal) value. Candidates kept by no slot are thus never needed and are
     dropped with their arcs. The bound is tight in the worst case (all slots at one site need C distinct
     people), which is why "auto" starts much smaller and certifies instead (`_certified_optimal`).
+
+    The order of the arcs is the dense solver's, so that the min-cost-flow solver, given the same graph,
+    returns the same one of several optimal assignments: within a slot by row when its list holds all its
+    allowed volunteers, else those cheaper than the last kept by row, then those as cheap as it by row.
     """
-    by_slot = np.ascontiguousarray(cost.T)  # one contiguous row per slot
-    rows: list[np.ndarray] = []
-    for column, k in zip(by_slot, keep):
-        allowed = np.flatnonzero(np.isfinite(column))
-        if len(allowed) > k:
-            values = column[allowed]
-            threshold = np.partition(values, k - 1)[k - 1]  # argpartition's choice among ties is arbitrary
-            below = allowed[values < threshold]
-            ties = allowed[values == threshold][: k - len(below)]  # flatnonzero is ascending: lower ids first
-            allowed = np.concatenate((below, ties))
-        rows.append(allowed)
-    cols = np.repeat(np.arange(len(keep)), [len(r) for r in rows])
-    return (np.concatenate(rows) if rows else np.zeros(0, np.int64)), cols
+    truncated = lists.more[lists.slot]
+    last = lists.cost[np.maximum(lists.start[lists.slot + 1] - 1, 0)]  # each list's last (k-th) cost
+    tie = truncated & (lists.cost == last)
+    order = np.lexsort((lists.row, tie, lists.slot))
+    return lists.row[order], lists.slot[order], lists.cost[order]
 
 
-def _min_cost_max_flow(cost: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+def _min_cost_max_flow(rows: np.ndarray, cols: np.ndarray, arc_costs: np.ndarray,
                        capacity: np.ndarray) -> np.ndarray:
     """Solve source -> volunteer (cap 1) -> slot (cap 1) -> sink (cap open capacity) for (row, col) pairs."""
     if len(rows) == 0:
@@ -298,7 +305,7 @@ def _min_cost_max_flow(cost: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     tails = np.concatenate((node_of_row, np.full(people, source), people + np.arange(places)))
     heads = np.concatenate((people + cols, np.arange(people), np.full(places, sink)))
     capacities = np.concatenate((np.ones(len(rows) + people, np.int64), capacity))
-    costs = np.concatenate((cost[rows, cols], np.zeros(people + places))).astype(np.int64)
+    costs = np.concatenate((arc_costs, np.zeros(people + places))).astype(np.int64)
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(tails.astype(np.int32), heads.astype(np.int32), capacities,
                                               costs)
@@ -311,7 +318,7 @@ def _min_cost_max_flow(cost: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     return np.column_stack((rows[chosen], cols[chosen])).astype(np.int64)
 
 
-def _certified_optimal(cost: np.ndarray, capacity: np.ndarray, placed: np.ndarray) -> bool:
+def _certified_optimal(index: CandidateIndex, lists: Lists, capacity: np.ndarray, placed: np.ndarray) -> bool:
     """Is this assignment, found on a pruned graph, optimal on the full one (every allowed pair)?
 
     A flow is a max flow with least cost iff its residual graph has no source-to-sink path (nobody more can be
@@ -323,59 +330,90 @@ def _certified_optimal(cost: np.ndarray, capacity: np.ndarray, placed: np.ndarra
       s -> source   a volunteer of s leaves:                  min over v at s of -cost(v, s)
       t -> sink     if t has room;   sink -> s   if s has someone (0 cost)
     Negative cycles of the contracted graph and of the residual graph are the same (a negative closed walk
-    contains a negative cycle), so the check is exact. It costs O(n m + m^3) with numpy, far less than
-    solving.
+    contains a negative cycle), so the check is exact.
+
+    Sparse: only each slot's candidate list is looked at, extended where needed until it holds an unplaced
+    volunteer u (or every allowed one). That gives enter(t) = cost(u, t) exactly (the list is a prefix in
+    cost order), and a move s -> t of a volunteer v *outside* t's list is never needed: cost(v, t) >=
+    cost(u, t), so the path s -> source -> t (leave, then u enters) costs at most cost(v, t) - cost(v, s) and
+    reaches t as well. Dropping arcs that such a path dominates changes neither reachability nor whether a
+    negative cycle exists. So the graph has at most one move arc per list entry: no n x m, no m x m matrix.
     """
-    people, places = cost.shape
+    places = len(capacity)
     load = np.bincount(placed[:, 1], minlength=places)
-    is_placed = np.zeros(people, bool)
-    is_placed[placed[:, 0]] = True
-    enter = cost[~is_placed].min(axis=0) if not is_placed.all() else np.full(places, np.inf)
-    move, leave = _moves(cost, placed, places)
+    slot_of = np.full(index.people_count, -1, np.int64)
+    slot_of[placed[:, 0]] = placed[:, 1]
+    own_cost = np.zeros(index.people_count)
+    if len(placed):
+        own_cost[placed[:, 0]] = index.pair_costs(placed[:, 0], placed[:, 1])[1]
+    slot, row, cost = _lists_with_an_unplaced(index, lists, slot_of, len(placed))
+    free = slot_of[row] < 0
+    enter = np.full(places, np.inf)
+    np.minimum.at(enter, slot[free], cost[free])
+    moving = ~free & (slot_of[row] != slot)
+    move_from, move_to = slot_of[row[moving]], slot[moving]
+    move_cost = cost[moving] - own_cost[row[moving]]
     room = load < capacity
-    if _reaches_room(np.isfinite(enter), np.isfinite(move), room):
+    if _reaches_room(np.isfinite(enter), move_from, move_to, room):
         return False
+    leave = np.full(places, -np.inf)
+    np.maximum.at(leave, placed[:, 1], own_cost[placed[:, 0]])
     source, sink = places, places + 1
-    graph = np.full((places + 2, places + 2), np.inf)
-    graph[:places, :places] = move
-    graph[source, :places] = enter
-    graph[:places, source] = leave
-    graph[:places, sink] = np.where(room, 0.0, np.inf)
-    graph[sink, :places] = np.where(load > 0, 0.0, np.inf)
-    return not _has_negative_cycle(graph)
+    entering, occupied = np.flatnonzero(np.isfinite(enter)), np.flatnonzero(load > 0)
+    with_room = np.flatnonzero(room)
+    tails = np.concatenate((move_from, np.full(len(entering), source), occupied, with_room,
+                            np.full(len(occupied), sink)))
+    heads = np.concatenate((move_to, entering, np.full(len(occupied), source), np.full(len(with_room), sink),
+                            occupied))
+    weights = np.concatenate((move_cost, enter[entering], -leave[occupied], np.zeros(len(with_room)),
+                              np.zeros(len(occupied))))
+    return not _has_negative_cycle(places + 2, tails, heads, weights)
 
 
-def _moves(cost: np.ndarray, placed: np.ndarray, places: int) -> tuple[np.ndarray, np.ndarray]:
-    """The contracted s -> t (move) and s -> source (leave) arc costs; +inf where there is no such path."""
-    move = np.full((places, places), np.inf)
-    leave = np.full(places, np.inf)
-    if len(placed) == 0:
-        return move, leave
-    placed = placed[np.argsort(placed[:, 1], kind="stable")]
-    own = cost[placed[:, 0], placed[:, 1]]
-    delta = cost[placed[:, 0]] - own[:, None]
-    delta[np.arange(len(placed)), placed[:, 1]] = np.inf  # a volunteer cannot "move" to the slot they are in
-    slots, starts = np.unique(placed[:, 1], return_index=True)
-    move[slots] = np.minimum.reduceat(delta, starts, axis=0)
-    leave[slots] = -np.maximum.reduceat(own, starts)
-    return move, leave
+def _lists_with_an_unplaced(index: CandidateIndex, lists: Lists, slot_of: np.ndarray,
+                            placed_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slot, row, cost) of the candidate lists, those made only of placed volunteers (and not holding every
+    allowed one) lengthened (x 4, up to placed_count + 1, which must hold someone unplaced) until they hold an
+    unplaced volunteer."""
+    slot, row, cost, more, length = lists.slot, lists.row, lists.cost, lists.more, np.diff(lists.start)
+    while True:
+        has_free = np.zeros(len(length), dtype=bool)
+        has_free[slot[slot_of[row] < 0]] = True
+        short = np.flatnonzero(~has_free & more)
+        if not len(short):
+            return slot, row, cost
+        wider = index.nearest(short, np.minimum(4 * length[short], placed_count + 1))
+        keep = ~np.isin(slot, short)
+        slot, row, cost = (np.concatenate((slot[keep], wider.slot)), np.concatenate((row[keep], wider.row)),
+                           np.concatenate((cost[keep], wider.cost)))
+        more = more.copy()
+        more[short] = wider.more[short]
+        length = length.copy()
+        length[short] = np.diff(wider.start)[short]
 
 
-def _reaches_room(enter: np.ndarray, move: np.ndarray, room: np.ndarray) -> bool:
+def _reaches_room(enter: np.ndarray, move_from: np.ndarray, move_to: np.ndarray, room: np.ndarray) -> bool:
     """Is there an augmenting path: an unplaced volunteer enters, others shift along, a slot has room?"""
     reached = enter.copy()
     while True:
-        wider = reached | (reached[:, None] & move).any(axis=0)
+        wider = reached.copy()
+        wider[move_to[reached[move_from]]] = True
         if np.array_equal(wider, reached):
             return bool((reached & room).any())
         reached = wider
 
 
-def _has_negative_cycle(graph: np.ndarray) -> bool:
-    """Bellman-Ford from a virtual root linked to every node at cost 0 (dense, vectorised)."""
-    dist = np.zeros(len(graph))
-    for _ in range(len(graph)):
-        relaxed = np.minimum(dist, (dist[:, None] + graph).min(axis=0))
+def _has_negative_cycle(nodes: int, tails: np.ndarray, heads: np.ndarray, weights: np.ndarray) -> bool:
+    """Bellman-Ford from a virtual root linked to every node at cost 0, on the arc list (vectorised)."""
+    order = np.argsort(heads, kind="stable")
+    tails, heads, weights = tails[order], heads[order], weights[order]
+    targets, starts = np.unique(heads, return_index=True)
+    dist = np.zeros(nodes)
+    for _ in range(nodes):
+        if not len(tails):
+            return False
+        relaxed = dist.copy()
+        relaxed[targets] = np.minimum(dist[targets], np.minimum.reduceat(dist[tails] + weights, starts))
         if np.array_equal(relaxed, dist):
             return False
         dist = relaxed

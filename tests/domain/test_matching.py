@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 import mobilize.domain.matching as matching
+from mobilize.domain.candidates import CandidateIndex
 from mobilize.domain.geo import haversine_m, haversine_matrix
 from mobilize.domain.matching import (
     Candidate,
@@ -186,10 +187,11 @@ def test_certificate_accepts_exactly_the_optimal_assignments() -> None:
         slots.sort(key=lambda s: s.demand_id)
         _, cost = pair_costs(people, slots)
         capacity = np.array([s.open_capacity for s in slots])
-        rows, cols = matching._select_nearest(cost, np.full(len(slots), rng.randrange(1, 4)))
-        placed = matching._min_cost_max_flow(cost, rows, cols, capacity)
+        index = CandidateIndex(people, slots, MatchWeights(), None)
+        lists = index.nearest(np.arange(len(slots)), np.full(len(slots), rng.randrange(1, 4)))
+        placed = matching._min_cost_max_flow(*matching._arcs(lists), capacity)
         value = (len(placed), int(cost[placed[:, 0], placed[:, 1]].sum()))
-        verdict = matching._certified_optimal(cost, capacity, placed)
+        verdict = matching._certified_optimal(index, lists, capacity, placed)
         assert verdict == (value == reference_optimum(people, slots))
         verdicts.add(verdict)
     assert verdicts == {True, False}
