@@ -46,7 +46,7 @@ def import_upload():
         return _render_form(_("Choose a file to upload."), 400)
     data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
     try:
-        uploaded = read_upload(upload.filename, data)
+        uploaded = read_upload(upload.filename, data, MAX_UPLOAD_BYTES)
         _check_header(uploaded.text)
     except ImportFileError as error:
         return _render_form(_("%(file)s cannot be imported: %(reason)s. Nothing was written.",
