@@ -203,8 +203,9 @@ def form_values(volunteer: Volunteer) -> dict[str, str]:
         "community": volunteer.community.name if volunteer.community else "",
         "lat": "" if volunteer.lat is None else repr(volunteer.lat),
         "lon": "" if volunteer.lon is None else repr(volunteer.lon),
-        "skills": ";".join(skill.code for skill in volunteer.skills),
-        "teams": ";".join(team.name for team in volunteer.teams), "language": volunteer.language,
+        # sorted: a list just assigned is in the query's order, a loaded one in the relationship's
+        "skills": ";".join(sorted(skill.code for skill in volunteer.skills)),
+        "teams": ";".join(sorted(team.name for team in volunteer.teams)), "language": volunteer.language,
     }
 
 
