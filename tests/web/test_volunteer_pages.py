@@ -97,7 +97,7 @@ def test_officers_search_only_their_street(clients, registry, people):
 def test_a_volunteers_page_shows_standing_teams_skills_and_messages(clients, registry, people):
     volunteer_id, phone = people["陈静"]
     page = clients["commander"].get(f"/volunteers/{volunteer_id}").get_data(as_text=True)
-    for shown in ("350.0", "八大关巡逻队", "太平角红十字队", "★★", phone):
+    for shown in ("<b>350</b>", "八大关巡逻队", "太平角红十字队", "★★", phone):
         assert shown in page
     first_a, _, phone_a = registry.volunteers_a[0]
     log = clients["viewer"].get(f"/volunteers/{first_a}").get_data(as_text=True)
