@@ -36,6 +36,8 @@ JOBS: dict[str, str] = {
     "sms.send_pending": "workers.sms.send_pending",
     "orders.match_order": "workers.orders.match_order",
     "orders.send_wave": "workers.orders.send_wave",
+    "imports.check_import": "workers.imports.check_import",  # the browser's volunteer import (issue 16)
+    "imports.apply_import": "workers.imports.apply_import",
 }
 
 # The senders (workers.sms.send_pending): one waiting per priority, guarded by KICK_KEY, which the sender clears

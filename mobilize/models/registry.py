@@ -185,6 +185,8 @@ class Volunteer(Base):
     location_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(2), default="zh")
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # taken out of the active pool by the service (not by the volunteer): invited by nothing, history kept
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     phone_invalid: Mapped[bool] = mapped_column(Boolean, default=False)
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)  # joined by SMS, not yet verified
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -201,3 +203,7 @@ class Volunteer(Base):
     @property
     def opted_out(self) -> bool:
         return self.opted_out_at is not None
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None

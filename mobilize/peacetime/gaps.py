@@ -99,7 +99,7 @@ def candidates(session: Session, shift: Shift, cfg: RosterConfig, limit: int,
                                                       ShiftSignup.status.in_(LIVE_SIGNUP))
     rows = session.execute(select(Volunteer.id, Volunteer.lat, Volunteer.lon).where(
         Volunteer.opted_out_at.is_(None), Volunteer.phone_invalid.is_(False), Volunteer.lat.is_not(None),
-        Volunteer.lat.between(site.lat - dlat, site.lat + dlat),
+        Volunteer.deactivated_at.is_(None), Volunteer.lat.between(site.lat - dlat, site.lat + dlat),
         Volunteer.lon.between(site.lon - dlon, site.lon + dlon),
         Volunteer.id.not_in(on_shift))).all()
     if not rows:

@@ -47,11 +47,24 @@ from mobilize.registry.csv_rows import validate_csv
 from mobilize.registry.csv_text import ProgressCallback, Source
 from mobilize.registry.geocoding import Geocoder, OfflineGeocoder, Place
 
-__all__ = ["ImportFailed", "ImportFileError", "ImportReport", "RowError", "RowNote", "import_volunteers"]
+__all__ = ["ImportFailed", "ImportFileError", "ImportReport", "RowDecision", "RowError", "RowNote",
+           "import_volunteers"]
 
 
 class ImportFailed(RuntimeError):
     """The database refused the import (e.g. another import ran at the same time); nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowDecision:
+    """What the import did (or, in a dry run, would do) with one good row: "create", "update" (with the fields
+    that change) or "unchanged". Kept only when asked (`record_rows`): the browser's per-row report."""
+
+    line: int
+    action: str
+    name: str
+    phone: str
+    changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,6 +87,8 @@ class ImportReport:
     strict: bool = False
     dry_run: bool = False
     committed: bool = False  # True when the good rows were written
+    # per good row, in line order, when `record_rows` was asked for (else empty)
+    decisions: list[RowDecision] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -122,12 +137,15 @@ def import_volunteers(
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     batch_size: int = 2000,
+    record_rows: bool = False,
 ) -> ImportReport:
     """Import a volunteer CSV file; see the module's docstring.
 
     `sessions` is a session factory (the import runs in its own transaction and commits) or a Session (the
     import runs in a savepoint of the caller's transaction, which the caller commits). Raises ImportFileError
     when the file cannot be imported at all, ImportFailed when the database refuses it; then nothing changed.
+    With `record_rows`, `report.decisions` says what became of each good row (the browser's dry-run report:
+    the same decisions the write makes, since they are made by the write itself).
     """
     reference = _read(sessions, load_reference)
     rules = RowRules.from_skills(reference.skills, default_region)
@@ -158,7 +176,7 @@ def import_volunteers(
         if isinstance(sessions, Session):
             savepoint = sessions.begin_nested()
             try:
-                _write(sessions.connection(), rows, reference, report, progress, batch_size)
+                _write(sessions.connection(), rows, reference, report, progress, batch_size, record_rows)
             except BaseException:
                 savepoint.rollback()
                 raise
@@ -169,7 +187,7 @@ def import_volunteers(
         else:
             session = sessions()
             try:
-                _write(session.connection(), rows, reference, report, progress, batch_size)
+                _write(session.connection(), rows, reference, report, progress, batch_size, record_rows)
                 if dry_run:
                     session.rollback()
                 else:
@@ -183,6 +201,7 @@ def import_volunteers(
         raise ImportFailed("the database refused the import, nothing was changed (was another import of the "
                            f"same volunteers running?): {error.orig}") from None
     report.committed = not dry_run
+    report.decisions.sort(key=lambda decision: decision.line)
     return report
 
 
@@ -318,8 +337,11 @@ def _opted_out_before(connection: Connection, phones: list[str]) -> dict:
 _VOLUNTEER_FIELDS = ("name", "street_id", "community_id", "lat", "lon", "location_approximate", "language")
 
 
+_CHANGE_NAMES = ("name", "street", "community", "lat", "lon", "location_approximate", "language")
+
+
 def _write(connection: Connection, rows: list[VolunteerRow], reference: Reference, report: ImportReport,
-           progress: ProgressCallback | None, batch_size: int) -> None:
+           progress: ProgressCallback | None, batch_size: int, record_rows: bool = False) -> None:
     volunteers = Volunteer.__table__
     now = utcnow()
     community_ids = _ensure_communities(connection, rows, reference, report)
@@ -369,6 +391,8 @@ def _write(connection: Connection, rows: list[VolunteerRow], reference: Referenc
                     "provisional": False, "notes": "", "created_at": now, "updated_at": now,
                 })
                 new_links.append((row.phone, wanted_skills, wanted_teams))
+                if record_rows:
+                    report.decisions.append(RowDecision(row.line, "create", row.name, row.phone))
                 continue
             if row.community is None:
                 community_id = found.community_id
@@ -377,6 +401,8 @@ def _write(connection: Connection, rows: list[VolunteerRow], reference: Referenc
             values = (row.name, street_id, community_id, row.lat, row.lon, row.approximate,
                       row.language if row.language is not None else found.language)
             dirty = values != tuple(found[2:])
+            changes = [name for name, new, old in zip(_CHANGE_NAMES, values, found[2:]) if new != old] \
+                if record_rows else []
             for index, wanted in enumerate((wanted_skills, wanted_teams)):
                 if wanted is None:
                     continue
@@ -387,6 +413,11 @@ def _write(connection: Connection, rows: list[VolunteerRow], reference: Referenc
                 for other_id in have - wanted:
                     link_removes[index].append({"_volunteer_id": found.id, "_other_id": other_id})
                 dirty = dirty or wanted != have
+                if record_rows and wanted != have:
+                    changes.append(("skills", "teams")[index])
+            if record_rows:
+                report.decisions.append(RowDecision(row.line, "update" if dirty else "unchanged", row.name,
+                                                    row.phone, tuple(changes)))
             if dirty:
                 changed.append({"_id": found.id, **{"_" + name: value for name, value in
                                                     zip(_VOLUNTEER_FIELDS, values)}, "_updated_at": now})

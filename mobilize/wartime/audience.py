@@ -93,7 +93,9 @@ def load_pool(session: Session) -> Pool:
     """One query, executed on the connection (Core rows, no ORM loading: 100,000 rows in a few tenths of a s)."""
     rows = session.connection().execute(select(Volunteer.id, Volunteer.street_id, Volunteer.lat, Volunteer.lon,
                                   Volunteer.language, Volunteer.opted_out_at.is_not(None), Volunteer.phone_invalid,
-                                  Volunteer.provisional).order_by(Volunteer.id)).all()
+                                  Volunteer.provisional)
+                                  # deactivated volunteers (issue 16) are out of the pool altogether
+                                  .where(Volunteer.deactivated_at.is_(None)).order_by(Volunteer.id)).all()
     columns = list(zip(*rows)) if rows else [()] * 8
     return Pool(np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
                 np.array(columns[2], dtype=float), np.array(columns[3], dtype=float),

@@ -185,7 +185,8 @@ def check_scope(notice: Notice, officer_street_id: int | None) -> None:
 
 def _audience(notice: Notice):
     statement = select(Volunteer.id, Volunteer.phone, Volunteer.language, Volunteer.opted_out_at.is_not(None),
-                       Volunteer.phone_invalid, Volunteer.provisional).order_by(Volunteer.id)
+                       Volunteer.phone_invalid, Volunteer.provisional).where(
+        Volunteer.deactivated_at.is_(None)).order_by(Volunteer.id)  # deactivated: out of every audience
     if notice.street_ids is not None:
         statement = statement.where(Volunteer.street_id.in_(notice.street_ids))
     if notice.team_ids is not None:

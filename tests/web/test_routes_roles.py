@@ -145,6 +145,19 @@ RULES.update({
     # lists them (viewers with numbers masked), admins and commanders retry one.
     "api.list_dead_inbound": Rule("api", COMMAND_CENTER, note="phone numbers masked for viewers"),
     "api.retry_dead_inbound": Rule("api", COMMANDERS),
+    # Volunteer pages (issue 16): everyone searches and reads (officers their street's volunteers only, viewers
+    # with phones masked and no search by phone); admins, commanders and officers edit and deactivate; the
+    # import writes any street's volunteers, so it is the command center's (admins and commanders).
+    "ui.volunteers": Rule("page", note="officers: their street only; viewers: masked phones, no phone search"),
+    "ui.volunteer_page": Rule("page"),
+    "ui.volunteer_edit": Rule("page", OFFICER_ACTIONS),
+    "ui.volunteer_update": Rule("page", OFFICER_ACTIONS),
+    "ui.volunteer_deactivate": Rule("page", OFFICER_ACTIONS),
+    "ui.volunteer_reactivate": Rule("page", OFFICER_ACTIONS),
+    "ui.import_form": Rule("page", COMMANDERS),
+    "ui.import_upload": Rule("page", COMMANDERS),
+    "ui.import_run": Rule("page", COMMANDERS),
+    "ui.import_apply": Rule("page", COMMANDERS),
 })
 
 
@@ -374,6 +387,31 @@ def _own_probes(s: Sample) -> dict[str, list[Probe]]:
         **_outreach_probes(s),
         "api.list_dead_inbound": [Probe("GET", "/api/v1/inbound/dead")],
         "api.retry_dead_inbound": [Probe("POST", "/api/v1/inbound/999999/retry")],  # 404 for commanders
+        **_volunteer_page_probes(s),
+    }
+
+
+def _volunteer_page_probes(s: Sample) -> dict[str, list[Probe]]:
+    """The volunteer pages: street A's volunteer and street B's; an edit without its fields (a 400 naming them,
+    nothing changed); deactivate then reactivate (the walk runs them in that order); the import's upload
+    without a file (400) and a run that does not exist (404)."""
+    def both(method: str, suffix: str = "", form: dict | None = None) -> list[Probe]:
+        return [Probe(method, f"/volunteers/{s.volunteer_b}{suffix}", street="B", form=form),
+                Probe(method, f"/volunteers/{s.volunteer_a}{suffix}", street="A", form=form)]
+
+    return {
+        "ui.volunteers": [Probe("GET", "/volunteers"), Probe("GET", "/volunteers?q=志愿者&state=all"),
+                          Probe("GET", f"/volunteers?street={STREET_B}"),
+                          Probe("GET", f"/volunteers?q={s.registry.volunteers_b[0][2][-8:]}")],
+        "ui.volunteer_page": both("GET"),
+        "ui.volunteer_edit": both("GET", "/edit"),
+        "ui.volunteer_update": both("POST", "/edit", form={"name": ""}),
+        "ui.volunteer_deactivate": both("POST", "/deactivate", form={"reason": "演练"}),
+        "ui.volunteer_reactivate": both("POST", "/reactivate"),
+        "ui.import_form": [Probe("GET", "/volunteers/import")],
+        "ui.import_upload": [Probe("POST", "/volunteers/import")],
+        "ui.import_run": [Probe("GET", "/volunteers/import/AAAAAAAAAAAAAAAAAAAAAA")],
+        "ui.import_apply": [Probe("POST", "/volunteers/import/AAAAAAAAAAAAAAAAAAAAAA/apply")],
     }
 
 

@@ -1,0 +1,313 @@
+"""The registry's volunteers, one at a time: search, edit, deactivate and reactivate (the volunteer pages).
+
+No Flask here: the pages (and any API that wants them) pass who acts (`Actor`) and what they may see. An edit
+is checked by the CSV importer's own field rules (`csv_fields.validate_row`: the same phone normalisation, street
+names, skills, list separators, lengths and text cleaning), so a value the import refuses is refused here too,
+with the same reason; every change is one audit event in the caller's transaction.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, exists, false, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from mobilize.domain.phones import mask_phone
+from mobilize.domain.stars import check_thresholds
+from mobilize.models import (
+    Community,
+    ServiceRecord,
+    Skill,
+    Street,
+    Team,
+    Volunteer,
+    volunteer_skills,
+    volunteer_teams,
+)
+from mobilize.models.roster import ServiceStatus
+from mobilize.registry.csv_contract import RowError
+from mobilize.registry.csv_fields import RowRules, validate_row
+from mobilize.wartime.audit import Actor, record
+
+PER_PAGE = 50
+# "3星", "3 stars", "★★★": a star rating written in the search box
+_STARS_IN_QUERY = re.compile(r"^\s*(?:(\d)\s*(?:星|★|stars?)|(★+)|(?:星级|stars?)\s*[:：]?\s*(\d))\s*$",
+                             re.IGNORECASE)
+_PHONE_DIGITS = re.compile(r"^\+?[\d\s-]{3,20}$")
+
+
+class VolunteerError(ValueError):
+    """An edit or a state change refused; `errors` name the fields (column, reason) as the importer does."""
+
+    def __init__(self, message: str, errors: list[RowError] | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+        self.status = status
+
+    @property
+    def by_field(self) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        for error in self.errors:
+            fields.setdefault(error.column, error.reason)
+        return fields
+
+
+# --- search ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the search page asks for. `street_id` is forced to the officer's street by the caller."""
+
+    q: str = ""
+    street_id: int | None = None
+    skill: str | None = None  # code
+    team: str | None = None  # name, exact
+    stars: int | None = None  # exactly this many stars
+    state: str = "active"  # active, deactivated, opted_out, all
+    may_search_phone: bool = True  # viewers never see phones, so they cannot find anyone by one
+
+
+@dataclass(frozen=True)
+class Found:
+    volunteer: Volunteer
+    hours: float  # certified
+    stars: int
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    items: list[Found]
+    total: int
+    page: int
+    pages: int
+    stars_asked: int | None  # from the form or read from the query ("3星")
+
+
+def stars_in_query(q: str) -> int | None:
+    match = _STARS_IN_QUERY.match(q or "")
+    if not match:
+        return None
+    digit, filled, labelled = match.groups()
+    return int(digit or labelled) if (digit or labelled) else len(filled)
+
+
+def certified_hours_by_volunteer():
+    """Certified hours per volunteer, as a subquery (volunteer_id, hours)."""
+    return (select(ServiceRecord.volunteer_id.label("volunteer_id"),
+                   func.sum(ServiceRecord.certified_hours).label("hours"))
+            .where(ServiceRecord.status == ServiceStatus.certified)
+            .group_by(ServiceRecord.volunteer_id).subquery("certified"))
+
+
+def search_statement(search: Search, thresholds: tuple[float, ...]) -> tuple[Select, int | None]:
+    """The volunteers matching `search`, with their certified hours, by name; and the star rating asked for."""
+    hours_table = certified_hours_by_volunteer()
+    hours = func.coalesce(hours_table.c.hours, 0.0)
+    statement = (select(Volunteer, hours.label("hours"))
+                 .outerjoin(hours_table, hours_table.c.volunteer_id == Volunteer.id)
+                 .options(selectinload(Volunteer.street), selectinload(Volunteer.community),
+                          selectinload(Volunteer.teams), selectinload(Volunteer.skills)))
+    if search.street_id is not None:
+        statement = statement.where(Volunteer.street_id == search.street_id)
+    statement = _by_state(statement, search.state)
+    if search.skill:
+        statement = statement.where(exists().where(volunteer_skills.c.volunteer_id == Volunteer.id,
+                                                   volunteer_skills.c.skill_id == Skill.id,
+                                                   Skill.code == search.skill))
+    if search.team:
+        statement = statement.where(exists().where(volunteer_teams.c.volunteer_id == Volunteer.id,
+                                                   volunteer_teams.c.team_id == Team.id, Team.name == search.team))
+    stars = search.stars
+    q = (search.q or "").strip()
+    if stars is None and q and stars_in_query(q) is not None:
+        stars, q = stars_in_query(q), ""
+    if stars is not None:
+        statement = statement.where(_stars_condition(hours, stars, thresholds))
+    if q:
+        statement = statement.where(_text_condition(q, search.may_search_phone))
+    return statement.order_by(Volunteer.name, Volunteer.id), stars
+
+
+def _by_state(statement: Select, state: str) -> Select:
+    if state == "active":
+        return statement.where(Volunteer.deactivated_at.is_(None))
+    if state == "deactivated":
+        return statement.where(Volunteer.deactivated_at.is_not(None))
+    if state == "opted_out":
+        return statement.where(Volunteer.opted_out_at.is_not(None))
+    return statement
+
+
+def _stars_condition(hours, stars: int, thresholds: tuple[float, ...]):
+    """Exactly `stars` stars. Stars count thresholds reached at two decimals (`mobilize.domain.stars`): a sum of
+    99.995 hours shows as 100.00 and is one star, hence the half-hundredth."""
+    levels = check_thresholds(thresholds)
+    if stars < 0 or stars > len(levels):
+        return false()
+    conditions = []
+    if stars > 0:
+        conditions.append(hours >= levels[stars - 1] - 0.005)
+    if stars < len(levels):
+        conditions.append(hours < levels[stars] - 0.005)
+    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+
+
+def _text_condition(q: str, may_search_phone: bool):
+    """Name, street, community, team or skill containing the text; the phone too, for those who see phones."""
+    like = {"autoescape": True}
+    street = exists().where(Street.id == Volunteer.street_id, or_(
+        Street.name.contains(q, **like), Street.short_name.contains(q, **like), Street.name_en.icontains(q, **like)))
+    community = exists().where(Community.id == Volunteer.community_id, Community.name.contains(q, **like))
+    team = exists().where(volunteer_teams.c.volunteer_id == Volunteer.id, volunteer_teams.c.team_id == Team.id,
+                          Team.name.contains(q, **like))
+    skill = exists().where(volunteer_skills.c.volunteer_id == Volunteer.id, volunteer_skills.c.skill_id == Skill.id,
+                           or_(Skill.code == q.lower(), Skill.name_zh.contains(q, **like),
+                               Skill.name_en.icontains(q, **like)))
+    conditions = [Volunteer.name.contains(q, **like), street, community, team, skill]
+    if may_search_phone and looks_like_phone(q):
+        digits = re.sub(r"\D", "", q)
+        conditions.append(Volunteer.phone.contains(digits, **like))
+    return or_(*conditions)
+
+
+def looks_like_phone(q: str) -> bool:
+    return bool(_PHONE_DIGITS.match(q or ""))
+
+
+def search_volunteers(session: Session, search: Search, thresholds: tuple[float, ...], page: int = 1,
+                      per_page: int = PER_PAGE) -> SearchPage:
+    statement, stars = search_statement(search, thresholds)
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = session.execute(statement.limit(per_page).offset((page - 1) * per_page)).all()
+    levels = check_thresholds(thresholds)
+    items = [Found(volunteer, round(float(hours), 2), sum(1 for t in levels if round(float(hours), 2) >= t))
+             for volunteer, hours in rows]
+    return SearchPage(items, total, page, pages, stars)
+
+
+# --- edit ------------------------------------------------------------------------------------------------------
+
+EDITABLE = ("name", "phone", "street", "community", "lat", "lon", "skills", "teams", "language")
+
+
+def form_values(volunteer: Volunteer) -> dict[str, str]:
+    """A volunteer as the edit form (and the CSV file) writes them."""
+    return {
+        "name": volunteer.name, "phone": volunteer.phone, "street": volunteer.street.name,
+        "community": volunteer.community.name if volunteer.community else "",
+        "lat": "" if volunteer.lat is None else repr(volunteer.lat),
+        "lon": "" if volunteer.lon is None else repr(volunteer.lon),
+        # sorted: a list just assigned is in the query's order, a loaded one in the relationship's
+        "skills": ";".join(sorted(skill.code for skill in volunteer.skills)),
+        "teams": ";".join(sorted(team.name for team in volunteer.teams)), "language": volunteer.language,
+    }
+
+
+def edit_volunteer(session: Session, volunteer_id: int, values: Mapping[str, str], *, actor: Actor,
+                   now: datetime, street_id_allowed: int | None = None, default_region: str = "CN") -> list[str]:
+    """Change a volunteer's registry fields; returns the names of the fields changed (audited as one event).
+
+    `values` as the CSV file writes them (skills and teams `;`-separated). `street_id_allowed`: an officer's
+    street, which the volunteer may not be moved out of. Raises VolunteerError naming every bad field; nothing
+    is changed then."""
+    volunteer = load(session, volunteer_id)
+    rules = RowRules.from_skills(session.execute(select(Skill.code, Skill.name_zh)).all(), default_region)
+    record_values = {name: str(values.get(name, "") or "") for name in EDITABLE}
+    row, errors = validate_row(0, record_values, rules)
+    if row is None:
+        raise VolunteerError("; ".join(f"{e.column}: {e.reason}" for e in errors), errors)
+    if row.lat is None:  # the form has no address column: a volunteer needs a place to be invited by distance
+        raise VolunteerError("lat: required", [RowError(0, "lat", "required: the volunteer's home latitude"),
+                                               RowError(0, "lon", "required: the volunteer's home longitude")])
+    street = session.scalar(select(Street).where(Street.name == row.street))
+    if street is None:
+        raise VolunteerError(f"street {row.street!r} is not in the database",
+                             [RowError(0, "street", f"street {row.street!r} is not in the database")])
+    if street_id_allowed is not None and street.id != street_id_allowed:
+        raise VolunteerError("officers keep volunteers in their own street",
+                             [RowError(0, "street", "officers keep volunteers in their own street")], status=403)
+    taken = session.scalar(select(Volunteer.id).where(Volunteer.phone == row.phone, Volunteer.id != volunteer.id))
+    if taken is not None:
+        raise VolunteerError(f"phone {mask_phone(row.phone)} belongs to another volunteer",
+                             [RowError(0, "phone", f"{row.phone} belongs to another volunteer (#{taken})")],
+                             status=409)
+    before = form_values(volunteer)
+    volunteer.name, volunteer.phone, volunteer.street_id = row.name, row.phone, street.id
+    volunteer.street = street
+    volunteer.community = _community(session, street.id, row.community) if row.community else None
+    if (row.lat, row.lon) != (volunteer.lat, volunteer.lon):
+        volunteer.lat, volunteer.lon, volunteer.location_approximate = row.lat, row.lon, False
+    volunteer.language = row.language or "zh"
+    volunteer.skills = list(session.scalars(select(Skill).where(Skill.code.in_(row.skills or ()))))
+    volunteer.teams = [_team(session, name) for name in row.teams or ()]
+    after = form_values(volunteer)
+    changed = [name for name in EDITABLE if before[name] != after[name]]
+    if changed:
+        volunteer.updated_at = now
+        details = {name: {"from": _audited(name, before[name]), "to": _audited(name, after[name])}
+                   for name in changed}
+        record(session, actor, "volunteer.updated", "volunteer", volunteer.id, now, changes=details)
+    session.flush()
+    return changed
+
+
+def _audited(name: str, value: str) -> str:
+    return mask_phone(value) if name == "phone" and value else value  # no phone in clear in the audit trail
+
+
+def _community(session: Session, street_id: int, name: str) -> Community:
+    """A community by name in the street; created when new, as the import does."""
+    community = session.scalar(select(Community).where(Community.street_id == street_id, Community.name == name))
+    if community is None:
+        community = Community(street_id=street_id, name=name)
+        session.add(community)
+        session.flush()
+    return community
+
+
+def _team(session: Session, name: str) -> Team:
+    team = session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name, street_id=None, specialised=False)
+        session.add(team)
+        session.flush()
+    return team
+
+
+# --- deactivate ------------------------------------------------------------------------------------------------
+
+
+def load(session: Session, volunteer_id: int) -> Volunteer:
+    volunteer = session.get(Volunteer, volunteer_id)
+    if volunteer is None:
+        raise VolunteerError(f"no volunteer {volunteer_id}", status=404)
+    return volunteer
+
+
+def deactivate(session: Session, volunteer_id: int, *, actor: Actor, now: datetime, reason: str = "") -> Volunteer:
+    """Take the volunteer out of the active pool (no order, notice or backfill invites them); their history
+    stays. Twice is refused (409): the first deactivation's time and reason are kept."""
+    volunteer = load(session, volunteer_id)
+    if volunteer.deactivated_at is not None:
+        raise VolunteerError("the volunteer is already deactivated", status=409)
+    reason = " ".join((reason or "").split())[:200]
+    volunteer.deactivated_at = now
+    record(session, actor, "volunteer.deactivated", "volunteer", volunteer.id, now, reason=reason)
+    session.flush()
+    return volunteer
+
+
+def reactivate(session: Session, volunteer_id: int, *, actor: Actor, now: datetime) -> Volunteer:
+    volunteer = load(session, volunteer_id)
+    if volunteer.deactivated_at is None:
+        raise VolunteerError("the volunteer is active", status=409)
+    volunteer.deactivated_at = None
+    record(session, actor, "volunteer.reactivated", "volunteer", volunteer.id, now)
+    session.flush()
+    return volunteer
