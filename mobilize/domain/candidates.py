@@ -23,15 +23,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from mobilize.domain.geo import PointTrig, chord_to_metres, haversine_pairs, metres_to_chord
-
-if TYPE_CHECKING:
-    from mobilize.domain.matching import Candidate, MatchWeights, Slot
+from mobilize.domain.matching_inputs import Candidate, MatchWeights, Slot
 
 # Between chord-derived and haversine distances the float error is below 1e-6 m even across the globe; these
 # margins are far wider, and only ever make a search return a few more neighbours than strictly needed.
