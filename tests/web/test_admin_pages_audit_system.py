@@ -213,3 +213,15 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute(runtime):
     assert abs((stored[2] - moments[2]).total_seconds()) < 0.01
     with runtime.transaction() as session:
         assert session.scalar(select(func.count()).select_from(ApiToken)) == 1
+
+
+def test_the_system_page_shows_rq_times_in_local_time(clients, web_runtime):
+    job_id = _failed_job(web_runtime.redis)
+    ended = FailedJobRegistry(jobs.DEFAULT, connection=web_runtime.redis).get_job_ids()
+    assert job_id in ended
+    from rq.job import Job
+
+    moment = Job.fetch(job_id, connection=web_runtime.redis).ended_at
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")
+    assert f">{local}</time>" in clients["admin"].get("/admin/system").get_data(as_text=True)

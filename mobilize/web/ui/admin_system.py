@@ -11,6 +11,7 @@ Admins only. Each retry is audited (who retried which job or message).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import structlog
 from flask import abort, flash, redirect, render_template, url_for
@@ -56,12 +57,22 @@ def system_status() -> dict:
         sizes, scheduled, failed = (jobs.queue_sizes(redis), jobs.scheduled_job_counts(redis),
                                     jobs.failed_job_counts(redis))
         status["queues"] = [QueueRow(name, sizes[name], scheduled[name], failed[name]) for name in jobs.QUEUE_NAMES]
-        status["workers"] = jobs.live_workers(redis)
+        status["workers"] = [{**worker, "last_heartbeat": _moment(worker["last_heartbeat"])}
+                             for worker in jobs.live_workers(redis)]
         status["scheduler"] = jobs.scheduler_heartbeat(redis)
-        status["failed"] = jobs.failed_jobs(redis, FAILED_SHOWN)
+        status["failed"] = [{**job, "ended_at": _moment(job["ended_at"])}
+                            for job in jobs.failed_jobs(redis, FAILED_SHOWN)]
     except (RedisError, OSError) as error:
         status["redis_error"] = f"{type(error).__name__}: {error}"[:200]
     return status
+
+
+def _moment(iso: str | None) -> datetime | None:
+    """RQ's times (ISO text, UTC, naive in some versions) as aware datetimes, which the pages show local."""
+    if not iso:
+        return None
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _dead_letters() -> list[InboundMessage]:
