@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mobilize.domain.district import find_street
+from mobilize.domain.text_safety import clean_line
 from mobilize.models import ApiToken, Street, User, UserRole
 from mobilize.models._types import utcnow
 from mobilize.wartime.audit import Actor, record
@@ -219,7 +220,7 @@ def _keep_an_admin(session: Session, user: User, change: str) -> None:
 def issue_token(session: Session, user: User, name: str | None = None, actor: Actor | None = None) -> str:
     """A new API token for the user; only its hash is stored, so this is the one time it can be read. With
     `actor` the issue is audited (the token's id and prefix, never the token)."""
-    name = " ".join((name or "").split())[:TOKEN_NAME_LENGTH] or None
+    name = clean_line(name or "")[:TOKEN_NAME_LENGTH] or None  # hidden characters only: no name
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:12], name=name)
     session.add(row)

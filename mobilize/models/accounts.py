@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilize.db import Base
+from mobilize.models._text import cleaned_text
 from mobilize.models._types import UTCDateTime, utcnow
 from mobilize.models.registry import Street
 
@@ -52,3 +53,5 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+    _text = cleaned_text(lines=("name",))
