@@ -21,7 +21,7 @@ import structlog
 from redis import Redis, WatchError
 from redis.client import Pipeline
 from rq import Queue, Retry, Worker
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
@@ -177,3 +177,46 @@ def failed_job_counts(connection: Redis) -> dict[str, int]:
 def scheduled_job_counts(connection: Redis) -> dict[str, int]:
     """Delayed jobs waiting for the scheduler per queue."""
     return {name: ScheduledJobRegistry(name, connection=connection).count for name in QUEUE_NAMES}
+
+
+class NotFailed(LookupError):
+    """A retry of a job that is not in the failed registry (retried already, expired, or never failed)."""
+
+
+def failed_jobs(connection: Redis, limit: int = 50) -> list[dict]:
+    """The most recent failed jobs of every queue (at most `limit` per queue), newest first: id, queue, job
+    name, arguments, when it ended and the last line of its error (the admin's system page)."""
+    found = []
+    for name in QUEUE_NAMES:
+        registry = FailedJobRegistry(name, connection=connection)
+        ids = registry.get_job_ids(0, limit - 1, desc=True)
+        for job_id, job in zip(ids, Job.fetch_many(ids, connection=connection)):
+            found.append(_failed_job_view(name, job_id, job))
+    return sorted(found, key=lambda job: job["ended_at"] or "", reverse=True)
+
+
+_NAMES_BY_PATH = {path: name for name, path in JOBS.items()}
+
+
+def _failed_job_view(queue_name: str, job_id: str, job: Job | None) -> dict:
+    if job is None:  # its hash expired before the registry entry: still listed, nothing to tell
+        return {"id": job_id, "queue": queue_name, "name": None, "args": "", "ended_at": None, "error": None}
+    try:
+        args = ", ".join(repr(arg) for arg in job.args)[:120]
+        name = _NAMES_BY_PATH.get(job.func_name, job.func_name)
+    except Exception:  # a job whose payload cannot be read (a renamed function, a bad pickle) is still listed
+        args, name = "?", None
+    result = job.latest_result()
+    error = (result.exc_string or "").strip().splitlines()[-1:] if result is not None else []
+    return {"id": job_id, "queue": queue_name, "name": name, "args": args,
+            "ended_at": job.ended_at.isoformat() if job.ended_at else None, "error": error[0][:300] if error else None}
+
+
+def requeue_failed(connection: Redis, queue_name: str, job_id: str) -> Job:
+    """Put a failed job back on its queue (RQ's own FailedJobRegistry.requeue); NotFailed when it is not there."""
+    if queue_name not in QUEUE_NAMES:
+        raise NotFailed(f"unknown queue {queue_name!r}")
+    try:
+        return FailedJobRegistry(queue_name, connection=connection).requeue(job_id)
+    except (NoSuchJobError, InvalidJobOperation):
+        raise NotFailed(f"job {job_id!r} is not in the failed jobs of queue {queue_name!r}") from None

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, String, Text, select
 from mobilize.db import Base
 from mobilize.domain.text_safety import BlankText
 from mobilize.models import (
+    ApiToken,
     Assignment,
     Community,
     Notice,
@@ -67,7 +68,8 @@ REQUIRED_LINES = [(Street, "name"), (Street, "short_name"), (Community, "name"),
 OPTIONAL_LINES = [(Street, "name_en"), (Skill, "name_en"), (Role, "name_en"), (Site, "address"),
                   (Site, "contact_name"), (Assignment, "end_reason"), (Shift, "cancel_reason"),
                   (ShiftSignup, "end_reason"), (ServiceRecord, "role"), (ServiceRecord, "certified_by"),
-                  (ServiceRecord, "adjustment_reason"), (OpenCallDialogue, "name")]
+                  (ServiceRecord, "adjustment_reason"), (OpenCallDialogue, "name"),
+                  (ApiToken, "name")]
 MULTILINE = [(Volunteer, "notes"), (Assignment, "notes"), (Post, "notes"), (Notice, "note")]
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilize.db import Base
+from mobilize.models._text import cleaned_text
 from mobilize.models._types import UTCDateTime, utcnow
 from mobilize.models.registry import Street
 
@@ -46,8 +47,11 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
     prefix: Mapped[str] = mapped_column(String(12))  # first characters, to tell tokens apart in listings
+    name: Mapped[str | None] = mapped_column(String(60))  # what it is for, as the admin who issued it wrote
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # to the minute (LAST_USED_PRECISION)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+    _text = cleaned_text(lines=("name",))

@@ -34,6 +34,7 @@ class OutboundMessage(Base):
         Index("ix_outbound_messages_pending", "status", "priority", "id"),
         Index("ix_outbound_messages_volunteer", "volunteer_id", "created_at"),
         Index("ix_outbound_messages_to", "to_phone", "created_at"),
+        Index("ix_outbound_messages_sent_at", "sent_at"),  # the send rate of /admin/system
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -130,7 +130,8 @@ def metrics():
 
 
 def _collect() -> CollectorRegistry:
-    from mobilize.models import InboundMessage, OutboundMessage, OutboundStatus, Volunteer
+    from mobilize.models import OutboundMessage, Volunteer
+    from mobilize.sms import backlog
 
     registry = CollectorRegistry()
     session = db()
@@ -139,17 +140,13 @@ def _collect() -> CollectorRegistry:
     Gauge("mobilize_volunteers", "Registered volunteers.", registry=registry).set(
         session.scalar(select(func.count()).select_from(Volunteer)))
 
-    unprocessed = select(func.min(InboundMessage.received_at)).where(InboundMessage.processed_at.is_(None))
-    if hasattr(InboundMessage, "dead_at"):  # dead letters are not waiting to be processed
-        unprocessed = unprocessed.where(InboundMessage.dead_at.is_(None))
+    # the same figures as /admin/system's (mobilize.sms.backlog)
     Gauge("mobilize_inbound_oldest_unprocessed_age_seconds",
           "Age of the oldest inbound message not yet processed (0 when none).", registry=registry).set(
-        _age_s(session.scalar(unprocessed), now))
-    pending = (OutboundStatus.pending, OutboundStatus.sending)
+        backlog.inbox_backlog(session, now).oldest_unprocessed_age_s)
     Gauge("mobilize_outbound_oldest_pending_age_seconds",
           "Age of the oldest outbound message not yet handed to the gateway (pending or sending; 0 when none).",
-          registry=registry).set(_age_s(session.scalar(select(func.min(OutboundMessage.created_at))
-                                                       .where(OutboundMessage.status.in_(pending))), now))
+          registry=registry).set(backlog.outbox_backlog(session, now).oldest_age_s)
     sent = Gauge("mobilize_sms_sent", "Outbound messages handed to the gateway, per template.", ["template"],
                  registry=registry)
     for kind, count in session.execute(select(OutboundMessage.kind, func.count())
@@ -183,10 +180,3 @@ def _collect() -> CollectorRegistry:
         redis_up.set(0)
     return registry
 
-
-def _age_s(moment: datetime | None, now: datetime) -> float:
-    if moment is None:
-        return 0.0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, (now - moment).total_seconds())

@@ -159,6 +159,15 @@ RULES.update({
     "ui.import_run": Rule("page", COMMANDERS),
     "ui.import_apply": Rule("page", COMMANDERS),
 })
+ADMINS = frozenset({"admin"})
+RULES.update({
+    # The admin pages (issue 16): accounts, tokens, the audit trail and the background side are the admins'.
+    f"ui.{name}": Rule("page", ADMINS) for name in (
+        "admin_home", "admin_users", "admin_user_create", "admin_user", "admin_user_role", "admin_user_lock",
+        "admin_user_unlock", "admin_user_password", "admin_tokens", "admin_token_create", "admin_token_revoke",
+        "admin_audit", "admin_audit_csv", "admin_system", "admin_system_status", "admin_retry_failed_job",
+        "admin_retry_dead_letter")
+})
 
 
 @dataclass(frozen=True)
@@ -388,6 +397,7 @@ def _own_probes(s: Sample) -> dict[str, list[Probe]]:
         "api.list_dead_inbound": [Probe("GET", "/api/v1/inbound/dead")],
         "api.retry_dead_inbound": [Probe("POST", "/api/v1/inbound/999999/retry")],  # 404 for commanders
         **_volunteer_page_probes(s),
+        **_admin_probes(),
     }
 
 
@@ -412,6 +422,32 @@ def _volunteer_page_probes(s: Sample) -> dict[str, list[Probe]]:
         "ui.import_upload": [Probe("POST", "/volunteers/import")],
         "ui.import_run": [Probe("GET", "/volunteers/import/AAAAAAAAAAAAAAAAAAAAAA")],
         "ui.import_apply": [Probe("POST", "/volunteers/import/AAAAAAAAAAAAAAAAAAAAAA/apply")],
+    }
+
+
+def _admin_probes() -> dict[str, list[Probe]]:
+    """The admin pages. Their changes aim at users, tokens, jobs and messages that do not exist (a 404 for the
+    admin), or create a user of their own: the walk's logins must stay as they are."""
+    return {
+        "ui.admin_home": [Probe("GET", "/admin")],
+        "ui.admin_users": [Probe("GET", "/admin/users")],
+        "ui.admin_user_create": [Probe("POST", "/admin/users", form={
+            "username": "walk-viewer", "password": "walk-viewer-pass", "role": "viewer"})],
+        "ui.admin_user": [Probe("GET", "/admin/users/1")],
+        "ui.admin_user_role": [Probe("POST", "/admin/users/999999/role", form={"role": "viewer"})],
+        "ui.admin_user_lock": [Probe("POST", "/admin/users/999999/lock")],
+        "ui.admin_user_unlock": [Probe("POST", "/admin/users/999999/unlock")],
+        "ui.admin_user_password": [Probe("POST", "/admin/users/999999/password",
+                                         form={"password": "walk-password", "password_again": "walk-password"})],
+        "ui.admin_tokens": [Probe("GET", "/admin/tokens")],
+        "ui.admin_token_create": [Probe("POST", "/admin/tokens", form={"user_id": "999999", "name": "walk"})],
+        "ui.admin_token_revoke": [Probe("POST", "/admin/tokens/999999/revoke")],
+        "ui.admin_audit": [Probe("GET", "/admin/audit"), Probe("GET", "/admin/audit?actor=admin&page=2")],
+        "ui.admin_audit_csv": [Probe("GET", "/admin/audit.csv")],
+        "ui.admin_system": [Probe("GET", "/admin/system")],
+        "ui.admin_system_status": [Probe("GET", "/admin/system/status")],
+        "ui.admin_retry_failed_job": [Probe("POST", "/admin/system/failed/default/no-such-job/retry")],
+        "ui.admin_retry_dead_letter": [Probe("POST", "/admin/system/dead/999999/retry")],
     }
 
 
