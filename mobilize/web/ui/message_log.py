@@ -22,6 +22,7 @@ from mobilize.web.ui.blueprint import blueprint
 from mobilize.web.ui.message_log_queries import (
     INBOUND_STATES,
     OUTBOUND_STATES,
+    PAGE_SIZE,
     BadFilter,
     LogFilters,
     log_page,
@@ -87,19 +88,19 @@ def _choices() -> dict:
 def message_log_page():
     """Every SMS in and out, filtered, a page at a time (live: new messages appear on the first page)."""
     filters = _filters_or_400()
-    return render_template("message_log.html", log=log_page(db(), filters), filters=filters, channel=COMMAND,
+    return render_template("message_log.html", log=log_page(db(), filters, PAGE_SIZE), filters=filters, channel=COMMAND,
                            **_choices())
 
 
 @blueprint.get("/command/messages")
 @roles_required(*COMMAND_CENTER_ROLES)
 def command_messages():
-    """The message log alone (pages reload it on `message` events), under the URL's filters; `size=short`: the
-    command center's few latest."""
+    """The message log alone (pages reload it on `message` events): the command center's few latest, or with
+    `view=log` the log page's page under the URL's filters."""
     filters = _filters_or_400()
-    size = COMMAND_CENTER_LOG_SIZE if request.args.get("size") == "short" else None
-    log = log_page(db(), filters, size) if size else log_page(db(), filters)
-    return render_template("_message_log.html", log=log, filters=filters, short=bool(size))
+    short = request.args.get("view") != "log"
+    log = log_page(db(), filters, COMMAND_CENTER_LOG_SIZE if short else PAGE_SIZE)
+    return render_template("_message_log.html", log=log, filters=filters, short=short)
 
 
 def latest(session):
