@@ -28,7 +28,7 @@ def test_the_form_carries_usual_capacities_types_and_streets(clients, registry, 
                  for role in session.scalars(select(SiteRole).where(SiteRole.site_id == site_id))}
     assert usual
     for (site_id, role), capacity in usual.items():
-        assert re.search(rf'name="cap-{site_id}-{role}"\s+placeholder="{capacity}" data-usual="{capacity}"', page)
+        assert re.search(rf'name="cap-{site_id}-{role}"\s+placeholder="{capacity}" value="" data-usual="{capacity}"', page)
     assert f'<tr data-kind="testing_site" data-site="{registry.site_a}">' in page
     assert 'data-street="badaguan"' in page and 'data-fill="shown"' in page and 'data-fill="street"' in page
     assert 'data-filter="kind"' in page and "检测点" in page  # the site type by its name
