@@ -242,14 +242,14 @@ def test_migration_0008_goes_down_and_up_keeping_the_inbox(database_url):
 
 
 def test_the_message_log_says_a_dead_letter_is_set_aside_with_its_error(rt, redis_client, registry):
-    from mobilize.web.ui.queries import message_log
+    from mobilize.web.ui.message_log_queries import LogFilters, log_page
 
     poison = store(rt, "", "Y27", "SM" + "z" * 32)
     for _ in range(inbox.MAX_ATTEMPTS):
         sweep_and_run(redis_client)
     with rt.transaction() as session:
-        logged = [r for r in message_log(session) if r.direction == "in" and r.phone == ""]
+        logged = [r for r in log_page(session, LogFilters(direction="in")).rows if r.phone == ""]
     assert logged, "the poison message is in the log"
     logged = logged[0]
     assert row(rt, poison).dead_at is not None
-    assert logged.state == "dead" and logged.detail and "Error" in logged.detail
+    assert logged.state == "dead" and logged.dead_error and "Error" in logged.dead_error

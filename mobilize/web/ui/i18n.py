@@ -113,3 +113,100 @@ def recipient_status_label(status: str | None) -> str:
         return ""
     return str(RECIPIENT_STATUS_LABELS.get(status) or ASSIGNMENT_STATUS_LABELS.get(status)
                or status.replace("_", " "))
+
+
+# --- issue 17: words, not codes (every template, status, language, role and outcome by its name) ---------------
+
+LANGUAGE_LABELS = {"zh": _l("Chinese"), "en": _l("English")}
+# The SMS templates not named above, so that the message log never shows a template's code.
+TEMPLATE_LABELS.update({
+    "help": _l("Help: how to reply"), "hours_reply": _l("Hours served"),
+    "not_understood": _l("Not understood: how to reply"), "notice": _l("Notice"),
+    "which_order": _l("Which order? (several open)"), "unknown_sender": _l("Unknown number: how to register"),
+    "opt_in_confirm": _l("Subscribed again"), "opt_out_confirm": _l("Unsubscribed"),
+    "open_call_ask_name": _l("Open call: asks the name"), "open_call_ask_street": _l("Open call: asks the street"),
+    "open_call_bad_name": _l("Open call: name not understood"),
+    "open_call_confirm": _l("Open call: confirm the details"), "open_call_ended": _l("Open call: sign-up ended"),
+    "open_call_expired": _l("Open call: sign-up timed out"), "open_call_hint": _l("Open call: how to join"),
+    "open_call_joined": _l("Open call: joined"), "open_call_over": _l("Open call: over"),
+    "open_call_refused": _l("Open call: not accepted"), "open_call_which": _l("Open call: which order?"),
+    "shift_already": _l("Shift: already booked"), "shift_backfill": _l("Shift: a place to fill"),
+    "shift_booked": _l("Shift booked"), "shift_cancelled": _l("Shift cancelled"),
+    "shift_checkin_ack": _l("Shift check-in noted"), "shift_checkout_ack": _l("Shift check-out noted"),
+    "shift_conflict": _l("Shift: overlaps another"), "shift_left": _l("Left the shift"),
+    "shift_list": _l("Open shifts nearby"), "shift_mine": _l("My shifts"), "shift_mine_none": _l("My shifts: none"),
+    "shift_none": _l("No open shifts nearby"), "shift_promoted": _l("Shift: off the waiting list"),
+    "shift_reminder_day": _l("Shift reminder, the day before"),
+    "shift_reminder_hour": _l("Shift reminder, an hour before"), "shift_unavailable": _l("Shift: not available"),
+    "shift_waitlisted": _l("Shift: on the waiting list"), "swap_declined": _l("Swap declined"),
+    "swap_done": _l("Swap done"), "swap_request": _l("Swap request"), "swap_which": _l("Swap: which one?"),
+})
+# What an inbound SMS was read as (InboundMessage.intent).
+INTENT_LABELS = {
+    "accept": _l("yes"), "decline": _l("no"), "drop_out": _l("drops out"), "arrived": _l("arrived"),
+    "done": _l("signs out"), "help": _l("asks for help"), "opt_out": _l("unsubscribes"),
+    "opt_in": _l("subscribes again"), "hours": _l("asks for hours served"), "shifts": _l("asks for shifts"),
+    "shift_take": _l("takes a shift"), "shift_leave": _l("leaves a shift"), "swap_accept": _l("accepts a swap"),
+    "swap_decline": _l("declines a swap"), "unknown": _l("not understood"),
+}
+# What the service did with an inbound SMS (InboundMessage.outcome); others are shown with their words spaced.
+OUTCOME_LABELS = {
+    "accepted": _l("yes noted"), "declined": _l("no noted"), "confirmed": _l("confirmed"),
+    "arrived": _l("arrival noted"), "completed": _l("sign-out noted"), "dropped_out": _l("drop-out noted"),
+    "opted_out": _l("unsubscribed"), "opted_in": _l("subscribed again"), "help_sent": _l("help sent"),
+    "hours_sent": _l("hours sent"), "standby_ready": _l("ready on standby"), "order_full": _l("told: all filled"),
+    "order_called_off": _l("told: called off"), "not_understood": _l("not understood: help sent"),
+    "nothing_to_answer": _l("nothing open to answer"), "no_open_invitation": _l("no open invitation"),
+    "asked_which_order": _l("asked which order"), "already_accepted": _l("had already said yes"),
+    "already_confirmed": _l("had already confirmed"), "already_arrived": _l("had already arrived"),
+    "already_completed": _l("had already signed out"), "already_opted_in": _l("was subscribed already"),
+    "confirm_too_late": _l("confirmation too late"), "drop_out_too_late": _l("drop-out too late"),
+    "done_too_late": _l("sign-out too late"), "declined_after_recruiting": _l("no, after recruiting stopped"),
+    "ignored_opted_out": _l("ignored: unsubscribed"), "too_long": _l("ignored: too long"),
+    "abuse": _l("ignored: too many messages"), "unknown_sender_hint": _l("unknown number: told how to register"),
+    "unknown_sender_quiet": _l("unknown number: not answered again"),
+    "shift_checked_in": _l("shift check-in noted"), "shift_checked_out": _l("shift check-out noted"),
+    "shifts_listed": _l("open shifts sent"), "shifts_none": _l("no open shifts"),
+    "shifts_mine_listed": _l("their shifts sent"), "shifts_mine_none": _l("no shifts of theirs"),
+    "shift_left": _l("left the shift"), "shift_booked": _l("shift booked"),
+    "shift_waitlisted": _l("on the shift's waiting list"), "shift_unavailable": _l("shift not available"),
+    "open_call_started": _l("open call: sign-up started"), "open_call_joined": _l("open call: joined"),
+}
+# Twilio's error codes as its documentation names them (the carrier's reason for a failed or undelivered SMS).
+CARRIER_ERROR_LABELS = {
+    30001: _l("queue overflow"), 30002: _l("account suspended"), 30003: _l("unreachable handset"),
+    30004: _l("message blocked"), 30005: _l("unknown handset (number does not exist)"),
+    30006: _l("landline or unreachable carrier"), 30007: _l("filtered by the carrier"),
+    30008: _l("unknown error"), 30009: _l("missing segment"), 30010: _l("price exceeds the maximum"),
+    21211: _l("invalid 'To' number"), 21408: _l("region not enabled for SMS"), 21610: _l("recipient unsubscribed"),
+    21612: _l("cannot route to this number"), 21614: _l("not a mobile number"),
+    20429: _l("too many requests"),
+}
+DIRECTION_LABELS = {"in": _l("received"), "out": _l("sent")}
+
+
+def language_label(code: str | None) -> str:
+    return str(LANGUAGE_LABELS.get(code or "", code or ""))
+
+
+def intent_label(code: str | None) -> str:
+    if not code:
+        return ""
+    return str(INTENT_LABELS.get(code) or code.replace("_", " "))
+
+
+def outcome_label(code: str | None) -> str:
+    """An inbound message's outcome in words (`order_full_quiet`: the words of `order_full`, nothing sent)."""
+    if not code:
+        return ""
+    base = code[:-len("_quiet")] if code.endswith("_quiet") else code
+    label = OUTCOME_LABELS.get(base) or INTENT_LABELS.get(base) or TEMPLATE_LABELS.get(base)
+    return str(label) if label is not None else base.replace("_", " ").replace(":", ": ")
+
+
+def carrier_error_label(code: int | None, message: str | None = None) -> str:
+    """The carrier's reason: its name in the page's language, with the code (what support asks for)."""
+    if code is None:
+        return message or ""
+    label = CARRIER_ERROR_LABELS.get(int(code))
+    return f"{label} ({code})" if label is not None else (f"{message} ({code})" if message else str(code))

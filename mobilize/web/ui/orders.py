@@ -32,7 +32,7 @@ from mobilize.wartime.drafts import DemandSpec, OrderSpec
 from mobilize.wartime.errors import Conflict, WartimeError
 from mobilize.web import db, runtime
 from mobilize.web.converters import is_row_id
-from mobilize.web.ui import order_queries, queries
+from mobilize.web.ui import order_form, order_queries, queries
 from mobilize.web.ui.access import (
     COMMAND_CENTER_ROLES,
     COMMAND_ROLES,
@@ -119,6 +119,29 @@ def order_create():
     return save_draft_form(lambda spec: drafts.create_draft(db(), spec, _actor(), utcnow()).id)
 
 
+@blueprint.post("/command/orders/estimate")
+@roles_required(*COMMAND_ROLES)
+def order_estimate():
+    """The form's live estimate (a fragment): the invitations the launch is expected to send and their SMS per
+    language, for the form as it is now. Nothing is saved; a form that could not be saved says why (422)."""
+    form = request.form.copy()
+    if not (form.get("title") or "").strip():
+        form["title"] = _("(title)")  # the SMS names the title: preview it with a stand-in until one is typed
+    spec, problems = _spec_from_form(form)
+    if spec is not None:
+        settings = runtime().settings
+        try:
+            result = order_form.estimate(db(), spec, _actor(), utcnow(), _zone(), settings.sms_price_per_segment,
+                                         settings.sms_segments_per_second)
+        except WartimeError as error:
+            problems = form_problems(error)
+        else:
+            return render_template("_order_estimate.html", estimate=result, currency=settings.sms_currency)
+        finally:
+            db().rollback()  # nothing was written; end the transaction now (SQLite: no lock held for long)
+    return render_template("_order_estimate.html", estimate=None, problems=problems), 422
+
+
 def save_draft_form(save, order=None):
     """The draft form posted (new or edited): `save(spec)` writes it and returns the order's id; the page of the
     order on success, else the form again with a message per field (422)."""
@@ -147,6 +170,7 @@ def _render_form(form, problems: dict, status: int = 200, order=None):
                 "ends_at": now.replace(hour=min(now.hour + 6, 23), minute=59 if now.hour >= 17 else 0)
                 .strftime("%Y-%m-%dT%H:%M")}
     return render_template("order_new.html", sites=sites, streets=streets, form=form, problems=problems,
+                           site_kinds=sorted({site.kind for site in sites}, key=lambda kind: kind.value),
                            defaults=defaults, channel=COMMAND, order=order,
                            chosen_streets=form.getlist("streets") if hasattr(form, "getlist") else [],
                            chosen_languages=form.getlist("languages") if hasattr(form, "getlist") else []), status
@@ -236,7 +260,8 @@ def _render_order(order, problem: str | None = None, status: int = 200):
         progress=board.progress(session, order), chart=order_queries.fill_chart(session, order, utcnow()),
         projection=_projection(session, order),
         outgoing=order_queries.outgoing(session, order), steps=available_steps(order), titles=step_titles(),
-        top_up_choices=top_up_choices, announcement=announcement, channel=COMMAND), status
+        top_up_choices=top_up_choices, announcement=announcement, channel=COMMAND,
+        **(funnel.funnel_context(session, order) if order.launched_at else {})), status
 
 
 @blueprint.get("/command/orders/<int:order_id>/progress")
@@ -412,3 +437,7 @@ def board_backfill(street: str, demand_id: int):
 
     return _board_change(row, request_backfill, _("Backfill requested: standby first, then a new wave."))
 
+
+
+# The order's funnel and the message log are views of their own modules, registered with the orders'.
+from mobilize.web.ui import funnel, message_log  # noqa: E402,F401

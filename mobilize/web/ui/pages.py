@@ -39,19 +39,12 @@ def command():
     session = db()
     summaries = queries.street_summaries(session)
     sites = queries.sites_of(session)
-    from mobilize.web.ui import order_queries
+    from mobilize.web.ui import message_log, order_queries
 
     return render_template("command.html", summaries=summaries, sites=sites,
-                           site_map=_site_map(sites, summaries), messages=queries.message_log(session),
+                           site_map=_site_map(sites, summaries), log=message_log.latest(session),
                            channel=COMMAND, orders=order_queries.orders(session),
                            shifts=order_queries.shifts_today(session, _today()))
-
-
-@blueprint.get("/command/messages")
-@roles_required(*COMMAND_CENTER_ROLES)
-def command_messages():
-    """The message log alone (the command center reloads it on `message` events)."""
-    return render_template("_message_log.html", messages=queries.message_log(db()))
 
 
 @blueprint.get("/board/<street>")

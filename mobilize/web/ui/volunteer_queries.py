@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mobilize.domain.stars import Standing
 from mobilize.models import (
     Assignment,
     Demand,
-    InboundMessage,
-    OutboundMessage,
     Shift,
     ShiftSignup,
     Volunteer,
@@ -21,7 +19,7 @@ from mobilize.models import (
 from mobilize.models.roster import Post
 from mobilize.peacetime import service
 from mobilize.peacetime.config import RosterConfig
-from mobilize.web.ui.queries import LogRow, _inbound_row, _outbound_row
+from mobilize.web.ui.message_log_queries import LogFilters, LogPage, log_page
 
 HISTORY_SIZE = 50
 CURRENT_ASSIGNMENT = ("proposed", "notified", "confirmed", "arrived")
@@ -37,7 +35,7 @@ class Profile:
     past_assignments: list[Assignment]
     current_shifts: list[ShiftSignup]
     past_shifts: list[ShiftSignup]
-    messages: list[LogRow]
+    messages: LogPage
 
 
 def profile(session: Session, volunteer: Volunteer, cfg: RosterConfig, now: datetime) -> Profile:
@@ -62,19 +60,10 @@ def profile(session: Session, volunteer: Volunteer, cfg: RosterConfig, now: date
         messages=messages_with(session, volunteer))
 
 
-def messages_with(session: Session, volunteer: Volunteer, limit: int = HISTORY_SIZE) -> list[LogRow]:
-    """The SMS exchanged with the volunteer, newest first: sent to them, and received from them (by their
-    record, or from their number before it was matched to them)."""
-    outbound = session.scalars(select(OutboundMessage).options(selectinload(OutboundMessage.volunteer))
-                               .where(OutboundMessage.volunteer_id == volunteer.id)
-                               .order_by(OutboundMessage.id.desc()).limit(limit)).all()
-    inbound = session.scalars(select(InboundMessage).where(or_(
-        InboundMessage.volunteer_id == volunteer.id, InboundMessage.from_phone == volunteer.phone))
-        .order_by(InboundMessage.id.desc()).limit(limit)).all()
-    rows = [_outbound_row(message) for message in outbound]
-    rows += [_inbound_row(message, volunteer.name) for message in inbound]
-    rows.sort(key=lambda row: row.at, reverse=True)
-    return rows[:limit]
+def messages_with(session: Session, volunteer: Volunteer, limit: int = HISTORY_SIZE) -> LogPage:
+    """The SMS exchanged with the volunteer, newest first (the message log's rows, under the volunteer's filter):
+    sent to them, and received from them (by their record, or from their number before it was matched)."""
+    return log_page(session, LogFilters(volunteer=volunteer.id), page_size=limit)
 
 
 def volunteer_with_lists(session: Session, volunteer_id: int) -> Volunteer | None:
