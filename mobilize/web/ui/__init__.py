@@ -41,6 +41,7 @@ def register(app: Flask) -> None:
     from mobilize.web.api import api
     from mobilize.web.twilio import blueprint as twilio_blueprint
     from mobilize.web.ui import auth, filters, i18n, order_confirm, orders, pages  # noqa: F401  (views on pages')
+    from mobilize.web.ui import roster, roster_posts  # noqa: F401  (the roster's views, on pages' blueprint)
 
     settings = app.extensions["mobilize"].settings
     _configure_sessions(app, settings.public_base_url)
