@@ -21,7 +21,7 @@ NEW_RECIPIENT = "not_invited"  # everyone a roster action texts is told somethin
 @dataclass(frozen=True)
 class RosterPreview:
     """The SMS an action would write: one dict per message (volunteer_id, phone, name, language, template, text,
-    segments, recipient_status), with the same totals as an order action's preview."""
+    segments, street_id, recipient_status), with the same totals as an order action's preview."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     price_per_segment: float = DEFAULT_PRICE_PER_SEGMENT
@@ -61,5 +61,6 @@ def preview(session: Session, act: Callable[[], Any], *, price_per_segment: floa
         volunteer = people.get(row["volunteer_id"])
         messages.append({**row, "name": volunteer.name if volunteer else None,
                          "language": volunteer.language if volunteer else None,
+                         "street_id": volunteer.street_id if volunteer else None,
                          "recipient_status": NEW_RECIPIENT})
     return RosterPreview(messages, price_per_segment, currency, outcome[0] if outcome else None)

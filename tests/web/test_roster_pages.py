@@ -255,6 +255,11 @@ def test_backfill_shows_what_it_sends_then_sends_exactly_that(clients, roster, r
     assert preview.status_code == 200
     sms = int(re.search(r'data-confirm="sms"><b>(\d+)</b>', html).group(1))
     assert sms >= 1 and "班次" in html  # the invitation's text, in Chinese
+    # neighbouring street B's volunteers are invited too (they live near), counted but not named to A's officer
+    b_name, b_phone = registry.volunteers_b[1][1], registry.volunteers_b[1][2]
+    assert b_name not in html and b_phone not in html and "相邻街道的志愿者" in html
+    commander = clients["commander"].get(f"/roster/{STREET_A}/shifts/{roster.shift_a}/backfill").get_data(as_text=True)
+    assert b_name in commander and b_phone in commander
     assert count(web_runtime, OutboundMessage) == before  # the preview wrote nothing
     assert count(web_runtime, AuditEvent, AuditEvent.action == "shift.backfill_requested") == 0
     stale = post_form(officer, f"/roster/{STREET_A}/shifts/{roster.shift_a}/backfill", {"expected": str(sms + 1)})
