@@ -254,7 +254,7 @@ def test_backfill_shows_what_it_sends_then_sends_exactly_that(clients, roster, r
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200
     sms = int(re.search(r'data-confirm="sms"><b>(\d+)</b>', html).group(1))
-    assert sms >= 1 and "班次" in html  # the invitation's text, in Chinese
+    assert sms >= 1 and "班次" in html and "空缺补员邀请" in html  # the invitation, its text in Chinese
     # neighbouring street B's volunteers are invited too (they live near), counted but not named to A's officer
     b_name, b_phone = registry.volunteers_b[1][1], registry.volunteers_b[1][2]
     assert b_name not in html and b_phone not in html and "相邻街道的志愿者" in html

@@ -35,6 +35,10 @@ from mobilize.web.ui.order_confirm import shape
 CANDIDATES_SHOWN = 8  # nearby free volunteers offered on a shift with a gap
 
 
+def roster_template_labels() -> dict[str, str]:
+    return {"shift_backfill": _("Invitation to an open place")}
+
+
 def signup_status_labels() -> dict[str, str]:
     return {"waitlisted": _("waitlisted"), "booked": _("booked"), "checked_in": _("checked in"),
             "completed": _("completed"), "cancelled": _("cancelled"), "released": _("released for an order"),
@@ -358,6 +362,8 @@ def render_backfill(street: Street, shift: Shift, problem: str | None = None, st
         problem, status = problem or problem_text(error), error.status if status == 200 else status
     else:
         shown = shape(preview)
+        for row in shown.templates:  # the roster's own template, named for the page (i18n names the orders')
+            row.label = roster_template_labels().get(row.template, row.label)
     finally:
         session.rollback()  # the savepoint is gone; this ends the transaction and its locks
         session.expire_all()
