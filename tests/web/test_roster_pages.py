@@ -117,6 +117,21 @@ def test_the_street_week_shows_posts_places_gaps_and_protected_posts(clients, ro
     assert "湛山站文明引导" not in html  # street B's post is not on A's week
 
 
+def test_a_shift_that_started_is_no_gap_to_fix(clients, roster, web_runtime):
+    started_at = utcnow() - timedelta(minutes=30)
+    with web_runtime.transaction() as session:
+        shift = posts.add_extra_shift(session, roster.post_a, starts_at=started_at,
+                                      ends_at=started_at + timedelta(hours=2), actor=SEEDER,
+                                      now=started_at - timedelta(hours=1), cfg=CFG)
+    day = started_at.astimezone(ZONE).date()
+    this_monday = day - timedelta(days=day.weekday())
+    html = clients["officer"].get(week_path(STREET_A, this_monday)).get_data(as_text=True)
+    assert re.search(rf'data-shift="{shift.id}" data-state="past"', html)
+    assert re.search(r'data-total="gaps" class=""><b>0</b>', html)
+    page = clients["officer"].get(f"/roster/{STREET_A}/shifts/{shift.id}").get_data(as_text=True)
+    assert 'data-action="backfill"' not in page and 'name="q"' not in page
+
+
 def test_each_role_sees_only_what_it_may(clients, roster, registry):
     assert clients["officer"].get(week_path(STREET_B, roster.monday)).status_code == 403
     assert clients["officer"].get(f"/roster/{STREET_B}/shifts/{roster.shift_b}").status_code == 403

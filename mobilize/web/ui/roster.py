@@ -167,7 +167,7 @@ def roster():
     if principal.is_officer:
         street = db().get(Street, principal.street_id)
         return redirect(url_for("ui.roster_street", street=street.slug, week=monday.isoformat()))
-    return render_template("roster.html", streets=queries.district_week(db(), monday), nav=week_nav(monday),
+    return render_template("roster.html", streets=queries.district_week(db(), monday, utcnow()), nav=week_nav(monday),
                            day_label=day_label)
 
 
@@ -183,7 +183,7 @@ def roster_street(street: str):
 
 def render_street(street: Street, monday: date, problem: str | None = None, status: int = 200):
     session = db()
-    return render_template("roster_street.html", street=street, week=queries.street_week(session, street.id, monday),
+    return render_template("roster_street.html", street=street, week=queries.street_week(session, street.id, monday, utcnow()),
                            nav=week_nav(monday), swaps=queries.pending_swaps(session, street.id),
                            may_change=may_change(), day_label=day_label, problem=problem,
                            today=today()), status
@@ -197,7 +197,7 @@ def roster_print(street: str):
     monday = chosen_monday()
     if monday is None:
         return bad_request(_("The week must be a date such as 2026-12-07."))
-    week = queries.street_week(db(), row.id, monday, with_names=True)
+    week = queries.street_week(db(), row.id, monday, utcnow(), with_names=True)
     with force_locale("zh"):
         return render_template("roster_print.html", street=row, week=week, nav=week_nav(monday),
                                day_label=lambda day: format_date(day, "EEE M月d日", locale="zh"),

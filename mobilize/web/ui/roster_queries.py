@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -38,12 +38,13 @@ def monday_of(day: date) -> date:
 @dataclass
 class ShiftCell:
     shift: Shift
+    started: bool = False  # started or over: its gap can no longer be filled
     waitlisted: int = 0
     names: list[str] = field(default_factory=list)  # those holding a place (the printed roster)
 
     @property
     def open(self) -> int:
-        return max(0, self.shift.capacity - self.shift.filled) if self.is_live else 0
+        return max(0, self.shift.capacity - self.shift.filled) if self.is_gap else 0
 
     @property
     def is_live(self) -> bool:
@@ -51,7 +52,16 @@ class ShiftCell:
 
     @property
     def is_gap(self) -> bool:
-        return self.is_live and self.shift.filled < self.shift.capacity
+        """An open place still worth filling (a shift that started keeps its count, but is no gap to fix)."""
+        return self.is_live and not self.started and self.shift.filled < self.shift.capacity
+
+    @property
+    def state(self) -> str:
+        if not self.is_live:
+            return "cancelled"
+        if self.started:
+            return "past"
+        return "gap" if self.is_gap else "full"
 
 
 @dataclass
@@ -81,7 +91,7 @@ class Week:
                 "open": sum(c.open for c in live)}
 
 
-def street_week(session: Session, street_id: int, monday: date, with_names: bool = False) -> Week:
+def street_week(session: Session, street_id: int, monday: date, now: datetime, with_names: bool = False) -> Week:
     """The street's posts (active ones, and any with a shift that week), each with its shifts per day."""
     sunday = monday + timedelta(days=6)
     shifts = list(session.scalars(
@@ -98,7 +108,7 @@ def street_week(session: Session, street_id: int, monday: date, with_names: bool
     names = holders(session, [shift.id for shift in shifts]) if with_names else {}
     by_post: dict[int, list[list[ShiftCell]]] = {post.id: [[] for _ in range(7)] for post in posts}
     for shift in shifts:
-        cell = ShiftCell(shift, waiting.get(shift.id, 0), names.get(shift.id, []))
+        cell = ShiftCell(shift, shift.starts_at <= now, waiting.get(shift.id, 0), names.get(shift.id, []))
         by_post[shift.post_id][(shift.local_date - monday).days].append(cell)
     return Week(monday, [PostRow(post, by_post[post.id]) for post in posts])
 
@@ -131,20 +141,18 @@ class StreetWeek:
     shifts: int
     places: int
     filled: int
-    gaps: int
-
-    @property
-    def open(self) -> int:
-        return self.places - self.filled
+    gaps: int  # shifts not started yet with an open place
+    open: int  # their open places
 
 
-def district_week(session: Session, monday: date) -> list[StreetWeek]:
-    """Every street's week in figures (the command center's overview)."""
+def district_week(session: Session, monday: date, now: datetime) -> list[StreetWeek]:
+    """Every street's week in figures (the command center's overview); gaps: of shifts not started yet."""
     sunday = monday + timedelta(days=6)
     figures = {street_id: row for street_id, *row in session.execute(
         select(Site.street_id, func.count(Shift.id), func.coalesce(func.sum(Shift.capacity), 0),
                func.coalesce(func.sum(Shift.filled), 0),
-               func.coalesce(func.sum(case((Shift.filled < Shift.capacity, 1), else_=0)), 0))
+               func.coalesce(func.sum(case(((Shift.filled < Shift.capacity) & (Shift.starts_at > now), 1), else_=0)), 0),
+               func.coalesce(func.sum(case((Shift.starts_at > now, Shift.capacity - Shift.filled), else_=0)), 0))
         .select_from(Shift).join(Post).join(Site)
         .where(Shift.local_date >= monday, Shift.local_date <= sunday, Shift.status != ShiftStatus.cancelled)
         .group_by(Site.street_id))}
@@ -154,10 +162,10 @@ def district_week(session: Session, monday: date) -> list[StreetWeek]:
         .select_from(Post).join(Site).where(Post.active.is_(True)).group_by(Site.street_id))}
     result = []
     for street in session.scalars(select(Street).order_by(Street.id)):
-        shifts, places, filled, gaps = figures.get(street.id, (0, 0, 0, 0))
+        shifts, places, filled, gaps, open_places = figures.get(street.id, (0, 0, 0, 0, 0))
         total, protected = posts.get(street.id, (0, 0))
         result.append(StreetWeek(street, int(total), int(protected), int(shifts), int(places), int(filled),
-                                 int(gaps)))
+                                 int(gaps), int(open_places)))
     return result
 
 
