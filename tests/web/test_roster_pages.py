@@ -26,12 +26,25 @@ from mobilize.models import (
 from mobilize.models._types import utcnow
 from mobilize.peacetime import posts, staffing, swaps
 from mobilize.peacetime.config import RosterConfig
+from mobilize.runtime import Runtime
 from mobilize.wartime.audit import Actor
+from tests.conftest import make_settings
 from tests.web.conftest import STREET_A, STREET_B, csrf_token
+from workers.context import set_runtime
 
 ZONE = ZoneInfo("Asia/Shanghai")
 CFG = RosterConfig()
 SEEDER = Actor("roster-test")
+
+
+@pytest.fixture
+def web_runtime(tmp_path, database_url, redis_url, redis_client) -> Runtime:
+    """tests/web's runtime, on SQLite and on PostgreSQL (the week's sums, the swaps' joins, the search)."""
+    rt = Runtime(make_settings(tmp_path, database_url, redis_url))
+    set_runtime(rt)
+    yield rt
+    set_runtime(None)
+    rt.close()
 
 
 @dataclass
