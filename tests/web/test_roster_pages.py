@@ -369,6 +369,8 @@ def test_only_commanders_mark_a_post_protected(clients, roster, registry, web_ru
         post = session.get(Post, roster.post_a)
         assert (post.slots, post.protected) == (4, False)
     assert post_form(clients["officer"], path, {**keep, "slots": "-1"}).status_code == 422
+    assert post_form(clients["officer"], path, {**keep, "name": "岗" * 81}).status_code == 422
+    assert post_form(clients["officer"], path, {**keep, "name": " "}).status_code == 422
     assert post_form(clients["viewer"], path, keep).status_code == 403
 
 

@@ -249,7 +249,7 @@ def roster_add_volunteer(street: str, shift_id: int):
     officer = current_principal().is_officer
     try:
         result = staffing.sign_up(db(), shift.id, volunteer.id, actor=actor(), now=utcnow(), cfg=roster_config(),
-                                  source="officer" if officer else "api",
+                                  source="officer" if officer else "web",
                                   waitlist=request.form.get("waitlist") == "1")
     except PeacetimeError as error:
         return render_shift(row, load_shift_in(row, shift_id), refused(error), error.status)

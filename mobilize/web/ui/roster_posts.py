@@ -35,6 +35,7 @@ from mobilize.web.ui.roster import (
 )
 
 MAX_NOTES = 500
+MAX_NAME = 80  # Post.name
 
 
 def weekday_names() -> list[tuple[str, str]]:
@@ -153,6 +154,8 @@ def roster_update_post(street: str, post_id: int):
         changes["protected"] = form.get("protected") == "1"
     if len(changes["notes"]) > MAX_NOTES:
         problems["notes"] = _("At most %(count)d characters.", count=MAX_NOTES)
+    if not 1 <= len(changes["name"]) <= MAX_NAME:
+        problems["name"] = _("A name of 1 to %(count)d characters.", count=MAX_NAME)
     if problems:
         return render_post(row, post, problems, status=422)
     changes = {key: value for key, value in changes.items() if getattr(post, key) != value}
