@@ -128,7 +128,8 @@ def day_label(day: date, pattern: str = "EEE MM-dd") -> str:
 def week_nav(monday: date) -> dict:
     this_week = queries.monday_of(today())
     return {"monday": monday, "sunday": monday + timedelta(days=6), "previous": monday - timedelta(days=7),
-            "next": monday + timedelta(days=7), "this_week": this_week, "next_week": this_week + timedelta(days=7),
+            "next": monday + timedelta(days=7), "this_week": this_week,
+            "next_week": this_week + timedelta(days=7),
             "is_this_week": monday == this_week, "is_next_week": monday == this_week + timedelta(days=7)}
 
 
@@ -167,8 +168,8 @@ def roster():
     if principal.is_officer:
         street = db().get(Street, principal.street_id)
         return redirect(url_for("ui.roster_street", street=street.slug, week=monday.isoformat()))
-    return render_template("roster.html", streets=queries.district_week(db(), monday, utcnow()), nav=week_nav(monday),
-                           day_label=day_label)
+    return render_template("roster.html", streets=queries.district_week(db(), monday, utcnow()),
+                           nav=week_nav(monday), day_label=day_label)
 
 
 @blueprint.get("/roster/<street>")
@@ -183,10 +184,10 @@ def roster_street(street: str):
 
 def render_street(street: Street, monday: date, problem: str | None = None, status: int = 200):
     session = db()
-    return render_template("roster_street.html", street=street, week=queries.street_week(session, street.id, monday, utcnow()),
-                           nav=week_nav(monday), swaps=queries.pending_swaps(session, street.id),
-                           may_change=may_change(), day_label=day_label, problem=problem,
-                           today=today()), status
+    week = queries.street_week(session, street.id, monday, utcnow())
+    return render_template("roster_street.html", street=street, week=week, nav=week_nav(monday),
+                           swaps=queries.pending_swaps(session, street.id), may_change=may_change(),
+                           day_label=day_label, problem=problem, today=today()), status
 
 
 @blueprint.get("/roster/<street>/print")
@@ -236,7 +237,7 @@ def render_shift(street: Street, shift: Shift, problem: str | None = None, statu
 @blueprint.post("/roster/<street>/shifts/<int:shift_id>/signups")
 @login_required
 def roster_add_volunteer(street: str, shift_id: int):
-    """Book a volunteer (or put them on the waitlist when full and asked): they are told by SMS, as by the API."""
+    """Book a volunteer (or put them on the waitlist when full and asked): told by SMS, as by the API."""
     row = street_page(street)
     require_change()
     shift = load_shift_in(row, shift_id)
@@ -257,7 +258,8 @@ def roster_add_volunteer(street: str, shift_id: int):
                "waitlisted": _("%(name)s is on the waitlist (number %(position)s); they get an SMS.",
                                name=volunteer.name, position=result.position),
                "already_booked": _("%(name)s was already booked.", name=volunteer.name),
-               "already_waitlisted": _("%(name)s was already on the waitlist.", name=volunteer.name)}[result.outcome]
+               "already_waitlisted": _("%(name)s was already on the waitlist.", name=volunteer.name),
+               }[result.outcome]
     return done(message, url_for("ui.roster_shift", street=row.slug, shift_id=shift.id))
 
 
@@ -289,7 +291,8 @@ def roster_remove_signup(street: str, signup_id: int):
 @login_required
 def roster_answer_swap(street: str, swap_id: int):
     """Record the answer a volunteer gave the officer (`volunteer_id`, `accept` 1 or 0), or approve: a yes for
-    every side of the swap in the user's streets that has not said yes yet. Both yes: the swap is done, both told."""
+    every side of the swap in the user's streets that has not said yes yet. Both yes: the swap is done, both
+    told."""
     row = street_page(street)
     require_change()
     session = db()
@@ -314,7 +317,8 @@ def roster_answer_swap(street: str, swap_id: int):
         answers = [(int(raw), request.form["accept"] == "1")]
     try:
         for volunteer_id, accept in answers:
-            swaps.answer(session, swap_id, volunteer_id, accept, actor=actor(), now=utcnow(), cfg=roster_config())
+            swaps.answer(session, swap_id, volunteer_id, accept, actor=actor(), now=utcnow(),
+                         cfg=roster_config())
     except PeacetimeError as error:
         return render_street(row, queries.monday_of(today()), refused(error), error.status)
     outcome = swaps.load_swap(session, swap_id).status.value
@@ -356,8 +360,8 @@ def render_backfill(street: Street, shift: Shift, problem: str | None = None, st
     settings = runtime().settings
     shown = None
     try:
-        preview = previews.preview(session, lambda: _backfill(shift.id),
-                                   price_per_segment=settings.sms_price_per_segment, currency=settings.sms_currency)
+        preview = previews.preview(session, lambda: _backfill(shift.id), currency=settings.sms_currency,
+                                   price_per_segment=settings.sms_price_per_segment)
     except PeacetimeError as error:
         problem, status = problem or problem_text(error), error.status if status == 200 else status
     else:
@@ -382,7 +386,8 @@ def roster_backfill(street: str, shift_id: int):
     shift = load_shift_in(row, shift_id)
     expected = (request.form.get("expected") or "").strip()
     if not expected.isdecimal():
-        return render_backfill(row, shift, _("Confirm from the preview: it says how many SMS will be sent."), 422)
+        return render_backfill(row, shift, _("Confirm from the preview: it says how many SMS will be sent."),
+                               422)
     try:
         invited = _backfill(shift.id)
     except PeacetimeError as error:

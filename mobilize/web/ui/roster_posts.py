@@ -112,8 +112,8 @@ def roster_create_post(street: str):
         return render_posts(row, form, problems, 422)
     try:
         post = posts.create_post(db(), site_id=site.id, role=form.get("role") or "", slots=slots, actor=actor(),
-                                 now=utcnow(), name=(form.get("name") or "").strip() or None, protected=protected,
-                                 notes=notes)
+                                 now=utcnow(), name=(form.get("name") or "").strip() or None,
+                                 protected=protected, notes=notes)
     except PeacetimeError as error:
         return render_posts(row, form, {"_": refused(error)}, error.status)
     return done(_("Post %(name)s created. Add its weekly pattern below.", name=post.name),
@@ -210,8 +210,9 @@ def roster_add_pattern(street: str, post_id: int):
         return render_post(row, post, problems, form, 422)
     now, cfg = utcnow(), roster_config()
     try:
-        pattern = posts.add_pattern(db(), post.id, weekdays=weekdays, start_time=start, end_time=end, slots=slots,
-                                    valid_from=valid_from, valid_until=valid_until, actor=actor(), now=now, cfg=cfg)
+        pattern = posts.add_pattern(db(), post.id, weekdays=weekdays, start_time=start, end_time=end,
+                                    slots=slots, valid_from=valid_from, valid_until=valid_until, actor=actor(),
+                                    now=now, cfg=cfg)
         created = (generation.generate_shifts(db(), now, cfg, post_ids=[post.id]).created
                    if form.get("generate") == "1" else 0)
     except PeacetimeError as error:

@@ -2,7 +2,7 @@
 street, a shift with its people, the swaps waiting, volunteers to add. Reads only; every change goes through
 `mobilize.peacetime` (see `roster`).
 
-A week is Monday to Sunday of the district's local dates (`Shift.local_date` is the local date a shift starts on),
+A week is Monday to Sunday of the district's local dates (`Shift.local_date`: the local date a shift starts on),
 so "next week" is the same seven dates for everyone, whatever the server's zone.
 """
 from __future__ import annotations
@@ -101,7 +101,8 @@ def street_week(session: Session, street_id: int, monday: date, now: datetime, w
         .order_by(Shift.starts_at, Shift.id)))
     post_ids = {shift.post_id for shift in shifts}
     posts = list(session.scalars(
-        select(Post).join(Site).where(Site.street_id == street_id, or_(Post.active.is_(True), Post.id.in_(post_ids)))
+        select(Post).join(Site)
+        .where(Site.street_id == street_id, or_(Post.active.is_(True), Post.id.in_(post_ids)))
         .options(selectinload(Post.site), selectinload(Post.role), selectinload(Post.patterns))
         .order_by(Site.name, Post.name, Post.id)))
     waiting = waitlisted(session, [shift.id for shift in shifts])
@@ -148,11 +149,12 @@ class StreetWeek:
 def district_week(session: Session, monday: date, now: datetime) -> list[StreetWeek]:
     """Every street's week in figures (the command center's overview); gaps: of shifts not started yet."""
     sunday = monday + timedelta(days=6)
+    to_come = Shift.starts_at > now
     figures = {street_id: row for street_id, *row in session.execute(
         select(Site.street_id, func.count(Shift.id), func.coalesce(func.sum(Shift.capacity), 0),
                func.coalesce(func.sum(Shift.filled), 0),
-               func.coalesce(func.sum(case(((Shift.filled < Shift.capacity) & (Shift.starts_at > now), 1), else_=0)), 0),
-               func.coalesce(func.sum(case((Shift.starts_at > now, Shift.capacity - Shift.filled), else_=0)), 0))
+               func.coalesce(func.sum(case((to_come & (Shift.filled < Shift.capacity), 1), else_=0)), 0),
+               func.coalesce(func.sum(case((to_come, Shift.capacity - Shift.filled), else_=0)), 0))
         .select_from(Shift).join(Post).join(Site)
         .where(Shift.local_date >= monday, Shift.local_date <= sunday, Shift.status != ShiftStatus.cancelled)
         .group_by(Site.street_id))}
