@@ -36,7 +36,9 @@ from mobilize.models import (
 from mobilize.peacetime import messages
 from mobilize.peacetime.config import RosterConfig
 from mobilize.peacetime.conflicts import busy_volunteers
-from mobilize.wartime.audit import SYSTEM, record
+from mobilize.peacetime.errors import Conflict
+from mobilize.peacetime.staffing import load_shift
+from mobilize.wartime.audit import SYSTEM, Actor, record
 
 METRES_PER_DEGREE_LAT = 111_320.0
 
@@ -144,6 +146,28 @@ def invite_backfill(session: Session, shift: Shift, now: datetime, cfg: RosterCo
                                        **values)
         sent += message is not None
     return sent
+
+
+def backfill_shift(session: Session, shift_id: int, *, actor: Actor, now: datetime, cfg: RosterConfig) -> int:
+    """An officer asks for backfill of one shift now (the roster page, after its preview): the same invitations
+    as the daily run's, nearest free volunteers first. Refused (Conflict) when there is nothing worth inviting to,
+    rather than silently sending nothing: not open, full, or starting within `backfill_min_lead_h`.
+    Returns how many were invited; audited."""
+    shift = load_shift(session, shift_id)
+    if shift.status is not ShiftStatus.scheduled:
+        raise Conflict(f"shift {shift.code} is {shift.status.value}", code="shift_not_open",
+                       details={"shift_id": shift_id, "status": shift.status.value})
+    if shift.filled >= shift.capacity:
+        raise Conflict(f"shift {shift.code} is full: nothing to backfill", code="shift_full",
+                       details={"shift_id": shift_id, "capacity": shift.capacity})
+    if shift.starts_at - now < timedelta(hours=cfg.backfill_min_lead_h):
+        raise Conflict(f"shift {shift.code} starts within {cfg.backfill_min_lead_h} h: too late to invite by SMS",
+                       code="too_late_to_backfill",
+                       details={"shift_id": shift_id, "starts_at": shift.starts_at.isoformat()})
+    invited = invite_backfill(session, shift, now, cfg)
+    record(session, actor, "shift.backfill_requested", "shift", shift.id, now, open=shift.capacity - shift.filled,
+           invited=invited)
+    return invited
 
 
 def run_daily(session: Session, now: datetime, cfg: RosterConfig, force: bool = False) -> GapReport | None:

@@ -181,6 +181,24 @@ def _tell(session: Session, swap: ShiftSwap, template: str, now: datetime, cfg: 
                           gets=_describe(gets, language, cfg) if gets else ("无" if language == "zh" else "none"))
 
 
+def side_streets(session: Session, swap: ShiftSwap) -> dict[int, int | None]:
+    """{volunteer id: the street their side of the swap is in}: the site of their sign-up, or, for a second
+    volunteer who gives no shift back, their home street. A swap across two streets concerns both officers; each
+    records the answers of their own street's side."""
+    sides = {swap.first_volunteer_id: _signup_street(session, swap.first_signup_id)}
+    if swap.second_signup_id is not None:
+        sides[swap.second_volunteer_id] = _signup_street(session, swap.second_signup_id)
+    else:
+        volunteer = session.get(Volunteer, swap.second_volunteer_id)
+        sides[swap.second_volunteer_id] = volunteer.street_id if volunteer is not None else None
+    return sides
+
+
+def _signup_street(session: Session, signup_id: int) -> int:
+    signup = load_signup(session, signup_id)
+    return load_shift(session, signup.shift_id).post.site.street_id
+
+
 def pending_for(session: Session, volunteer_id: int) -> list[ShiftSwap]:
     return list(session.scalars(select(ShiftSwap).where(
         ShiftSwap.status == SwapStatus.proposed,

@@ -172,6 +172,14 @@ RULES.update({
         "admin_audit", "admin_audit_csv", "admin_system", "admin_system_status", "admin_retry_failed_job",
         "admin_retry_dead_letter")
 })
+# The roster pages (issue 16): everyone reads a street's roster (officers their own street; viewers with numbers
+# masked); officers (their street), admins and commanders change it. The backfill preview lists recipients'
+# numbers and leads to sending, so it is for those who may send it.
+RULES.update({f"ui.{name}": Rule("page") for name in (
+    "roster", "roster_street", "roster_print", "roster_shift", "roster_posts", "roster_post")})
+RULES.update({f"ui.{name}": Rule("page", OFFICER_ACTIONS) for name in (
+    "roster_add_volunteer", "roster_remove_signup", "roster_answer_swap", "roster_backfill_preview",
+    "roster_backfill", "roster_create_post", "roster_update_post", "roster_add_pattern", "roster_stop_pattern")})
 
 
 @dataclass(frozen=True)
@@ -356,6 +364,44 @@ def _other_street_probes(s: Sample) -> dict[str, list[Probe]]:
     return probes
 
 
+def _roster_page_probes(r) -> dict[str, list[Probe]]:
+    """Each roster page on street A's rows and on street B's (under B's URL, and under A's URL for a row of B)."""
+    week = f"?week={r.local_date}"
+    sides = (("A", STREET_A), ("B", STREET_B))
+
+    def both(method: str, template: str, key: str | None = None, form=None) -> list[Probe]:
+        probes = []
+        for letter, street in sides:
+            path = template.format(street=street, id=r.__dict__[key][letter] if key else "")
+            probes.append(Probe(method, path, street=letter, form=form(letter) if callable(form) else form))
+        if key:  # street B's row under street A's URL: still B's
+            probes.append(Probe(method, template.format(street=STREET_A, id=r.__dict__[key]["B"]), street="B",
+                                form=form("B") if callable(form) else form))
+        return probes
+
+    return {
+        "ui.roster": [Probe("GET", "/roster"), Probe("GET", f"/roster{week}")],
+        "ui.roster_street": both("GET", "/roster/{street}" + week),
+        "ui.roster_print": both("GET", "/roster/{street}/print" + week),
+        "ui.roster_shift": both("GET", "/roster/{street}/shifts/{id}", "shift"),
+        "ui.roster_add_volunteer": both("POST", "/roster/{street}/shifts/{id}/signups", "shift",
+                                        form=lambda letter: {"volunteer_id": str(r.other_volunteer[letter])}),
+        "ui.roster_remove_signup": both("POST", "/roster/{street}/signups/{id}/remove", "signup_to_cancel"),
+        "ui.roster_answer_swap": both("POST", "/roster/{street}/swaps/{id}/answer", "swap", form={"approve": "1"}),
+        "ui.roster_backfill_preview": both("GET", "/roster/{street}/shifts/{id}/backfill", "shift"),
+        "ui.roster_backfill": both("POST", "/roster/{street}/shifts/{id}/backfill", "shift", form={"expected": "0"}),
+        "ui.roster_posts": both("GET", "/roster/{street}/posts"),
+        "ui.roster_create_post": both("POST", "/roster/{street}/posts", form=lambda letter: {
+            "site_id": str(r.site[letter]), "role": "patrol", "slots": "2", "name": "页面新建巡逻岗"}),
+        "ui.roster_post": both("GET", "/roster/{street}/posts/{id}", "post"),
+        "ui.roster_update_post": both("POST", "/roster/{street}/posts/{id}", "post",
+                                      form={"name": "页面改名的岗位", "slots": "3", "notes": "", "active": "1"}),
+        "ui.roster_add_pattern": both("POST", "/roster/{street}/posts/{id}/patterns", "post", form={
+            "weekdays": ["6"], "start_time": "10:00", "end_time": "12:00"}),
+        "ui.roster_stop_pattern": both("POST", "/roster/{street}/patterns/{id}/stop", "pattern"),
+    }
+
+
 def probes(s: Sample) -> dict[str, list[Probe]]:
     table = _own_probes(s)
     if s.order_id:
@@ -403,6 +449,7 @@ def _own_probes(s: Sample) -> dict[str, list[Probe]]:
                               Probe("GET", f"/api/v1/volunteers/{s.volunteer_b}", street="B")],
         **(_order_probes(s) if s.order_id else {}),
         **(roster_probes(Probe, s.roster) if s.roster else {}),
+        **(_roster_page_probes(s.roster) if s.roster else {}),
         **_outreach_probes(s),
         "api.list_dead_inbound": [Probe("GET", "/api/v1/inbound/dead")],
         "api.retry_dead_inbound": [Probe("POST", "/api/v1/inbound/999999/retry")],  # 404 for commanders

@@ -43,6 +43,7 @@ def register(app: Flask) -> None:
     from mobilize.web.ui import (  # noqa: F401  (views on pages')
         auth, filters, i18n, imports, order_confirm, orders, pages, volunteers)
     from mobilize.web.ui import admin, admin_audit, admin_system  # noqa: F401  (the admin pages' views)
+    from mobilize.web.ui import roster, roster_posts  # noqa: F401  (the roster's views, on pages' blueprint)
 
     settings = app.extensions["mobilize"].settings
     _configure_sessions(app, settings.public_base_url)

@@ -1,9 +1,9 @@
 """Shift swaps over HTTP: propose one between two volunteers, read it, record an answer told to an officer."""
 from __future__ import annotations
 
-from mobilize.models import ShiftSwap, Volunteer
+from mobilize.models import ShiftSwap
 from mobilize.models._types import utcnow
-from mobilize.peacetime import staffing, swaps
+from mobilize.peacetime import swaps
 from mobilize.web import db
 from mobilize.web.api import api
 from mobilize.web.api.auth import check_street, current, token_auth
@@ -34,28 +34,12 @@ def create_swap(json_data):
     return swap_view(swaps.load_swap(db(), swap_id))
 
 
-def _side_streets(swap: ShiftSwap) -> dict[int, int | None]:
-    """{volunteer id: the street their side of the swap is in}: the site of their sign-up, or, for a second
-    volunteer who gives no shift back, their home street."""
-    sides = {swap.first_volunteer_id: _signup_street(swap.first_signup_id)}
-    if swap.second_signup_id is not None:
-        sides[swap.second_volunteer_id] = _signup_street(swap.second_signup_id)
-    else:
-        volunteer = db().get(Volunteer, swap.second_volunteer_id)
-        sides[swap.second_volunteer_id] = volunteer.street_id if volunteer is not None else None
-    return sides
-
-
-def _signup_street(signup_id: int) -> int:
-    signup = staffing.load_signup(db(), signup_id)
-    return staffing.load_shift(db(), signup.shift_id).post.site.street_id
-
-
 def _swap(swap_id: int) -> ShiftSwap:
     """The swap, for an officer of either side's street (a swap across two streets concerns both officers)."""
     swap = swaps.load_swap(db(), swap_id)
-    if not any(current().may_access_street(street) for street in _side_streets(swap).values()):
-        check_street(_signup_street(swap.first_signup_id))  # the 403, as for any other street's row
+    sides = swaps.side_streets(db(), swap)
+    if not any(current().may_access_street(street) for street in sides.values()):
+        check_street(sides[swap.first_volunteer_id])  # the 403, as for any other street's row
     return swap
 
 
@@ -77,7 +61,7 @@ def answer_swap(swap_id: int, json_data):
     """Record a volunteer's answer given to the officer (volunteers usually answer by SMS: 换班 / SWAP)."""
     require_writer()
     swap = _swap(swap_id)
-    side = _side_streets(swap)
+    side = swaps.side_streets(db(), swap)
     if json_data["volunteer_id"] in side:  # an officer records the answers of their own street's side only
         check_street(side[json_data["volunteer_id"]])
     swaps.answer(db(), swap_id, json_data["volunteer_id"], json_data["accept"], actor=actor(), now=utcnow(),
