@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobilize.models import Volunteer
-from mobilize.wartime.previews import DEFAULT_CURRENCY, DEFAULT_PRICE_PER_SEGMENT, _run_and_roll_back
+from mobilize.wartime.previews import DEFAULT_CURRENCY, DEFAULT_PRICE_PER_SEGMENT, run_and_roll_back
 
 NEW_RECIPIENT = "not_invited"  # everyone a roster action texts is told something new
 
@@ -53,7 +53,7 @@ def preview(session: Session, act: Callable[[], Any], *, price_per_segment: floa
             currency: str = DEFAULT_CURRENCY) -> RosterPreview:
     """Run `act` (which writes outbox rows in `session`) and roll it back; raises what `act` raises."""
     outcome: list = []
-    written = _run_and_roll_back(session, lambda: outcome.append(act()))
+    written = run_and_roll_back(session, lambda: outcome.append(act()))
     ids = sorted({row["volunteer_id"] for row in written if row["volunteer_id"] is not None})
     people = {v.id: v for v in session.scalars(select(Volunteer).where(Volunteer.id.in_(ids)))} if ids else {}
     messages = []

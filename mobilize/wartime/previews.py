@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -145,7 +146,7 @@ def preview_action(session: Session, order_id: int, action: str, now: datetime, 
     """The SMS `action` (launch, top_up, stop_recruiting, finish, cancel) would write now, without writing
     anything. Raises what the action raises (409 when the order's state or window does not allow it)."""
     outcome: list = []
-    written = _run_and_roll_back(session, lambda: outcome.append(
+    written = run_and_roll_back(session, lambda: outcome.append(
         run_action(session, order_id, action, now, zone, **action_args)))
     deadline = None
     if action == "launch":  # the deadline's trade-off: what a nearer or a later one would cost (issue 14)
@@ -162,9 +163,25 @@ def _effects(ending: "lifecycle.Ending | None") -> dict[str, Any]:
             "lapsed": ending.lapsed, "certified_hours": round(ending.certified_hours, 2)}
 
 
-def _run_and_roll_back(session: Session, act: Callable[[], None]) -> list[dict[str, Any]]:
-    """Run `act` in a savepoint and roll it back; the outbox rows it wrote, as plain values (in write order)."""
+@contextmanager
+def rolled_back(session: Session) -> Iterator[None]:
+    """What runs inside happens in a savepoint that is then rolled back, whatever happens; the transaction's
+    after-commit wishes (`session.info`) become what they were. Rolling back a savepoint fires
+    after_soft_rollback, which drops the whole transaction's sender kicks, and the inside may add wishes of its
+    own: both ways, restoring the snapshot is what keeps them right."""
     saved_info = _snapshot(session.info)
+    savepoint = session.begin_nested()
+    try:
+        yield
+    finally:
+        if savepoint.is_active:
+            savepoint.rollback()
+        session.info.clear()
+        session.info.update(saved_info)
+
+
+def run_and_roll_back(session: Session, act: Callable[[], None]) -> list[dict[str, Any]]:
+    """Run `act` in a savepoint and roll it back; the outbox rows it wrote, as plain values (in write order)."""
     written: list[OutboundMessage] = []
 
     def note(_session: Session, instance: object) -> None:
@@ -172,20 +189,14 @@ def _run_and_roll_back(session: Session, act: Callable[[], None]) -> list[dict[s
             written.append(instance)
 
     event.listen(session, "pending_to_persistent", note)
-    savepoint = session.begin_nested()
     try:
-        act()
-        session.flush()
-        rows = [{"id": m.id, "volunteer_id": m.volunteer_id, "phone": m.to_phone, "template": m.kind,
-                 "text": m.body, "segments": m.segments} for m in written]
+        with rolled_back(session):
+            act()
+            session.flush()
+            rows = [{"id": m.id, "volunteer_id": m.volunteer_id, "phone": m.to_phone, "template": m.kind,
+                     "text": m.body, "segments": m.segments} for m in written]
     finally:
         event.remove(session, "pending_to_persistent", note)
-        if savepoint.is_active:
-            savepoint.rollback()
-        # Rolling back a savepoint fires after_soft_rollback, which drops the whole transaction's sender kicks;
-        # the action added wishes of its own. Both ways, the transaction's wishes become what they were.
-        session.info.clear()
-        session.info.update(saved_info)
     return sorted(rows, key=lambda row: row["id"])
 
 

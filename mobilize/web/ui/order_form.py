@@ -10,7 +10,6 @@ nothing is written (the pattern of `wartime.previews`).
 """
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +24,7 @@ from mobilize.wartime import drafts, pacing_inputs
 from mobilize.wartime.audit import Actor
 from mobilize.wartime.drafts import OrderSpec
 from mobilize.wartime.messages import area_name, invitation_values
+from mobilize.wartime.previews import rolled_back
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,7 @@ class Estimate:
 def estimate(session: Session, spec: OrderSpec, actor: Actor, now: datetime, zone: str, price_per_segment: float,
              segments_per_second: float) -> Estimate:
     """What launching this form as an order would send; raises `InvalidOrder` as saving it would."""
-    saved_info = {key: copy.deepcopy(value) if isinstance(value, (set, dict, list)) else value
-                  for key, value in session.info.items()}
-    savepoint = session.begin_nested()
-    try:
+    with rolled_back(session):  # saved as Save saves it, to price what the launch would send, then undone
         order = drafts.create_draft(session, spec, actor, now)
         tradeoff = pacing_inputs.deadline_tradeoff(session, order, now, price_per_segment, segments_per_second,
                                                    zone)
@@ -71,11 +68,6 @@ def estimate(session: Session, spec: OrderSpec, actor: Actor, now: datetime, zon
                           projected_at=chosen["projected_at"], prior=tradeoff["prior"],
                           reply_code=order.reply_code,
                           sms=_sms_previews(session, order, places, spec.languages, zone))
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-        session.info.clear()
-        session.info.update(saved_info)
     return result
 
 
