@@ -400,3 +400,22 @@ def test_the_pages_link_the_downloads(clients, order_with_people):
     assert "/exports/hours.xlsx" in clients["commander"].get("/command").get_data(as_text=True)
     board = clients["officer"].get("/board/badaguan").get_data(as_text=True)
     assert "/board/badaguan/roster.xlsx" in board and "/exports/hours.xlsx?street=badaguan" in board
+
+
+# --- street names in the page's language --------------------------------------------------------------------
+
+
+def test_street_names_are_in_the_pages_language_in_every_table(clients, order_with_people, web_runtime):
+    """In English, no table names a street in Chinese beside another's romanisation (issue 17): the order's
+    progress by street, and the exports, name them through the same helper."""
+    order_id = order_with_people["order_id"]
+
+    def by_street(client, heading: str) -> str:
+        page = client.get(f"/command/orders/{order_id}").get_data(as_text=True)
+        table = page[page.index(heading):]
+        return table[:table.index("</table>")]
+
+    chinese = by_street(clients["commander"], "按街道")
+    assert "八大关街道" in chinese and "湛山街道" in chinese and "Badaguan" not in chinese
+    shown = by_street(english(clients["commander"]), "By street")
+    assert "Badaguan" in shown and "Zhanshan" in shown and "八大关" not in shown and "湛山" not in shown

@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 
-from mobilize.domain.district import street_label
+from mobilize.domain.district import find_street, street_label
 
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
@@ -139,8 +139,14 @@ def recipient_status_label(status: str | None) -> str:
 
 def street_name(street, short: bool = False) -> str:
     """A street in the page's language (八大关街道, or Badaguan in English): the one helper every table uses, so
-    that no page mixes romanised and Chinese names."""
-    return street_label(street, current_language(), short) if street is not None else ""
+    that no page mixes romanised and Chinese names. `street`: the model, a `StreetInfo`, or a name as the
+    queries hand it (full, short, English or slug; an unknown name is shown as it is)."""
+    if not street:
+        return ""
+    if isinstance(street, str):
+        info = find_street(street)
+        return street_label(info, current_language(), short) if info is not None else street
+    return street_label(street, current_language(), short)
 
 
 def labels(table: dict) -> dict[str, str]:
