@@ -94,10 +94,11 @@ def mimetype(file_format: str) -> str:
 
 
 def local_naive(value: datetime, zone: str) -> datetime:
-    """An aware datetime as the district's wall-clock time, without tzinfo (a naive one is taken as UTC)."""
+    """An aware datetime as the district's wall-clock time, without tzinfo (a naive one is taken as UTC), to the
+    second (a reader who widens the format sees 20:02:14, not a float's rounding of microseconds)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo("UTC"))
-    return value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return value.astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
 
 
 def _cell_value(value: Any, kind: Kind, zone: str) -> Any:
