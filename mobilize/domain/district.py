@@ -60,3 +60,12 @@ def find_street(name: str) -> StreetInfo | None:
         if key in (street.name, street.short_name) or lowered in (street.slug, street.name_en.lower().replace(" ", "")):
             return street
     return None
+
+
+def street_label(street, language: str, short: bool = False) -> str:
+    """How a reader of `language` names a street (a `StreetInfo` or the Street model: both have `name`,
+    `short_name` and `name_en`): 八大关街道 (八大关 when `short`) in Chinese, Badaguan in English. Every table and
+    page names streets through this, so one language never mixes romanised and Chinese names."""
+    if language == "en":
+        return street.name_en
+    return street.short_name if short else street.name

@@ -63,15 +63,15 @@ def test_assignments_export_writes_hostile_names_as_text(clients, registry, web_
         released.status, released.distance_m = AssignmentStatus.released, 812.4
         released.end_reason = HOSTILE[2]
 
-    rows = {int(row["assignment_id"]): row for row in read_csv(
+    rows = {int(row["编号"]): row for row in read_csv(
         commander.get(f"/command/orders/{order_id}/assignments.csv"))}
-    assert [rows[a]["volunteer"] for a in assignments] == [as_text_cell(HOSTILE[0]), as_text_cell(HOSTILE[4]),
-                                                           as_text_cell(HOSTILE[6])]
-    assert rows[assignments[0]]["site"] == as_text_cell(HOSTILE[3])
-    assert rows[assignments[2]]["end_reason"] == as_text_cell(HOSTILE[2])
-    assert rows[assignments[0]]["phone"] == "'" + phone_a1  # text starting with +: kept whole, as text
-    assert rows[assignments[2]]["distance_m"] == "812"  # numbers stay numbers
-    assert rows[assignments[2]]["street"] == "湛山街道" and rows[assignments[0]]["status"] == "confirmed"
+    assert [rows[a]["志愿者"] for a in assignments] == [as_text_cell(HOSTILE[0]), as_text_cell(HOSTILE[4]),
+                                                     as_text_cell(HOSTILE[6])]
+    assert rows[assignments[0]]["站点"] == as_text_cell(HOSTILE[3])
+    assert rows[assignments[2]]["结束原因"] == as_text_cell(HOSTILE[2])
+    assert rows[assignments[0]]["号码"] == "'" + phone_a1  # text starting with +: kept whole, as text
+    assert rows[assignments[2]]["距离（米）"] == "812"  # numbers stay numbers
+    assert rows[assignments[2]]["街道"] == "湛山街道" and rows[assignments[0]]["状态"] == "已确认"
     for row in rows.values():
         for column, cell in row.items():
             assert not cell.lstrip().startswith(("=", "+", "-", "@", "＝")), (column, cell)

@@ -162,7 +162,7 @@ def test_a_viewer_reads_with_masked_phones_and_cannot_act(clients, registry, web
     text = exported.get_data(as_text=True)
     assert exported.mimetype == "text/csv" and phone not in text and mask_phone(phone) in text
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    assert [(row["volunteer"], row["status"], row["site"]) for row in rows] == [(name, "confirmed", "太平角检测点")]
+    assert [(row["志愿者"], row["状态"], row["站点"]) for row in rows] == [(name, "已确认", "太平角检测点")]
     commander_csv = clients["commander"].get(f"/command/orders/{order_id}/assignments.csv").get_data(as_text=True)
     assert phone in commander_csv
 

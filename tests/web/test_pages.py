@@ -82,7 +82,9 @@ def test_phones_lead_to_the_simulator_in_simulator_mode(tmp_path, sqlite_url, re
     client = app.test_client()
     login(client, "commander")
     response = client.get("/phones")
-    assert response.status_code == 302 and response.headers["Location"] == "http://127.0.0.1:5999/phones"
+    assert response.status_code == 302 and response.headers["Location"] == "http://127.0.0.1:5999/phones?lang=zh"
+    client.set_cookie("mobilize_lang", "en")  # the phones open in the page's language
+    assert client.get("/phones").headers["Location"] == "http://127.0.0.1:5999/phones?lang=en"
     viewer = app.test_client()
     login(viewer, "viewer")
     assert viewer.get("/phones").status_code == 403  # the simulator shows numbers in clear

@@ -17,8 +17,10 @@ What the walk asserts, for each probe (a request with sample arguments) and each
 """
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -162,6 +164,11 @@ RULES.update({
     "ui.import_upload": Rule("page", COMMANDERS),
     "ui.import_run": Rule("page", COMMANDERS),
     "ui.import_apply": Rule("page", COMMANDERS),
+    # Exports (issue 17): the order's is the command center's, like its page; the hours and a street's roster
+    # are every role's, an officer's held to their street (the hours: the service given there).
+    "ui.order_xlsx": Rule("page", COMMAND_CENTER, note="phone numbers masked for viewers"),
+    "ui.hours_export": Rule("page", note="officers: their street only; phone numbers masked for viewers"),
+    "ui.roster_export": Rule("page", note="officers: their street only; phone numbers masked for viewers"),
 })
 ADMINS = frozenset({"admin"})
 RULES.update({
@@ -285,6 +292,7 @@ def _order_page_probes(s: Sample) -> dict[str, list[Probe]]:
         "ui.message_log_page": [Probe("GET", "/command/log"), Probe("GET", f"/command/log?order={s.order_id}"),
                                 Probe("GET", f"/command/log?street={STREET_B}&status=delivered&direction=out")],
         "ui.order_csv": [Probe("GET", f"{page}/assignments.csv")],
+        "ui.order_xlsx": [Probe("GET", f"{page}/assignments.xlsx")],
         "ui.order_launch": [Probe("POST", f"{page}/launch")],
         "ui.order_top_up": [Probe("POST", f"{page}/top-up",
                                   form={f"add-{s.registry.site_a}-registration": "1"})],
@@ -455,6 +463,7 @@ def _own_probes(s: Sample) -> dict[str, list[Probe]]:
         "api.retry_dead_inbound": [Probe("POST", "/api/v1/inbound/999999/retry")],  # 404 for commanders
         **_volunteer_page_probes(s),
         **_admin_probes(),
+        **_export_probes(s),
     }
 
 
@@ -505,6 +514,20 @@ def _admin_probes() -> dict[str, list[Probe]]:
         "ui.admin_system_status": [Probe("GET", "/admin/system/status")],
         "ui.admin_retry_failed_job": [Probe("POST", "/admin/system/failed/default/no-such-job/retry")],
         "ui.admin_retry_dead_letter": [Probe("POST", "/admin/system/dead/999999/retry")],
+    }
+
+
+def _export_probes(s: Sample) -> dict[str, list[Probe]]:
+    week = s.roster.local_date if s.roster else ""
+    return {
+        "ui.hours_export": [Probe("GET", "/exports/hours.xlsx"),
+                            Probe("GET", "/exports/hours.csv?from=2025-01-01&to=2025-12-31"),
+                            Probe("GET", f"/exports/hours.xlsx?street={STREET_A}", street="A"),
+                            Probe("GET", "/exports/hours.csv?street=湛山", street="B")],
+        "ui.roster_export": [Probe("GET", f"/board/{STREET_A}/roster.xlsx?week={week}", street="A"),
+                             Probe("GET", f"/board/{STREET_A}/roster.csv?week={week}", street="A"),
+                             Probe("GET", f"/board/{STREET_B}/roster.xlsx?week={week}", street="B"),
+                             Probe("GET", "/board/湛山/roster.csv", street="B")],
     }
 
 
@@ -693,6 +716,16 @@ def test_what_the_walk_looks_for_is_there_to_be_found(app, sample):
     assert [written for written in PLANTED_PHONES if not in_clear(written, shown)] == []
 
 
+def test_the_walk_reads_inside_excel_files(app, sample):
+    """An .xlsx is a zip: the walk reads its XML, where a commander sees street B's site and numbers in clear
+    (so an officer's or a viewer's file showing them would be caught)."""
+    client = app.test_client()
+    login(client, "commander")
+    shown = _readable(client.get(f"/command/orders/{sample.order_both}/assignments.xlsx"))
+    assert sample.registry.site_b_name in shown
+    assert any(phone in shown for phone in sample.registry.phones)
+
+
 def test_state_changing_pages_need_a_csrf_token(app, sample):
     """Every POST/PUT/PATCH/DELETE outside the API and the webhooks: 400 without the form's token."""
     client = app.test_client()
@@ -769,7 +802,7 @@ def _check(rule: Rule, probe: Probe, role: str, response, sample: Sample) -> lis
     elif role != ANONYMOUS:
         problems += _check_role(rule, probe, role, status, location)
     if 200 <= status < 300:
-        problems += _check_shown(rule, role, response.get_data(as_text=True), sample)
+        problems += _check_shown(rule, role, _readable(response), sample)
     return problems
 
 
@@ -782,6 +815,14 @@ def _check_role(rule: Rule, probe: Probe, role: str, status: int, location: str)
     if status in (401, 403) or location.startswith("/login"):
         return [f"should be allowed, got {status} {location}"]
     return []
+
+
+def _readable(response) -> str:
+    """The body as text; an Excel file (a zip of XML parts, compressed) as the text of its parts."""
+    if response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
+            return "".join(archive.read(name).decode("utf-8") for name in archive.namelist())
+    return response.get_data(as_text=True)
 
 
 def _check_shown(rule: Rule, role: str, body: str, sample: Sample) -> list[str]:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
 
+from mobilize.sms.simulator import page_text
 from mobilize.sms.simulator.configuration import SimulatorConfig
 from mobilize.sms.simulator.engine import Simulator
 from mobilize.sms.simulator.faults import FaultConfig
@@ -431,10 +432,21 @@ def index():
 
 
 @pages.get("/phones")
-def phones_page() -> str:
+def phones_page() -> Response:
+    """The phones, in Chinese or English (`?lang=`, remembered in the service's language cookie), with times in
+    the district's zone."""
     sim = get_simulator()
-    return render_template("phones.html", sender_number=sim.config.sender_number,
-                           webhook_url=sim.webhook_url or "")
+    chosen = request.args.get("lang")
+    language = page_text.choose_language(chosen, request.cookies.get(page_text.COOKIE))
+    words = page_text.page_words(language)
+    page = render_template("phones.html", sender_number=sim.config.sender_number,
+                           webhook_url=sim.webhook_url or "", language=language, zone=page_text.district_zone(),
+                           t=words["texts"], words=words)
+    response = Response(page, mimetype="text/html")
+    if chosen == language:
+        response.set_cookie(page_text.COOKIE, language, max_age=page_text.COOKIE_MAX_AGE, httponly=True,
+                            samesite="Lax")
+    return response
 
 
 @pages.get("/healthz")

@@ -73,6 +73,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(redact, "redact")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(i18n.localized, "localized")
+    app.add_template_filter(i18n.street_name, "street_name")
     app.add_template_filter(lambda kind: i18n.SITE_KIND_LABELS.get(kind.value, kind.value), "site_kind")
     app.add_template_filter(lambda state: i18n.OUTBOUND_STATUS_LABELS.get(state) or
                             i18n.INBOUND_STATE_LABELS.get(state, state), "message_state")

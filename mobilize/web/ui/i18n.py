@@ -10,6 +10,8 @@ from flask import Flask, Response, request
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 
+from mobilize.domain.district import find_street, street_label
+
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
 COOKIE = "mobilize_lang"
@@ -69,6 +71,26 @@ RECIPIENT_STATUS_LABELS = {
     "cancelled": _l("cancelled"), "expired": _l("invitation lapsed"),
 }
 
+# Why an assignment ended (Assignment.end_reason), as the exports and pages name it.
+END_REASON_LABELS = {
+    "confirm_timeout": _l("did not confirm in time"), "dropped_out": _l("dropped out by SMS"),
+    "released_by_officer": _l("released by the officer"), "no_show": _l("marked no-show by the officer"),
+    "not_arrived_by_finish": _l("had not arrived when the order finished"),
+    "order_cancelled": _l("the order was cancelled"), "opted_out": _l("opted out of SMS"),
+}
+SIGNUP_STATUS_LABELS = {
+    "waitlisted": _l("on the waiting list"), "booked": _l("booked"), "checked_in": _l("checked in"),
+    "completed": _l("completed"), "cancelled": _l("cancelled"), "released": _l("released for an order"),
+    "no_show": _l("no-show"), "swapped": _l("swapped"), "removed": _l("removed by the officer"),
+}
+SHIFT_STATUS_LABELS = {"scheduled": _l("scheduled"), "cancelled": _l("cancelled"), "ended": _l("ended")}
+SERVICE_KIND_LABELS = {"shift": _l("Peacetime shift"), "wartime": _l("Wartime order"),
+                       "imported": _l("Hours carried over")}
+LANGUAGE_LABELS = {"zh": _l("Chinese"), "en": _l("English")}
+# ISO weekdays (Monday = 1)
+WEEKDAY_LABELS = {"1": _l("Monday"), "2": _l("Tuesday"), "3": _l("Wednesday"), "4": _l("Thursday"),
+                  "5": _l("Friday"), "6": _l("Saturday"), "7": _l("Sunday")}
+
 
 def select_locale() -> str:
     choice = request.cookies.get(COOKIE)
@@ -117,7 +139,6 @@ def recipient_status_label(status: str | None) -> str:
 
 # --- issue 17: words, not codes (every template, status, language, role and outcome by its name) ---------------
 
-LANGUAGE_LABELS = {"zh": _l("Chinese"), "en": _l("English")}
 # The SMS templates not named above, so that the message log never shows a template's code.
 TEMPLATE_LABELS.update({
     "help": _l("Help: how to reply"), "hours_reply": _l("Hours served"),
@@ -143,7 +164,7 @@ TEMPLATE_LABELS.update({
 })
 # What an inbound SMS was read as (InboundMessage.intent).
 INTENT_LABELS = {
-    "accept": _l("yes"), "decline": _l("no"), "drop_out": _l("drops out"), "arrived": _l("arrived"),
+    "accept": _l("says yes"), "decline": _l("says no"), "drop_out": _l("drops out"), "arrived": _l("arrived"),
     "done": _l("signs out"), "help": _l("asks for help"), "opt_out": _l("unsubscribes"),
     "opt_in": _l("subscribes again"), "hours": _l("asks for hours served"), "shifts": _l("asks for shifts"),
     "shift_take": _l("takes a shift"), "shift_leave": _l("leaves a shift"), "swap_accept": _l("accepts a swap"),
@@ -210,3 +231,20 @@ def carrier_error_label(code: int | None, message: str | None = None) -> str:
         return message or ""
     label = CARRIER_ERROR_LABELS.get(int(code))
     return f"{label} ({code})" if label is not None else (f"{message} ({code})" if message else str(code))
+
+
+def street_name(street, short: bool = False) -> str:
+    """A street in the page's language (八大关街道, or Badaguan in English): the one helper every table uses, so
+    that no page mixes romanised and Chinese names. `street`: the model, a `StreetInfo`, or a name as the
+    queries hand it (full, short, English or slug; an unknown name is shown as it is)."""
+    if not street:
+        return ""
+    if isinstance(street, str):
+        info = find_street(street)
+        return street_label(info, current_language(), short) if info is not None else street
+    return street_label(street, current_language(), short)
+
+
+def labels(table: dict) -> dict[str, str]:
+    """A table of lazy names, resolved in the request's language (for code that must not depend on Flask)."""
+    return {code: str(name) for code, name in table.items()}

@@ -10,8 +10,6 @@ installed by `mobilize.wartime.after_commit.install` announces changed orders on
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,8 +17,6 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from mobilize.domain.phones import mask_phone
-from mobilize.domain.text_safety import spreadsheet_row
 from mobilize.live import COMMAND
 from mobilize.models import Demand, OrderState, PeacetimePolicy, Site, Street
 from mobilize.models._types import utcnow
@@ -339,22 +335,6 @@ def order_open_call(order_id: int):
             else _("No longer open: only registered volunteers are invited."))
     return _order_action(order_id, lambda: open_call.set_open_call(db(), order_id, publish, _actor(), utcnow()),
                          done)
-
-
-@blueprint.get("/command/orders/<int:order_id>/assignments.csv")
-@roles_required(*COMMAND_CENTER_ROLES)
-def order_csv(order_id: int):
-    """Who was sent where, with times. Numbers are masked for roles that do not call people."""
-    order = _order_or_404(order_id)
-    sees = current_principal().sees_phone_numbers
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(order_queries.CSV_COLUMNS)
-    for row in order_queries.csv_rows(db(), order, (lambda phone: phone) if sees else mask_phone):
-        writer.writerow(spreadsheet_row(row))  # a name could be a formula that Excel or WPS would run
-    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")  # BOM: spreadsheets read UTF-8
-    response.headers["Content-Disposition"] = f"attachment; filename=order-{order.id}-assignments.csv"
-    return response
 
 
 # --- the street board ----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from flask import abort, redirect, render_template
 
 from mobilize.live import COMMAND, street_channel
 from mobilize.web import db, runtime
-from mobilize.web.ui import queries
+from mobilize.web.ui import i18n, queries
 from mobilize.web.ui.access import (
     COMMAND_CENTER_ROLES,
     COMMAND_ROLES,
@@ -92,7 +92,7 @@ def phones():
     settings = runtime().settings
     if settings.sms_backend != "simulator" or not settings.simulator_url:
         abort(404)
-    return redirect(settings.simulator_url + "/phones")
+    return redirect(settings.simulator_url + "/phones?lang=" + i18n.current_language())  # in the page's language
 
 
 def _site_map(sites, summaries=None) -> dict:
