@@ -621,6 +621,9 @@ def main(argv: list[str] | None = None) -> None:
             data = run_pairs(workdir, children, databases, options.rounds, rates, options.duration,
                              options.saturation_duration)
     except BaseException:
+        for item in workdir.iterdir():  # keep the processes' logs only (the database, the signed bodies go)
+            if item.name != "logs":
+                shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
         log(f"the processes' logs are kept in {workdir / 'logs'}")
         raise
     shutil.rmtree(workdir, ignore_errors=True)
