@@ -299,6 +299,19 @@ def test_address_column_and_unknown_columns():
     assert result.header.ignored == ("备注",)
 
 
+def test_a_chinese_header_reads_as_the_contract_columns():
+    """A sheet typed in a Chinese office names its columns in Chinese; they mean the contract's columns."""
+    header = parse_header(["\ufeff姓名", "手机号码", "街道", "社区", "纬度", "经度", "技能", "所属队伍", "语言", "备注"])
+    assert header.columns[:9] == ("name", "phone", "street", "community", "lat", "lon", "skills", "teams",
+                                  "language")
+    assert header.ignored == ("备注",)
+    text = "姓名,手机,街道,住址\n张伟,13805320001,八大关,太平角一路5号\n"
+    result = validate_csv(io.StringIO(text), RULES)
+    assert result.rows[0].name == "张伟" and result.rows[0].address == "太平角一路5号"
+    with pytest.raises(ImportFileError, match="column name appears more than once"):
+        parse_header(["姓名", "name", "phone", "street", "lat", "lon"])
+
+
 def test_text_stream_with_nul_is_refused():
     with pytest.raises(ImportFileError, match="NUL"):
         validate_csv(io.StringIO(GOOD + "a\0b\n"), RULES)

@@ -13,6 +13,14 @@ COORDINATE_COLUMNS = ("lat", "lon")
 OPTIONAL_COLUMNS = ("community", "skills", "teams", "language", "address")
 CONTRACT_COLUMNS = ("name", "phone", "street", "community", "lat", "lon", "skills", "teams", "language")
 KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + COORDINATE_COLUMNS + OPTIONAL_COLUMNS)
+# The headers a Chinese office's spreadsheet uses for the same columns (a sheet typed in Excel says 姓名, not
+# name): read as the contract's names. Values are read the same way whichever header named their column.
+HEADER_ALIASES = {
+    "姓名": "name", "名字": "name", "手机": "phone", "手机号": "phone", "手机号码": "phone", "电话": "phone",
+    "联系电话": "phone", "街道": "street", "所属街道": "street", "社区": "community", "所属社区": "community",
+    "纬度": "lat", "经度": "lon", "技能": "skills", "专业技能": "skills", "队伍": "teams", "所属队伍": "teams",
+    "语言": "language", "地址": "address", "住址": "address", "居住地址": "address",
+}
 LANGUAGES = ("zh", "en")
 MAX_NAME, MAX_COMMUNITY, MAX_TEAM, MAX_ADDRESS = 60, 60, 80, 200
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from mobilize.registry.csv_contract import (
     CONTRACT_COLUMNS,
     COORDINATE_COLUMNS,
+    HEADER_ALIASES,
     KNOWN_COLUMNS,
     REQUIRED_COLUMNS,
     ImportFileError,
@@ -25,7 +26,7 @@ class Header:
 
 
 def parse_header(fields: Sequence[str]) -> Header:
-    columns = [name.strip().lstrip("\ufeff").lower() for name in fields]
+    columns = [_contract_name(name) for name in fields]
     if len(columns) == 1:
         for separator, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
             if separator in columns[0] and {"name", "phone"} <= set(part.strip() for part in
@@ -54,3 +55,9 @@ def parse_header(fields: Sequence[str]) -> Header:
     ignored = tuple(name for name in columns if name not in KNOWN_COLUMNS)
     return Header(tuple(columns), ignored)
 
+
+
+def _contract_name(field: str) -> str:
+    """A header cell as the contract names its column: trimmed, lower case, a Chinese header translated."""
+    name = field.strip().lstrip("\ufeff").strip().lower()
+    return HEADER_ALIASES.get(name, name)
