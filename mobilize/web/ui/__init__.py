@@ -40,7 +40,7 @@ HTML_ERRORS = (400, 401, 403, 404, 405, 429, 503)
 def register(app: Flask) -> None:
     from mobilize.web.api import api
     from mobilize.web.twilio import blueprint as twilio_blueprint
-    from mobilize.web.ui import auth, filters, i18n, order_confirm, orders, pages  # noqa: F401  (views on pages')
+    from mobilize.web.ui import auth, checkin, filters, i18n, order_confirm, orders, pages  # noqa: F401  (views on pages')
 
     settings = app.extensions["mobilize"].settings
     _configure_sessions(app, settings.public_base_url)
