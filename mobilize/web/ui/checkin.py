@@ -142,7 +142,7 @@ def checkin_arrive(street: str):
         session.commit()
     except checkin.WrongStreet:
         session.rollback()
-        abort(403)
+        _wrong_street()
     except WartimeError as error:
         session.rollback()
         return _render_page(row, _problem(error), error.status)
@@ -178,7 +178,7 @@ def checkin_undo(street: str):
         session.commit()
     except checkin.WrongStreet:
         session.rollback()
-        abort(403)
+        _wrong_street()
     except WartimeError as error:
         session.rollback()
         return _render_page(row, _problem(error), error.status)
@@ -194,6 +194,12 @@ def checkin_undo(street: str):
                        "%(num)d had changed since (undone already, signed out or released): left as they are.",
                        len(result.unchanged)), "warning")
     return redirect(url_for("ui.checkin_page", street=row.slug), 303)
+
+
+def _wrong_street() -> None:
+    """Something posted to this street's page belongs to another street: nothing was changed. An officer may
+    not know of it (403); for the command center it is simply not on this page (404)."""
+    abort(403 if current_principal().is_officer else 404)
 
 
 def _ids(values) -> list[int]:
