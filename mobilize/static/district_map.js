@@ -30,15 +30,33 @@
     return share >= 1 ? "#1f8a4c" : share >= 0.5 ? "#d08a00" : "#c0392b";
   }
 
+  // The box of this street's area and its sites, widened so that the neighbouring streets show around it: the
+  // officer's street fills the map (the whole district stays a drag or a pinch away).
+  function focus(own, sites) {
+    var points = sites.map(function (site) { return [site.lon, site.lat]; });
+    if (own) {
+      var rings = own.geometry.type === "Polygon" ? [own.geometry.coordinates[0]]
+        : own.geometry.coordinates.map(function (polygon) { return polygon[0]; });
+      rings.forEach(function (ring) { points = points.concat(ring); });
+    }
+    if (!points.length) { return null; }
+    var lons = points.map(function (p) { return p[0]; }), lats = points.map(function (p) { return p[1]; });
+    var west = Math.min.apply(null, lons), east = Math.max.apply(null, lons);
+    var south = Math.min.apply(null, lats), north = Math.max.apply(null, lats);
+    var padLon = Math.max((east - west) * 0.35, 0.004), padLat = Math.max((north - south) * 0.35, 0.003);
+    return [[west - padLon, north + padLat], [east + padLon, south - padLat]];
+  }
+
   function draw(data) {
     var own = areas.features.filter(function (feature) { return feature.properties.street === slug; })[0];
+    var view = focus(own, data.sites);
     var option = {
       animation: false,
       tooltip: { trigger: "item" },
       graphic: [{ type: "text", right: 8, bottom: 6, style: { text: labels.approximate, fill: "#5b6475",
                                                               font: "12px sans-serif" } }],
       geo: {
-        map: "district", roam: true, nameProperty: "name",
+        map: "district", roam: true, nameProperty: "name", boundingCoords: view,
         label: { show: true, color: "#3d4657", fontSize: 11 },
         itemStyle: { areaColor: "#eef2f7", borderColor: "#9aa7bb", borderWidth: 1 },
         emphasis: { label: { show: true }, itemStyle: { areaColor: "#dfe8f3" } },
@@ -47,7 +65,7 @@
         tooltip: { show: true, formatter: function (p) { return window.echarts.format.encodeHTML(p.name) + " · " + labels.approximate; } }
       },
       series: [{
-        type: "scatter", coordinateSystem: "geo", symbolSize: 20, z: 3,
+        type: "scatter", coordinateSystem: "geo", symbolSize: 18, z: 3,
         data: data.sites.map(function (site) {
           return { name: site.name, value: [site.lon, site.lat], site: site,
                    itemStyle: { color: fillColour(site), borderColor: "#fff", borderWidth: 1.5 } };
