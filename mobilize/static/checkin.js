@@ -44,6 +44,13 @@
       group.hidden = !any;
     });
     list.setAttribute("data-shown", String(shown));
+    // the view tabs' numbers, from the list just reloaded
+    var counts = list.querySelector(".checkin-list");
+    Array.prototype.forEach.call(document.querySelectorAll(".checkin-views a[data-view]"), function (tab) {
+      var value = counts && counts.getAttribute("data-count-" + tab.getAttribute("data-view"));
+      var number = tab.querySelector("b");
+      if (value !== null && value !== undefined && number) { number.textContent = value; }
+    });
     count();
   }
 
