@@ -10,7 +10,6 @@ may do it and in which street.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -212,9 +211,11 @@ def undo(session: Session, street_id: int, batch_id: int, actor: Actor, now: dat
         raise Conflict(f"the check-in was {int(age)} s ago: it can be undone within {UNDO_SECONDS} s only",
                        code="undo_expired", details={"batch_id": batch_id, "age_s": int(age)})
     wanted = None if assignment_ids is None else {int(i) for i in assignment_ids}
+    if wanted is not None and (unknown := wanted - {item["assignment_id"] for item in event.details["items"]}):
+        raise NotFound(f"assignment {min(unknown)} is not in check-in {batch_id}",
+                       details={"assignment_id": min(unknown), "batch_id": batch_id})
     arrived_at = datetime.fromisoformat(event.details["arrived_at"])
     result = UndoResult()
-    touched_orders: dict[int, list[int]] = defaultdict(list)
     for item in event.details.get("items", ()):
         assignment_id = item["assignment_id"]
         if wanted is not None and assignment_id not in wanted:
@@ -235,12 +236,8 @@ def undo(session: Session, street_id: int, batch_id: int, actor: Actor, now: dat
         if not sms_withdrawn:
             result.sms_already_sent.append(assignment_id)
         result.undone.append(assignment_id)
-        touched_orders[item["order_id"]].append(assignment_id)
         audit.record(session, actor, UNDONE_ACTION, "assignment", assignment_id, now, order_id=item["order_id"],
                      batch_id=batch_id, restored=item["from"], sms_withdrawn=sms_withdrawn)
-    if wanted is not None and (unknown := wanted - {item["assignment_id"] for item in event.details["items"]}):
-        raise NotFound(f"assignment {min(unknown)} is not in check-in {batch_id}",
-                       details={"assignment_id": min(unknown), "batch_id": batch_id})
     session.expire_all()
     return result
 

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from mobilize.models import (
