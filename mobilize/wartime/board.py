@@ -196,3 +196,23 @@ def _wrong_status(assignment: Assignment, verb: str, expected: str) -> Conflict:
     return Conflict(f"cannot {verb} assignment {assignment.id}: it is {assignment.status.value} "
                     f"(it must be {expected})", code="illegal_assignment_transition",
                     details={"assignment_id": assignment.id, "status": assignment.status.value})
+
+
+# --- a street's sites: the live fill of the orders under way -------------------------------------------------
+
+
+def street_fill(session: Session, street_id: int) -> dict[tuple[int, str], dict[str, int]]:
+    """{(site id, role code): places} of the orders under way in this street, summed over those orders: what the
+    board's sites bars show next to each role's usual capacity (issue 17: they stayed empty while an order
+    filled)."""
+    from mobilize.domain.order_states import UNDERWAY_STATES
+
+    fill: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: _zero(PLACE_FIELDS))
+    for order_id in session.scalars(select(Order.id).where(
+            Order.state.in_(list(UNDERWAY_STATES)),
+            Order.demands.any(Demand.site.has(Site.street_id == street_id))).order_by(Order.id)):
+        for row in _place_rows(session, order_id, street_id):
+            bucket = fill[(row["site_id"], row["role"])]
+            for key in PLACE_FIELDS:
+                bucket[key] += row[key]
+    return dict(fill)

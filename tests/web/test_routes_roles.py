@@ -108,6 +108,16 @@ RULES: dict[str, Rule] = {
     "ui.board_orders": Rule("page"),
     "ui.board_action": Rule("page", OFFICER_ACTIONS),
     "ui.board_backfill": Rule("page", OFFICER_ACTIONS),
+    # The officer in the field (issue 17): a street's check-in list, its alerts and its map data are the
+    # street's (viewers read, numbers masked); checking in and undoing are the officer's and the commanders'.
+    # The streets' approximate areas are the district's geography, with no one's data in them.
+    "ui.checkin_page": Rule("page"),
+    "ui.checkin_list": Rule("page"),
+    "ui.checkin_arrive": Rule("page", OFFICER_ACTIONS),
+    "ui.checkin_undo": Rule("page", OFFICER_ACTIONS),
+    "ui.board_alerts": Rule("page"),
+    "ui.board_map_sites": Rule("page"),
+    "ui.district_geojson": Rule("page", note="street areas only: names and outlines, no people"),
     "api.list_streets": Rule("api"),
     "api.list_sites": Rule("api"),
     "api.get_site": Rule("api"),
@@ -316,6 +326,27 @@ def _order_page_probes(s: Sample) -> dict[str, list[Probe]]:
             for street, assignment, letter in ((STREET_B, s.assignment_b, "B"), (STREET_A, s.assignment_a, "A"))],
         "ui.board_backfill": [Probe("POST", f"/board/{STREET_B}/demands/{demand_b}/backfill", street="B"),
                               Probe("POST", f"/board/{STREET_A}/demands/{demand_a}/backfill", street="A")],
+        **_checkin_probes(s),
+    }
+
+
+def _checkin_probes(s: Sample) -> dict[str, list[Probe]]:
+    since = "2026-01-01T00:00:00+00:00"
+    return {
+        **{endpoint: [Probe("GET", f"/board/{STREET_A}{path}", street="A"),
+                      Probe("GET", f"/board/{STREET_B}{path}", street="B")]
+           for endpoint, path in (("ui.checkin_page", "/checkin"), ("ui.checkin_list", "/checkin/list?view=all"),
+                                  ("ui.board_alerts", f"/alerts?since={since}"),
+                                  ("ui.board_map_sites", "/map.json"))},
+        # street A's page naming street B's person: refused like street B's own page
+        "ui.checkin_arrive": [
+            Probe("POST", f"/board/{STREET_B}/checkin/arrive", form={"assignment": str(s.assignment_b)}, street="B"),
+            Probe("POST", f"/board/{STREET_A}/checkin/arrive", form={"assignment": str(s.assignment_b)}, street="B"),
+            Probe("POST", f"/board/{STREET_A}/checkin/arrive", form={"assignment": str(s.assignment_a)},
+                  street="A")],
+        "ui.checkin_undo": [Probe("POST", f"/board/{STREET_B}/checkin/undo", form={"batch": "999999"}, street="B"),
+                            Probe("POST", f"/board/{STREET_A}/checkin/undo", form={"batch": "999999"}, street="A")],
+        "ui.district_geojson": [Probe("GET", "/map/streets.geojson")],
     }
 
 

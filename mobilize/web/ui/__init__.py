@@ -41,7 +41,7 @@ def register(app: Flask) -> None:
     from mobilize.web.api import api
     from mobilize.web.twilio import blueprint as twilio_blueprint
     from mobilize.web.ui import (  # noqa: F401  (views on pages')
-        auth, exports, filters, i18n, imports, order_confirm, orders, pages, volunteers)
+        auth, checkin, exports, filters, i18n, imports, order_confirm, orders, pages, volunteers)
     from mobilize.web.ui import admin, admin_audit, admin_system  # noqa: F401  (the admin pages' views)
     from mobilize.web.ui import roster, roster_posts  # noqa: F401  (the roster's views, on pages' blueprint)
 

@@ -62,7 +62,11 @@ def render_board(row, problem: str | None = None, status: int = 200):
     session = db()
     [summary] = queries.street_summaries(session, row.id)
     sites = queries.sites_of(session, row.id)
+    from mobilize.wartime import board as wartime_board
+    from mobilize.web.ui.checkin import alerts_context
+
     return render_template("board.html", street=row, summary=summary, sites=sites,
+                           fill=wartime_board.street_fill(session, row.id), **alerts_context(row),
                            site_map=_site_map(sites), channel=street_channel(row.slug), problem=problem,
                            blocks=order_queries.street_board(session, row.id), may_act=may_act(),
                            shifts=order_queries.shifts_today(session, _today(), row.id)), status
@@ -81,7 +85,10 @@ def board_sites(street: str):
     """The board's sites and capacities alone (reloaded on the street channel's events)."""
     row = street_or_404(street)
     require_street(row)
-    return render_template("_board_sites.html", street=row, sites=queries.sites_of(db(), row.id))
+    from mobilize.wartime import board as wartime_board
+
+    return render_template("_board_sites.html", street=row, sites=queries.sites_of(db(), row.id),
+                           fill=wartime_board.street_fill(db(), row.id))
 
 
 @blueprint.get("/phones")
