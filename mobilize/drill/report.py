@@ -99,7 +99,10 @@ def hindsight(session, order, final_distance_m: float, online_m: list[float] | N
     best = match(people, full, WEIGHTS, order.max_distance_m)
     answered = {r[0]: r[4] for r in rows}
     in_order = sorted(people, key=lambda c: (answered[c.volunteer_id], c.volunteer_id))
-    distance, cost = pair_costs(in_order, full, WEIGHTS, order.max_distance_m)
+    if in_order:
+        distance, cost = pair_costs(in_order, full, WEIGHTS, order.max_distance_m)
+    else:  # nobody said yes (an order nobody answered by the drill's end): nothing to place, no pair to price
+        distance = cost = np.zeros((0, len(full)))
     room = np.array([s.open_capacity for s in full])
     fcfs = 0.0
     for r in range(len(in_order)):

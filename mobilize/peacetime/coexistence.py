@@ -82,11 +82,15 @@ def roster_busy(session: Session, order: Order) -> tuple[np.ndarray, np.ndarray]
     return (np.array(sorted(protected), dtype=np.int64), np.array(sorted(other), dtype=np.int64))
 
 
+# made once: a fresh alias builds its column proxies on first use, ~2 ms each, for every standby read (issue 15)
+_SIGNUP, _SHIFT, _POST = aliased(ShiftSignup), aliased(Shift), aliased(Post)
+
+
 def blocked_by_roster(order: Order):
     """SQL condition on the enclosing query's Volunteer: this volunteer may not be placed on the order because of
     the roster (on a protected post overlapping the window, or, under `leave`, on any overlapping shift). For
     `dispatch.standby_candidates` (so that a blocked standby volunteer is not planned batch after batch)."""
-    signup, shift, post = aliased(ShiftSignup), aliased(Shift), aliased(Post)
+    signup, shift, post = _SIGNUP, _SHIFT, _POST
     conditions = [signup.volunteer_id == Volunteer.id, signup.status.in_(list(BUSY_SIGNUP)),
                   shift.id == signup.shift_id, shift.status != ShiftStatus.cancelled,
                   shift.starts_at < order.ends_at, shift.ends_at > order.starts_at, post.id == shift.post_id]

@@ -41,6 +41,7 @@ from mobilize.models import (
     AssignmentStatus,
     Demand,
     Invitation,
+    InvitationStatus,
     Order,
     Volunteer,
 )
@@ -267,11 +268,16 @@ def answer_chances(session: Session, order: Order, pending: list[Candidate], now
     """Per pending invitee, the chance of a yes within `horizon_s`: only such an answer can change a placement
     held back at most that long. The waves' model of silence (`waves.expected_pending`): an invitation's answers
     come over its wave interval, at the planning rate (the commander's expectation, corrected by this order's
-    answers), so a window of `horizon_s` holds `horizon_s / interval` of them, and none after the interval."""
+    answers), so a window of `horizon_s` holds `horizon_s / interval` of them, and none after the interval.
+    `pending`: invitees of the current interval still silent (`standby.pending_candidates`)."""
     interval = float(order.wave_interval_s)
     rate = planning_rate(session, order, now - timedelta(seconds=interval))
-    invited = dict(session.execute(select(Invitation.volunteer_id, Invitation.invited_at).where(
-        Invitation.order_id == order.id, Invitation.volunteer_id.in_([c.volunteer_id for c in pending]))).all())
+    # the invitations of the current interval awaiting an answer (what `pending` was chosen from), by the index on
+    # (order, status) rather than by a list of thousands of ids (issue 15: 100k volunteers, 5,000 places)
+    since = now - timedelta(seconds=interval)
+    invited = dict(session.connection().execute(select(Invitation.volunteer_id, Invitation.invited_at).where(
+        Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
+        Invitation.invited_at > since)).all()) if pending else {}
     chances = {}
     for candidate in pending:
         left = interval - (now - invited[candidate.volunteer_id]).total_seconds()

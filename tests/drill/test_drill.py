@@ -56,6 +56,17 @@ def test_a_small_drill_fills_every_place_without_violations(tmp_path):
     json.dumps(report, ensure_ascii=False)  # serialisable as it is
 
 
+def test_the_report_survives_an_order_nobody_answered(tmp_path):
+    """Issue 15: ended before any answer reached the service (the first invitations are handed at once, the
+    quickest reply takes longer than this), the hindsight step raised a TypeError pricing no people at all."""
+    report = run_drill(DrillConfig(volunteers=600, places=20, seed=3, end_s=5, workdir=tmp_path))
+    assert report["accepted"] == 0 and report["filled"] == 0 and report["invited"] > 0
+    assert report["matching"]["willing"] == 0 and report["matching"]["hindsight_placed"] == 0
+    assert report["matching"]["online_ratio"] is None and report["matching"]["fcfs_ratio"] is None
+    assert report["capacity_violations"] == 0 and report["simulated_s"] <= 5
+    json.dumps(report, ensure_ascii=False)
+
+
 def test_the_cli_prints_one_json_object(tmp_path):
     env = {**os.environ, "MOBILIZE_INSTANCE_PATH": str(tmp_path / "user-instance")}
     env.pop("DATABASE_URL", None)

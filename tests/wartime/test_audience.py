@@ -129,3 +129,32 @@ def test_column_wise_costs_are_exactly_those_of_matching():
     expected_distance, expected_cost = pair_costs(people, rules, WEIGHTS, None)
     assert np.allclose(distance, expected_distance)
     assert np.array_equal(cost, expected_cost)
+
+
+def test_the_registry_read_is_reused_until_a_volunteer_changes(rt):
+    """Issue 15: the pool is read again only when the registry moved (here: an opt-out by a Core UPDATE, an edit
+    through the ORM, a new volunteer), never served stale."""
+    from mobilize.models import Volunteer
+    from mobilize.wartime.audience import load_pool
+
+    with rt.transaction() as session:
+        sites(session)
+        first, second = people(session, 2)
+        first_id, second_id = first.id, second.id
+    with rt.transaction() as session:
+        pool = load_pool(session)
+        assert load_pool(session) is pool and not pool.opted_out.any()
+    with rt.transaction() as session:
+        session.execute(update(Volunteer).where(Volunteer.id == first_id).values(opted_out_at=utcnow()))
+    with rt.transaction() as session:
+        pool = load_pool(session)
+        assert pool.opted_out.tolist() == [True, False]
+    with rt.transaction() as session:
+        session.get(Volunteer, second_id).language = "en"
+    with rt.transaction() as session:
+        pool = load_pool(session)
+        assert pool.language.tolist() == ["zh", "en"]
+    with rt.transaction() as session:
+        people(session, 1)
+    with rt.transaction() as session:
+        assert len(load_pool(session).ids) == 3
