@@ -112,11 +112,11 @@ def load_pool(session: Session) -> Pool:
 
 def _registry_version(session: Session) -> tuple:
     """What changes whenever a row the pool is made of changes: volunteers added or removed (count, highest id),
-    edited (latest `updated_at`, stamped by every ORM and Core update), opted out or marked unreachable (counts:
-    whatever clock stamped them)."""
+    edited (latest `updated_at`, stamped by every ORM and Core update), opted out, deactivated or marked
+    unreachable (counts: whatever clock stamped them)."""
     return tuple(session.connection().execute(select(
         func.count(), func.max(Volunteer.id), func.max(Volunteer.updated_at), func.count(Volunteer.opted_out_at),
-        func.count().filter(Volunteer.phone_invalid.is_(True)))).one())
+        func.count(Volunteer.deactivated_at), func.count().filter(Volunteer.phone_invalid.is_(True)))).one())
 
 
 def _read_pool(session: Session) -> Pool:
