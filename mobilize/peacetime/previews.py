@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobilize.models import Volunteer
-from mobilize.wartime.previews import DEFAULT_CURRENCY, DEFAULT_PRICE_PER_SEGMENT, run_and_roll_back
+from mobilize.wartime.previews import DEFAULT_CURRENCY, DEFAULT_PRICE_PER_SEGMENT, SmsTotals, run_and_roll_back
 
 NEW_RECIPIENT = "not_invited"  # everyone a roster action texts is told something new
 
 
 @dataclass(frozen=True)
-class RosterPreview:
+class RosterPreview(SmsTotals):
     """The SMS an action would write: one dict per message (volunteer_id, phone, name, language, template, text,
     segments, street_id, recipient_status), with the same totals as an order action's preview."""
 
@@ -29,24 +29,8 @@ class RosterPreview:
     result: Any = None  # what the action returned (e.g. how many were invited)
 
     @property
-    def sms_count(self) -> int:
-        return len(self.messages)
-
-    @property
-    def segments(self) -> int:
-        return sum(message["segments"] for message in self.messages)
-
-    @property
-    def by_template(self) -> dict[str, int]:
-        return dict(sorted(Counter(message["template"] for message in self.messages).items()))
-
-    @property
     def recipients_by_status(self) -> dict[str, int]:
         return dict(Counter(message["recipient_status"] for message in self.messages))
-
-    @property
-    def estimated_cost(self) -> float:
-        return round(self.segments * self.price_per_segment, 2)
 
 
 def preview(session: Session, act: Callable[[], Any], *, price_per_segment: float = DEFAULT_PRICE_PER_SEGMENT,

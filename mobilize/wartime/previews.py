@@ -37,8 +37,32 @@ CHUNK = 500  # ids per IN (SQLite allows 32766 parameters; a wave may be larger)
 NOT_INVITED = "not_invited"  # recipient_status of someone the action invites for the first time
 
 
+class SmsTotals:
+    """The totals of a preview's `messages` (dicts with segments and template), priced at `price_per_segment`:
+    shared by the order actions' previews and the roster's."""
+
+    messages: list[dict[str, Any]]
+    price_per_segment: float
+
+    @property
+    def sms_count(self) -> int:
+        return len(self.messages)
+
+    @property
+    def segments(self) -> int:
+        return sum(message["segments"] for message in self.messages)
+
+    @property
+    def by_template(self) -> dict[str, int]:
+        return dict(sorted(Counter(message["template"] for message in self.messages).items()))
+
+    @property
+    def estimated_cost(self) -> float:
+        return round(self.segments * self.price_per_segment, 2)
+
+
 @dataclass(frozen=True)
-class ActionPreview:
+class ActionPreview(SmsTotals):
     """The SMS an action will write: one dict per message (volunteer_id, phone, name, language, template, text,
     segments, recipient_status: the volunteer's assignment status in the order, else their invitation status,
     else `not_invited`, as it is before the action)."""
@@ -56,26 +80,10 @@ class ActionPreview:
     deadline: dict[str, Any] | None = None
 
     @property
-    def sms_count(self) -> int:
-        return len(self.messages)
-
-    @property
-    def segments(self) -> int:
-        return sum(message["segments"] for message in self.messages)
-
-    @property
-    def by_template(self) -> dict[str, int]:
-        return dict(sorted(Counter(message["template"] for message in self.messages).items()))
-
-    @property
     def recipients_by_status(self) -> dict[str, int]:
         """Recipients (not messages) by their status before the action."""
         statuses = {message["volunteer_id"]: message["recipient_status"] for message in self.messages}
         return dict(sorted(Counter(statuses.values()).items()))
-
-    @property
-    def estimated_cost(self) -> float:
-        return round(self.segments * self.price_per_segment, 2)
 
     def as_dict(self) -> dict[str, Any]:
         return {"action": self.action, "order_id": self.order_id, "messages": self.messages,
