@@ -134,7 +134,7 @@ def test_an_edit_is_checked_by_the_importers_rules_and_audited(clients, web_runt
     refused = _edit(clients["commander"], volunteer_id, phone="12345", language="fr")
     assert refused.status_code == 400
     text = refused.get_data(as_text=True)
-    assert "not a valid phone number" in text or "phone" in text
+    assert "不是有效的手机号码" in text and "只能是 zh 或 en" in text  # the importer's reasons, in Chinese
     taken = _edit(clients["commander"], volunteer_id, phone=people["陈静"][1])
     assert taken.status_code == 409
     with web_runtime.transaction() as session:
@@ -230,7 +230,7 @@ def test_the_deactivate_form_says_what_is_given_up_and_the_page_after_what_was(c
     done = client.post(f"/volunteers/{volunteer_id}/deactivate", data={"csrf_token": csrf_token(client)},
                        follow_redirects=True).get_data(as_text=True)
     assert "停用：已取消 1 个班次，释放 1 个派遣" in done, done
-    assert "重新启用不会恢复" in done
+    assert "停用时放弃的班次、派遣和邀请不会退回" in done
     with web_runtime.transaction() as session:
         assert session.get(ShiftSignup, ids[0]).status is SignupStatus.removed
         assert session.get(Assignment, ids[1]).status is AssignmentStatus.released
