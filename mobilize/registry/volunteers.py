@@ -384,11 +384,13 @@ def deactivate(session: Session, volunteer_id: int, *, actor: Actor, now: dateti
     released = Released(shifts=held.booked, waitlist=held.waitlisted, assignments=len(held.assignments),
                         invitations=len(held.invitations), kept_arrived=len(held.arrived))
     try:
+        # the orders first, in id order, then the shifts (whose waitlist locks other volunteers' rows): the
+        # order in which matching takes its locks (its order, then volunteers), so the two never deadlock
+        for assignment in held.assignments:
+            board.officer_release(session, assignment, actor, now)
         for signup in held.signups:
             staffing.cancel_signup(session, signup.id, actor=actor, now=now, cfg=cfg, by_officer=True,
                                    reason=DEACTIVATED_REASON)
-        for assignment in held.assignments:
-            board.officer_release(session, assignment, actor, now)
     except DomainError as error:  # changed meanwhile (a shift started, a place ended): the caller rolls back
         raise VolunteerError(f"could not release what the volunteer holds: {error}", status=409) from error
     for invitation in held.invitations:

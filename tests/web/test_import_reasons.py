@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from mobilize.models import Street
 from mobilize.registry.csv_contract import ImportFileError
@@ -154,3 +154,33 @@ def test_the_table_knows_the_reasons_the_importer_can_write():
                           "importer.py")}
     assert sites == {"csv_fields.py": 21, "csv_rows.py": 7, "csv_phones.py": 1, "csv_header.py": 4,
                      "upload.py": 10, "importer.py": 4}, sites
+
+
+def test_the_edit_forms_own_reasons_are_said_in_chinese(app, web_runtime, registry):
+    """The volunteer edit form shows the importer's reasons and a few of its own: those too."""
+    from mobilize.models._types import utcnow
+    from mobilize.registry import volunteers as volunteer_registry
+    from mobilize.wartime.audit import Actor
+
+    volunteer_id, _, _ = registry.volunteers_a[0]
+    other_phone = registry.volunteers_a[1][2]
+    with web_runtime.sessions() as session:
+        values = volunteer_registry.form_values(volunteer_registry.load(session, volunteer_id))
+    reasons = []
+    for changed, street_allowed in (({"lat": "", "lon": ""}, None), ({"phone": other_phone}, None),
+                                    ({"street": "湛山"}, "八大关")):
+        with web_runtime.sessions() as session:
+            allowed = None
+            if street_allowed:
+                allowed = session.scalar(select(Street.id).where(Street.short_name == street_allowed))
+            with pytest.raises(volunteer_registry.VolunteerError) as refused:
+                volunteer_registry.edit_volunteer(session, volunteer_id, {**values, **changed},
+                                                  actor=Actor.user("admin", None), now=utcnow(),
+                                                  street_id_allowed=allowed)
+            session.rollback()
+        reasons += [error.reason for error in refused.value.errors]
+    assert len(reasons) == 3, reasons
+    with app.test_request_context("/"):
+        for reason in reasons:
+            assert match(reason) is not None, reason
+            assert CHINESE.search(translate_reason(reason)), reason

@@ -53,6 +53,10 @@ REASONS: tuple[tuple[re.Pattern[str], object], ...] = tuple((re.compile(pattern)
      _l("duplicate: %(phone)s is already on line %(line)s")),
     (r"has (?P<given>\d+) fields but the header has (?P<width>\d+) \(a comma inside a value must be quoted\)",
      _l("has %(given)s fields but the header has %(width)s (a comma inside a value must be quoted)")),
+    # the volunteer edit form's own checks (registry.volunteers.edit_volunteer), on top of the importer's
+    (r"officers keep volunteers in their own street", _l("officers keep volunteers in their own street")),
+    (r"(?P<phone>\S+) belongs to another volunteer \(#(?P<number>\d+)\)",
+     _l("%(phone)s belongs to another volunteer (#%(number)s)")),
     # a value cleaned on the way in (a note, not a refusal)
     (r"had control or direction characters \((?P<value>.*)\); removed",
      _l("had control or direction characters (%(value)s); removed")),
