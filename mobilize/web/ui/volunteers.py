@@ -8,6 +8,8 @@ deactivate.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -179,7 +181,7 @@ def volunteer_reactivate(volunteer_id: int):
         lambda: _("Active again. Shifts and dispatches given up when they were deactivated are not restored."))
 
 
-def _change_state(volunteer_id: int, change, done: str):
+def _change_state(volunteer_id: int, change, done: Callable[[], str]):
     _volunteer_or_abort(volunteer_id)
     session = db()
     try:
@@ -194,6 +196,8 @@ def _change_state(volunteer_id: int, change, done: str):
 
 
 def _state_problem(error: VolunteerError) -> str:
+    if str(error).startswith("could not release"):  # a shift or a dispatch changed meanwhile: nothing was done
+        return _("a shift or a dispatch of theirs changed meanwhile; look at their page and try again")
     return {"the volunteer is already deactivated": _("the volunteer is already deactivated"),
             "the volunteer is active": _("the volunteer is already active")}.get(str(error), str(error))
 
