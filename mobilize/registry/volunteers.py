@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, false, func, or_, select
+from sqlalchemy import Select, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from mobilize.domain.errors import DomainError
+from mobilize.domain.order_states import UNDERWAY_STATES
 from mobilize.domain.phones import mask_phone
 from mobilize.domain.stars import check_thresholds
 from mobilize.models import (
+    Assignment,
+    AssignmentStatus,
     Community,
+    Invitation,
+    InvitationStatus,
+    Order,
+    OutboundMessage,
+    OutboundStatus,
     ServiceRecord,
+    Shift,
+    ShiftSignup,
     Skill,
     Street,
     Team,
@@ -27,16 +38,24 @@ from mobilize.models import (
     volunteer_skills,
     volunteer_teams,
 )
-from mobilize.models.roster import ServiceStatus
+from mobilize.models.roster import ServiceStatus, SignupStatus
+from mobilize.peacetime import staffing
+from mobilize.peacetime.config import RosterConfig
+from mobilize.peacetime.staffing import CANCELLABLE
 from mobilize.registry.csv_contract import RowError
 from mobilize.registry.csv_fields import RowRules, validate_row
+from mobilize.wartime import board
 from mobilize.wartime.audit import Actor, record
+from mobilize.wartime.messages import invite_key
+from mobilize.wartime.places import NOT_YET_ARRIVED
 
 PER_PAGE = 50
 # "3星", "3 stars", "★★★": a star rating written in the search box
 _STARS_IN_QUERY = re.compile(r"^\s*(?:(\d)\s*(?:星|★|stars?)|(★+)|(?:星级|stars?)\s*[:：]?\s*(\d))\s*$",
                              re.IGNORECASE)
 _PHONE_DIGITS = re.compile(r"^\+?[\d\s-]{3,20}$")
+DEACTIVATED_REASON = "deactivated"  # a sign-up's end reason, an invitation's withdrawal
+OPEN_INVITATIONS = (InvitationStatus.queued, InvitationStatus.invited, InvitationStatus.accepted)
 
 
 class VolunteerError(ValueError):
@@ -290,17 +309,114 @@ def load(session: Session, volunteer_id: int) -> Volunteer:
     return volunteer
 
 
-def deactivate(session: Session, volunteer_id: int, *, actor: Actor, now: datetime, reason: str = "") -> Volunteer:
+@dataclass(frozen=True)
+class Holdings:
+    """What a volunteer holds of what is coming, as deactivation sees it."""
+
+    signups: list[ShiftSignup]  # upcoming shifts: booked or waitlisted, not started
+    assignments: list[Assignment]  # active wartime places not reached yet (dispatched or confirmed)
+    arrived: list[Assignment]  # on site: kept, as for an opt-out (their hours are still certified)
+    invitations: list[Invitation]  # open: queued, awaiting an answer, or accepted (on standby)
+
+    @property
+    def booked(self) -> int:
+        return sum(1 for signup in self.signups if signup.status is SignupStatus.booked)
+
+    @property
+    def waitlisted(self) -> int:
+        return sum(1 for signup in self.signups if signup.status is SignupStatus.waitlisted)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.signups or self.assignments or self.invitations)
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a deactivation ended: counts for the page and the audit."""
+
+    shifts: int = 0  # booked places given up (the waitlist moved up)
+    waitlist: int = 0  # waitlist places left
+    assignments: int = 0  # wartime places released (backfilled)
+    invitations: int = 0  # open invitations withdrawn
+    kept_arrived: int = 0  # on site: kept
+
+
+def holdings(session: Session, volunteer_id: int, now: datetime) -> Holdings:
+    signups = list(session.scalars(
+        select(ShiftSignup).join(Shift, Shift.id == ShiftSignup.shift_id)
+        .where(ShiftSignup.volunteer_id == volunteer_id, ShiftSignup.status.in_(list(CANCELLABLE)),
+               Shift.starts_at > now)
+        .options(selectinload(ShiftSignup.shift)).order_by(Shift.starts_at, ShiftSignup.id)))
+    active = list(session.scalars(
+        select(Assignment).join(Order, Order.id == Assignment.order_id)
+        .where(Assignment.volunteer_id == volunteer_id,
+               Assignment.status.in_(list(NOT_YET_ARRIVED) + [AssignmentStatus.arrived]),
+               Order.state.in_(list(UNDERWAY_STATES)))
+        .options(selectinload(Assignment.order)).order_by(Assignment.order_id, Assignment.id)))
+    invitations = list(session.scalars(
+        select(Invitation).join(Order, Order.id == Invitation.order_id)
+        .where(Invitation.volunteer_id == volunteer_id, Invitation.status.in_(list(OPEN_INVITATIONS)),
+               Order.state.in_(list(UNDERWAY_STATES)))
+        .order_by(Invitation.order_id)))
+    return Holdings(signups=signups,
+                    assignments=[a for a in active if a.status is not AssignmentStatus.arrived],
+                    arrived=[a for a in active if a.status is AssignmentStatus.arrived],
+                    invitations=invitations)
+
+
+def deactivate(session: Session, volunteer_id: int, *, actor: Actor, now: datetime, cfg: RosterConfig,
+               reason: str = "") -> Released:
     """Take the volunteer out of the active pool (no order, notice or backfill invites them); their history
-    stays. Twice is refused (409): the first deactivation's time and reason are kept."""
+    stays. Twice is refused (409): the first deactivation's time and reason are kept, and nothing is released.
+
+    What they hold of what is coming is given up in the caller's transaction, through the services an officer
+    would use, with their usual effects: an upcoming shift sign-up is taken off as the roster page's remove does
+    (SMS; the waitlist moves up), a wartime place not reached yet is released as the board's officer release
+    does (SMS; the place is backfilled), and open invitations are withdrawn. Someone already on site keeps
+    their place. Reactivating restores none of it."""
     volunteer = load(session, volunteer_id)
     if volunteer.deactivated_at is not None:
         raise VolunteerError("the volunteer is already deactivated", status=409)
     reason = " ".join((reason or "").split())[:200]
+    held = holdings(session, volunteer_id, now)
+    # counted first: releasing changes the statuses of the rows `held` lists
+    released = Released(shifts=held.booked, waitlist=held.waitlisted, assignments=len(held.assignments),
+                        invitations=len(held.invitations), kept_arrived=len(held.arrived))
+    try:
+        # the orders first, in id order, then the shifts (whose waitlist locks other volunteers' rows): the
+        # order in which matching takes its locks (its order, then volunteers), so the two never deadlock
+        for assignment in held.assignments:
+            board.officer_release(session, assignment, actor, now)
+        for signup in held.signups:
+            staffing.cancel_signup(session, signup.id, actor=actor, now=now, cfg=cfg, by_officer=True,
+                                   reason=DEACTIVATED_REASON)
+    except DomainError as error:  # changed meanwhile (a shift started, a place ended): the caller rolls back
+        raise VolunteerError(f"could not release what the volunteer holds: {error}", status=409) from error
+    for invitation in held.invitations:
+        _withdraw(session, invitation, actor, now)
     volunteer.deactivated_at = now
-    record(session, actor, "volunteer.deactivated", "volunteer", volunteer.id, now, reason=reason)
+    record(session, actor, "volunteer.deactivated", "volunteer", volunteer.id, now, reason=reason,
+           released=asdict(released))
     session.flush()
-    return volunteer
+    return released
+
+
+def _withdraw(session: Session, invitation: Invitation, actor: Actor, now: datetime) -> None:
+    """An open invitation ends: an acceptance (standby) is declined, as an opt-out declines it, so matching no
+    longer draws on them; one not answered lapses (cancelled, as when recruiting stops) and its SMS, if still
+    in the outbox, is never sent."""
+    if invitation.status is InvitationStatus.accepted:
+        invitation.status = InvitationStatus.declined
+    else:
+        invitation.status = InvitationStatus.cancelled
+        session.execute(update(OutboundMessage)
+                        .where(OutboundMessage.status == OutboundStatus.pending,
+                               OutboundMessage.dedupe_key == invite_key(invitation.order_id, invitation.volunteer_id))
+                        .values(status=OutboundStatus.cancelled, error_message=DEACTIVATED_REASON, status_at=now)
+                        .execution_options(synchronize_session=False))
+    record(session, actor, "invitation.withdrawn", "invitation", invitation.id, now,
+           order_id=invitation.order_id, volunteer_id=invitation.volunteer_id, reason=DEACTIVATED_REASON)
 
 
 def reactivate(session: Session, volunteer_id: int, *, actor: Actor, now: datetime) -> Volunteer:

@@ -62,7 +62,7 @@ def test_an_officer_on_a_phone_edits_and_deactivates_their_streets_volunteer(bro
     page.fill("input[name=community]", "太平角一路社区")
     page.fill("input[name=phone]", "12345")
     page.click("button[type=submit].primary")
-    assert "not a valid phone number" in page.locator(".flash.error").inner_text()
+    assert "不是有效的手机号码：'12345'" in page.locator(".flash.error").inner_text()  # the importer's rule, in Chinese
     screenshot(page, "volunteer-edit-refused-phone")
     page.goto(f"/volunteers/{volunteer_id}/edit")
     page.fill("input[name=community]", "太平角一路社区")
@@ -113,7 +113,7 @@ def test_an_admin_imports_a_gbk_csv_dry_run_then_apply(browser, live, screenshot
               for item in page.locator(".import-counts li").all()}
     assert counts == {"rows": "4", "created": "2", "updated": "1", "unchanged": "0", "rejected": "1"}
     assert "GBK/GB18030" in page.locator("main").inner_text()
-    assert "not a valid phone number" in page.locator("table.import-errors").inner_text()
+    assert "不是有效的手机号码" in page.locator("table.import-errors").inner_text()  # the reason in the page's language
     assert "欧阳晓明" in page.locator("details[data-kind=create]").inner_text()
     with live.runtime.transaction() as session:  # the dry run wrote nothing
         assert session.scalar(select(Volunteer.id).where(Volunteer.phone == "+8613905329001")) is None
@@ -153,7 +153,7 @@ def test_an_admin_uploads_an_xlsx_and_a_wrong_file(browser, live, screenshot):
     page.set_input_files("input[name=file]", files=[{"name": "假的.xlsx", "buffer": HEADER.encode(),
                                                       "mimeType": "application/octet-stream"}])
     page.click("button.primary")
-    assert "is named like an Excel workbook but is not one" in page.locator(".flash.error").inner_text()
+    assert "的文件名像 Excel 工作簿，但内容不是" in page.locator(".flash.error").inner_text()
     assert "未写入任何数据" in page.locator(".flash.error").inner_text()
     screenshot(page, "import-refused-fake-xlsx-phone")
     context.close()

@@ -63,7 +63,7 @@ def test_a_gbk_csv_dry_run_writes_nothing_and_apply_writes_what_it_said(app, cli
     assert dry["to_update"][0]["changes"] == ["community"]
     assert {(e["line"], e["column"]) for e in dry["errors"]} == {(4, "phone"), (5, "street")}
     page = client.get(f"/volunteers/import/{run_id}").get_data(as_text=True)
-    for shown in ("赵丽华", "钱志强", "not a valid phone number", "不存在街道", 'data-count="created"'):
+    for shown in ("赵丽华", "钱志强", "不是有效的手机号码", "不存在街道", 'data-count="created"'):
         assert shown in page
     assert 'http-equiv="refresh"' not in page
 
@@ -116,15 +116,16 @@ def test_an_xlsx_workbook_with_phones_typed_as_numbers(clients, web_runtime, reg
         assert wu.name == "吴磊" and wu.language == "en"
 
 
-@pytest.mark.parametrize("filename,data,reason", [
-    ("empty.csv", b"", "empty"),
-    ("fake.xlsx", (HEADER + ROWS).encode(), "not one"),
-    ("broken.xlsx", b"PK\x03\x04" + b"\0" * 200, "not a readable .xlsx"),
+@pytest.mark.parametrize("filename,data,reason", [  # the reasons in Chinese (import_reasons)
+    ("empty.csv", b"", "文件为空"),
+    ("fake.xlsx", (HEADER + ROWS).encode(), "但内容不是"),
+    ("broken.xlsx", b"PK\x03\x04" + b"\0" * 200, "无法读取的 .xlsx"),
     ("latin.csv", (HEADER + "José,13905321001,八大关,,36.05,120.35,,,zh\n").encode("utf-8")
-     .replace("é".encode(), b"\xe9,"), "neither UTF-8 nor GBK"),
-    ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, "old Excel .xls"),
-    ("wrong-header.csv", "姓名,手机,街道\n张三,13905321001,八大关\n".encode("gb18030"), "first line should be"),
-    ("semicolons.csv", b"name;phone;street;lat;lon\n", "semicolons"),
+     .replace("é".encode(), b"\xe9,"), "既不是 UTF-8 也不是 GBK"),
+    ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, "旧版 Excel .xls"),
+    # its Chinese headers are read as the contract's (姓名, 街道): lat and lon are missing
+    ("wrong-header.csv", "姓名,手机,街道\n张三,13905321001,八大关\n".encode("gb18030"), "缺少必填列"),
+    ("semicolons.csv", b"name;phone;street;lat;lon\n", "用分号分隔"),
     ("binary.csv", b"name,phone\n\0\0\0", "NUL"),
 ])
 def test_bad_uploads_are_refused_with_a_clear_message_and_nothing_written(clients, web_runtime, registry,
@@ -143,7 +144,7 @@ def test_too_large_an_upload_is_refused(clients, web_runtime, registry, monkeypa
 
     monkeypatch.setattr(imports, "MAX_UPLOAD_BYTES", 100)
     response = upload(clients["admin"], "big.csv", (HEADER + ROWS).encode())
-    assert response.status_code == 400 and "too large" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "文件太大" in response.get_data(as_text=True)
 
 
 def test_no_file_chosen(clients, registry):

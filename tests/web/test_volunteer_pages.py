@@ -134,7 +134,7 @@ def test_an_edit_is_checked_by_the_importers_rules_and_audited(clients, web_runt
     refused = _edit(clients["commander"], volunteer_id, phone="12345", language="fr")
     assert refused.status_code == 400
     text = refused.get_data(as_text=True)
-    assert "not a valid phone number" in text or "phone" in text
+    assert "不是有效的手机号码" in text and "只能是 zh 或 en" in text  # the importer's reasons, in Chinese
     taken = _edit(clients["commander"], volunteer_id, phone=people["陈静"][1])
     assert taken.status_code == 409
     with web_runtime.transaction() as session:
@@ -174,7 +174,9 @@ def test_deactivate_takes_a_volunteer_out_of_the_pool_and_reactivate_brings_them
         assert session.get(Volunteer, volunteer_id).deactivated_at is not None
         assert volunteer_id not in set(load_pool(session).ids.tolist())
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "volunteer.deactivated"))
-        assert event.details == {"reason": "搬离本区"} and event.actor == "officer-a"
+        assert event.details["reason"] == "搬离本区" and event.actor == "officer-a"
+        assert event.details["released"] == {"shifts": 0, "waitlist": 0, "assignments": 0, "invitations": 0,
+                                             "kept_arrived": 0}
     link = f'href="/volunteers/{volunteer_id}"'
     assert link not in _search(clients["admin"], q="李建国")
     assert link in _search(clients["admin"], q="李建国", state="deactivated")
@@ -197,3 +199,41 @@ def test_the_volunteers_page_is_chinese_first_with_the_english_switch(clients):
     client = clients["admin"]
     client.post("/language", data={"lang": "en", "next": "/volunteers", "csrf_token": csrf_token(client)})
     assert "Volunteers" in _search(client)
+
+
+def test_the_deactivate_form_says_what_is_given_up_and_the_page_after_what_was(clients, web_runtime, people):
+    """A booked shift and a dispatch not reached yet: listed on the form, released by the deactivation (the
+    dispatch as an officer's release), reported in Chinese; a place on site is kept; reactivating says it does
+    not give them back."""
+    from datetime import timedelta
+
+    from mobilize.models import Assignment, AssignmentStatus, ShiftSignup, SignupStatus
+    from mobilize.models._types import utcnow
+    from mobilize.peacetime import staffing
+    from tests.peacetime.conftest import CFG, OFFICER, post, shift, wartime_assignment
+
+    volunteer_id, _ = people["李建国"]
+    now = utcnow()
+    with web_runtime.transaction() as session:
+        volunteer = session.get(Volunteer, volunteer_id)
+        booked = staffing.sign_up(session, shift(session, post(session, slots=2), now + timedelta(days=3)).id,
+                                  volunteer_id, actor=OFFICER, now=now, cfg=CFG, source="officer", notify=False)
+        dispatched = wartime_assignment(session, volunteer, now + timedelta(hours=5), now + timedelta(hours=9))
+        on_site = wartime_assignment(session, volunteer, now - timedelta(hours=1), now + timedelta(hours=2),
+                                     status=AssignmentStatus.arrived, code="28")
+        ids = (booked.signup.id, dispatched.id, on_site.id)
+    client = clients["officer"]
+    page = client.get(f"/volunteers/{volunteer_id}").get_data(as_text=True)
+    for held in ("shifts", "assignments", "arrived"):
+        assert f'data-held="{held}"' in page, held
+    assert 'data-held="waitlist"' not in page
+    done = client.post(f"/volunteers/{volunteer_id}/deactivate", data={"csrf_token": csrf_token(client)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "停用：已取消 1 个班次，释放 1 个派遣" in done, done
+    assert "停用时放弃的班次、派遣和邀请不会退回" in done
+    with web_runtime.transaction() as session:
+        assert session.get(ShiftSignup, ids[0]).status is SignupStatus.removed
+        assert session.get(Assignment, ids[1]).status is AssignmentStatus.released
+        assert session.get(Assignment, ids[2]).status is AssignmentStatus.arrived
+        actions = set(session.scalars(select(AuditEvent.action)))
+    assert {"shift.removed", "assignment.released", "volunteer.deactivated"} <= actions

@@ -23,6 +23,7 @@ from mobilize.registry.upload import MAX_UPLOAD_BYTES, read_upload
 from mobilize.web import runtime
 from mobilize.web.ui.access import COMMAND_ROLES, current_principal, roles_required
 from mobilize.web.ui.blueprint import blueprint
+from mobilize.web.ui.import_reasons import translate_reason
 
 JOB_TIMEOUT_S = 3600
 
@@ -50,7 +51,7 @@ def import_upload():
         _check_header(uploaded.text)
     except ImportFileError as error:
         return _render_form(_("%(file)s cannot be imported: %(reason)s. Nothing was written.",
-                              file=upload.filename, reason=str(error)), 400)
+                              file=upload.filename, reason=translate_reason(str(error))), 400)
     principal = current_principal()
     redis = runtime().redis
     run_id = import_runs.create_run(redis, text=uploaded.text, filename=upload.filename, kind=uploaded.kind,

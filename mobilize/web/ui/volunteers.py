@@ -8,9 +8,12 @@ deactivate.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from mobilize.domain.district import find_street
@@ -18,7 +21,7 @@ from mobilize.models import Skill, Street, Team, UserRole, Volunteer
 from mobilize.models._types import utcnow
 from mobilize.peacetime.config import RosterConfig
 from mobilize.registry import volunteers as registry
-from mobilize.registry.volunteers import Search, VolunteerError
+from mobilize.registry.volunteers import Released, Search, VolunteerError
 from mobilize.wartime.audit import Actor
 from mobilize.web import db, runtime
 from mobilize.web.ui import volunteer_queries
@@ -88,10 +91,13 @@ def _volunteer_or_abort(volunteer_id: int) -> Volunteer:
 @login_required
 def volunteer_page(volunteer_id: int):
     volunteer = _volunteer_or_abort(volunteer_id)
-    profile = volunteer_queries.profile(db(), volunteer, _config(), utcnow())
+    now = utcnow()
+    profile = volunteer_queries.profile(db(), volunteer, _config(), now)
     principal = current_principal()
-    return render_template("volunteer.html", profile=profile, volunteer=volunteer,
-                           may_edit=principal.role in EDITORS)
+    may_edit = principal.role in EDITORS
+    # what deactivating would give up, said on the form before anyone presses it
+    held = registry.holdings(db(), volunteer.id, now) if may_edit and volunteer.deactivated_at is None else None
+    return render_template("volunteer.html", profile=profile, volunteer=volunteer, may_edit=may_edit, held=held)
 
 
 @blueprint.get("/volunteers/<int:volunteer_id>/edit")
@@ -140,19 +146,42 @@ def volunteer_update(volunteer_id: int):
 @blueprint.post("/volunteers/<int:volunteer_id>/deactivate")
 @roles_required(*EDITORS)
 def volunteer_deactivate(volunteer_id: int):
-    return _change_state(volunteer_id, lambda session, actor, now: registry.deactivate(
-        session, volunteer_id, actor=actor, now=now, reason=request.form.get("reason", "")),
-        _("Deactivated: no order, notice or backfill will invite this volunteer."))
+    released: list[Released] = []
+
+    def change(session, actor, now):
+        released.append(registry.deactivate(session, volunteer_id, actor=actor, now=now, cfg=_config(),
+                                            reason=request.form.get("reason", "")))
+
+    return _change_state(volunteer_id, change, lambda: _deactivated_message(released[0]))
+
+
+def _deactivated_message(released: Released) -> str:
+    """"Deactivated: 2 shifts cancelled, 1 dispatch released": what it gave up, then what it means."""
+    parts = []
+    if released.shifts:
+        parts.append(ngettext("%(num)d shift cancelled", "%(num)d shifts cancelled", released.shifts))
+    if released.waitlist:
+        parts.append(ngettext("%(num)d waitlist place left", "%(num)d waitlist places left", released.waitlist))
+    if released.assignments:
+        parts.append(ngettext("%(num)d dispatch released", "%(num)d dispatches released", released.assignments))
+    if released.invitations:
+        parts.append(ngettext("%(num)d invitation withdrawn", "%(num)d invitations withdrawn",
+                              released.invitations))
+    if released.kept_arrived:
+        parts.append(ngettext("%(num)d place on site kept", "%(num)d places on site kept", released.kept_arrived))
+    head = _("Deactivated: %(released)s.", released=_(", ").join(parts)) if parts else _("Deactivated.")
+    return head + " " + _("No order, notice or backfill will invite this volunteer.")
 
 
 @blueprint.post("/volunteers/<int:volunteer_id>/reactivate")
 @roles_required(*EDITORS)
 def volunteer_reactivate(volunteer_id: int):
     return _change_state(volunteer_id, lambda session, actor, now: registry.reactivate(
-        session, volunteer_id, actor=actor, now=now), _("Active again."))
+        session, volunteer_id, actor=actor, now=now),
+        lambda: _("Active again. Shifts and dispatches given up when they were deactivated are not restored."))
 
 
-def _change_state(volunteer_id: int, change, done: str):
+def _change_state(volunteer_id: int, change, done: Callable[[], str]):
     _volunteer_or_abort(volunteer_id)
     session = db()
     try:
@@ -162,11 +191,13 @@ def _change_state(volunteer_id: int, change, done: str):
         flash(_("Not changed: %(reason)s", reason=_state_problem(error)), "error")
         return redirect(url_for("ui.volunteer_page", volunteer_id=volunteer_id))
     session.commit()
-    flash(done, "ok")
+    flash(done(), "ok")
     return redirect(url_for("ui.volunteer_page", volunteer_id=volunteer_id))
 
 
 def _state_problem(error: VolunteerError) -> str:
+    if str(error).startswith("could not release"):  # a shift or a dispatch changed meanwhile: nothing was done
+        return _("a shift or a dispatch of theirs changed meanwhile; look at their page and try again")
     return {"the volunteer is already deactivated": _("the volunteer is already deactivated"),
             "the volunteer is active": _("the volunteer is already active")}.get(str(error), str(error))
 
