@@ -9,7 +9,7 @@ temporary folder, `mobilize simulator` (gunicorn), the web app under gunicorn as
 is stopped at the end, also on an error, Ctrl-C, SIGTERM or the time limit (--time-limit, 15 minutes).
 
 1. pipeline: the clock starts at the commander's action: N messages written to the outbox in one transaction
-   (`outbox.queue_message`, each with its dedupe key, as a wave writes its invitations), whose commit kicks the
+   (`outbox.queue_many`, each with its dedupe key, as a wave writes its invitations), whose commit kicks the
    sender; the rate is N / (time from the start of those writes until all N rows have a Twilio SID), with the
    simulator's status callbacks flowing back into the app meanwhile; also the time until all N are
    `delivered`. Baseline, the ceiling: the same twilio client (`make_twilio_client`, one per thread as the
@@ -123,9 +123,11 @@ def pipeline_run(stack: SmsStack, count: int, timeout: float = 240.0) -> dict:
     cpu_before = _cpu(stack)
     kicked = time.perf_counter()  # the commander's action: the clock runs while the outbox rows are written
     with runtime.transaction() as session:
-        for n in range(count):  # as a wave writes its invitations: each with its dedupe key
-            outbox.queue_message(session, body=BODY, kind="invitation", priority=Priority.bulk, to_phone=phone(n),
-                                 dedupe_key=f"bench:{first_id}:{n}")
+        # as a wave writes its invitations (wartime.waves._send_invitations): each with its dedupe key, all in
+        # one outbox.queue_many
+        outbox.queue_many(session, [outbox.ToQueue(None, BODY, "invitation", Priority.bulk,
+                                                   f"bench:{first_id}:{n}", to_phone=phone(n))
+                                    for n in range(count)])
     t_written = time.perf_counter() - kicked  # the commit (at the end of the block) kicked the sender
     in_run = OutboundMessage.id >= first_id
     with_sid = delivered = 0
@@ -370,8 +372,9 @@ def _render_pipeline(data: dict) -> list[str]:
     return [
         "### 1. Send pipeline, no cap",
         f"The clock starts at the commander's action: {count:,} one-segment messages (UCS-2) to distinct numbers "
-        "written to the outbox in one transaction, each with `outbox.queue_message` and a dedupe key as a wave "
-        "writes its invitations, whose commit kicks the sender (`SMS_SEGMENTS_PER_SECOND=1000000`, priority "
+        "written to the outbox in one transaction with their dedupe keys by `outbox.queue_many`, as a wave "
+        "writes its invitations (`wartime.waves._send_invitations`: the keys looked up a few hundred per query, "
+        "the rows written by one flush), whose commit kicks the sender (`SMS_SEGMENTS_PER_SECOND=1000000`, priority "
         f"bulk, {data['workers']} worker processes as `mobilize up` starts). Rate = {count:,} / time from the "
         f"start of those writes until all {count:,} rows have a Twilio SID (\"rows written\": when the commit "
         "returned). Meanwhile the simulator (time scale 1: `sent` 0.5 s after acceptance, `delivered` 2 s later) "

@@ -7,7 +7,9 @@ saturation, mobilize's app against a bare handler on the same server, in interle
 Served as `scripts/run` serves the web app (`mobilize up`: gunicorn, gthread, `Stack.web_workers` processes x
 `supervisor.WEB_THREADS` threads, no access log, the default log level), on a migrated SQLite file and, when it
 answers, PostgreSQL at 127.0.0.1:5432 (a private database created for the run and dropped after), with embedded
-Redis; no RQ worker runs, so the queued jobs pile up (the webhook must answer while every worker is down).
+Redis; no RQ worker runs (the webhook must answer while every worker is down), so the drain job the first message
+kicks waits and every later message finds its guard set (with workers up, a drain clears the guard as it starts
+and the next message queues the next drain: one job per drain run, not per message).
 
 Baseline (the ceiling): `bare_webhook_app`, a Flask app on the same server that checks the signature the way
 mobilize does (twilio's RequestValidator) and answers the same empty TwiML, storing nothing.
@@ -499,8 +501,10 @@ def render(data: dict, command: str, minutes: float) -> str:
     parts = [
         "## Inbound webhook `POST /twilio/sms`: latency at a constant load, throughput at saturation",
         f"Served as `scripts/run` serves it (`mobilize up`): gunicorn, gthread, {processes} processes x "
-        f"{threads} threads, no access log, the default log level; embedded Redis, no RQ worker (the queued jobs "
-        "pile up: the webhook must answer while every worker is down). Baseline, the ceiling: a bare Flask "
+        f"{threads} threads, no access log, the default log level; embedded Redis, no RQ worker (the webhook must "
+        "answer while every worker is down: the inbox drain the first message kicks waits, and every later "
+        "message finds its guard key set; with workers up, one drain job is queued per drain run). Baseline, "
+        "the ceiling: a bare Flask "
         "handler on the same server (`bare_webhook_app` in `benchmarks/bench_webhook.py`): twilio's "
         "`RequestValidator` over the same URL, form and header, the same empty TwiML answer, nothing stored. "
         "mobilize's handler also checks the form, stores the message (`INSERT ... ON CONFLICT (message_sid) DO "
@@ -577,19 +581,20 @@ def render(data: dict, command: str, minutes: float) -> str:
 
 
 WHERE_THE_TIME_GOES = (
-    "Where the app's time goes (the handler called in-process through its WSGI app, one thread, CPU time per "
-    "request over 1,950 requests, this machine, December 2026): 0.75 ms in all, of which the RQ enqueue "
-    "(`jobs.enqueue` in a pipeline: a job hash of some twenty fields, the queue set and list, one round trip) "
-    "about 0.22 ms, the INSERT about 0.19 ms, Flask with mobilize's hooks (sessions, security headers, the NUL "
-    "guard) about 0.16 ms with every part of the handler stubbed out; the bare handler does the Flask and "
-    "signature part alone. At saturation both are CPU-bound on two cores, so their ratio follows the ratio of "
-    "their server CPU per request (in the table, gunicorn's share included), whatever the machine's other "
-    "work leaves them; queuing less per message (one draining job kicked through a guard key, as the sender "
-    "works, instead of an RQ job each) would save the larger part of the enqueue. At 500/s the app ran at "
-    "well over half of the capacity it had in the same round (its saturation rate, with the machine's other work "
-    "taking most of the cores), so each moment that other work took the cores queued requests behind each "
-    "other; the bare handler, at a fifth of its capacity, rarely queued. Less CPU per request is what lowers "
-    "both the tail and the ratio.")
+    "Where the app's time goes (the handler called in-process through its WSGI app with Flask's test client, one "
+    "thread, CPU time per request over 1,900 requests, this machine, December 2026, load about 8): before issue "
+    "15's changes 0.88 ms in all (the RQ enqueue per message, `jobs.enqueue` in a pipeline: a job hash of some "
+    "twenty fields, the queue set and list, about 0.2 ms of it; Flask's cookie session opened for every request, "
+    "its signer built anew, about 0.05 ms), after them 0.61 ms: the webhook now stores the message and kicks the "
+    "inbox drain (`jobs.kick_inbox_drain`: one SET NX of a guard key while a drain job waits, the job itself "
+    "queued only when the guard was clear; `workers.sms.drain_inbox` processes every stored message in id "
+    "order, each with its own claim, and the periodic sweep stays the backstop), and webhooks get Flask's null "
+    "session (`mobilize.web.NoSessionForWebhooks`). Of what is left, by cProfile's shares: the signature check "
+    "with the form parsing (the bare handler does the same), the Redis SET (a round trip and redis-py's "
+    "connection pool and instrumentation), the INSERT, the after-request hooks. At saturation both are "
+    "CPU-bound on two cores, so their ratio follows the ratio of their server CPU per request (in the table, "
+    "gunicorn's share included), whatever the machine's other work leaves them. Less CPU per request is what "
+    "lowers both the tail and the ratio.")
 
 
 def main(argv: list[str] | None = None) -> None:

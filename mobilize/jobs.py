@@ -33,6 +33,7 @@ QUEUE_NAMES: tuple[str, ...] = (HIGH, DEFAULT, BULK)  # the order workers listen
 # name -> job body, resolved by the worker that runs it (the same function path RQ would store for the function)
 JOBS: dict[str, str] = {
     "sms.process_inbound": "workers.sms.process_inbound",
+    "sms.drain_inbox": "workers.sms.drain_inbox",
     "sms.send_pending": "workers.sms.send_pending",
     "orders.match_order": "workers.orders.match_order",
     "orders.send_wave": "workers.orders.send_wave",
@@ -107,6 +108,32 @@ def kick_senders(connection: Redis, priorities: Iterable[Any], replace_lost: boo
         if connection.set(key, job_id, nx=True, ex=KICK_GUARD_S):
             enqueue(connection, "sms.send_pending", name, queue=name, timeout=SEND_BUDGET_S * 4, retry=SEND_RETRY,
                     failure_ttl=FAILED_KEPT_S, job_id=job_id)
+
+
+# The inbox drain (workers.sms.drain_inbox): the webhook stores a message, then kicks a drain, which processes
+# every stored, unprocessed message in id order. At most one drain waits: INBOX_KICK_KEY guards it (one Redis SET
+# per inbound message while a drain waits, instead of an RQ job per message: its Python was ~0.2 ms of the
+# webhook's CPU). The drain clears the guard once it holds INBOX_DRAIN_LOCK (one drain at a time) and before it
+# looks for messages, so a message stored after its last look always finds the guard clear and kicks the next
+# one. The periodic sweep (workers.sms.requeue_unprocessed) stays the backstop for a drain that died.
+INBOX_KICK_KEY = "mobilize:sms:inbox:kick"
+INBOX_DRAIN_LOCK = "mobilize:sms:inbox:draining"
+# The lock only saves two drains from walking the same rows: each message's claim (sms.inbox) is what makes it
+# processed once. A live drain renews the lock per message; a killed one's lock holds the next drain this long.
+INBOX_DRAIN_LOCK_S = 10
+INBOX_DRAIN_BUDGET_S = 20.0  # a drain hands over to a fresh one after this long
+INBOX_DRAIN_WAIT_S = INBOX_DRAIN_BUDGET_S + INBOX_DRAIN_LOCK_S  # the next drain waits this long for the lock
+INBOX_DRAIN_TIMEOUT_S = 2 * (INBOX_DRAIN_WAIT_S + INBOX_DRAIN_BUDGET_S)
+
+
+def kick_inbox_drain(connection: Redis) -> bool:
+    """Make sure a drain of the inbox is on its way (at most one waits); True if this call queued it."""
+    job_id = f"drain-inbox-{uuid.uuid4().hex}"
+    if not connection.set(INBOX_KICK_KEY, job_id, nx=True, ex=KICK_GUARD_S):
+        return False
+    enqueue(connection, "sms.drain_inbox", queue=HIGH, timeout=INBOX_DRAIN_TIMEOUT_S, failure_ttl=FAILED_KEPT_S,
+            job_id=job_id)
+    return True
 
 
 # a sender clears its guard as it starts, so a guard naming a started job outlived a worker that died right there

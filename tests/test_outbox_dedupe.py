@@ -55,3 +55,44 @@ def test_messages_without_a_key_are_never_deduplicated(runtime):
         messages = [_queue(session, None) for _ in range(3)]
     assert all(message is not None for message in messages)
     assert len({message.id for message in messages}) == 3
+
+
+def _volunteers(session, count: int, opted_out: frozenset[int] = frozenset()):
+    from mobilize.models._types import utcnow
+    from tests.factories import volunteer
+
+    rows = [volunteer(session, phone=f"+86137{index:08d}") for index in range(count)]
+    for index in opted_out:
+        rows[index].opted_out_at = utcnow()
+    session.flush()
+    return rows
+
+
+def test_queue_many_writes_in_one_flush_in_the_given_order_with_the_same_checks(runtime):
+    from sqlalchemy import event
+
+    with runtime.transaction() as session:
+        volunteers = _volunteers(session, 6, opted_out=frozenset({2}))
+        assert _queue(session, "invite:order:9:volunteer:4", phone=volunteers[4].phone) is not None  # before
+        session.flush()
+        statements, flushes = [], []
+        event.listen(session.connection(), "before_cursor_execute",
+                     lambda conn, cursor, sql, params, context, many: statements.append(sql))
+        event.listen(session, "after_flush", lambda flushed, context: flushes.append(1))
+        # written in this order (nearest first, say): 5, 0, 2 (opted out), 4 (stored), 1, 0 again (same key)
+        picks = [5, 0, 2, 4, 1, 0]
+        rows = outbox.queue_many(session, [
+            outbox.ToQueue(volunteers[index], f"邀请 {index}", "invitation", Priority.bulk,
+                           f"invite:order:9:volunteer:{index}") for index in picks])
+        assert [row is not None for row in rows] == [True, True, False, False, True, False]
+        written = [row for row in rows if row is not None]
+        assert [row.to_phone for row in written] == [volunteers[i].phone for i in (5, 0, 1)]
+        assert [row.id for row in written] == sorted(row.id for row in written)  # ids in send order
+        # the keys looked up in one query, not one each; the rows written by one flush
+        lookups = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")
+                   and "outbound_messages" in sql]
+        assert len(lookups) == 1 and flushes == [1]
+        assert Priority.bulk in session.info["queued_priorities"]  # the commit kicks a bulk sender
+    for index in (5, 0, 1, 4):
+        assert _stored(runtime, f"invite:order:9:volunteer:{index}") == 1
+    assert _stored(runtime, "invite:order:9:volunteer:2") == 0

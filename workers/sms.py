@@ -521,17 +521,24 @@ def process_inbound(inbound_id: int) -> str:
     """Handle one stored inbound message exactly once: the claim, the effects and the answers commit together;
     a crash rolls all of it back and the reconciler queues the message again. An attempt that raises is
     counted with its error; after inbox.MAX_ATTEMPTS the message is dead (set aside, never queued again)."""
+    outcome, processed = _process_inbound(get_runtime(), inbound_id)
+    if processed:
+        _notify_message_log({"direction": "in", "id": inbound_id})  # its intent, and any reply it queued
+    return outcome
+
+
+def _process_inbound(runtime, inbound_id: int) -> tuple[str, bool]:
+    """(outcome, whether this call processed it); raises what the processing raised, after counting it."""
     from sqlalchemy.exc import OperationalError
 
     from mobilize.conversation import handle_inbound
     from mobilize.models import InboundMessage
 
-    runtime = get_runtime()
     try:
         with runtime.transaction() as session:
             # the claim the timeout sweep uses too, to answer a reply stored before a deadline (sms.inbox)
             if not inbox.claim(session, inbound_id, utcnow()):
-                return "dead" if inbox.is_dead(session, inbound_id) else "already_processed"
+                return ("dead" if inbox.is_dead(session, inbound_id) else "already_processed"), False
             inbound = session.get(InboundMessage, inbound_id)
             outcome = handle_inbound(session, runtime.settings, inbound)
     except OperationalError:
@@ -540,8 +547,77 @@ def process_inbound(inbound_id: int) -> str:
         _record_inbound_failure(inbound_id, error)  # rolled back; counted in a transaction of its own
         raise  # the job failed: RQ keeps it with its traceback
     log.info("sms.inbound_processed", inbound_id=inbound_id, intent=inbound.intent, outcome=outcome)
-    _notify_message_log({"direction": "in", "id": inbound_id})  # its intent, and any reply it queued
-    return outcome
+    return outcome, True
+
+
+def drain_inbox(budget_s: float = jobs.INBOX_DRAIN_BUDGET_S, batch: int = 200) -> dict:
+    """Process every stored, unprocessed message in id order (the webhook's kick, jobs.kick_inbox_drain), each
+    exactly as process_inbound does (its own claim and transaction): one job for a burst instead of one each.
+    One drain at a time (INBOX_DRAIN_LOCK); a message that fails is counted and passed over (the next drain or
+    the sweep tries it again, until it is dead); a drain that dies leaves the rest to the next drain or the sweep,
+    and what it had claimed and committed stays processed once."""
+    from redis.exceptions import LockError
+
+    runtime = get_runtime()
+    redis = runtime.redis
+    lock = redis.lock(jobs.INBOX_DRAIN_LOCK, timeout=jobs.INBOX_DRAIN_LOCK_S,
+                      blocking_timeout=jobs.INBOX_DRAIN_WAIT_S)
+    if not lock.acquire():
+        # the running drain is stuck on one message past its budget: let the next kick queue a fresh drain
+        # (the sweep is the backstop meanwhile)
+        log.warning("sms.inbox_drain_lock_busy")
+        redis.delete(jobs.INBOX_KICK_KEY)
+        jobs.kick_inbox_drain(redis)
+        return {"processed": 0, "failed": 0, "handed_over": True}
+    try:
+        redis.delete(jobs.INBOX_KICK_KEY)  # from here on, a message stored kicks the next drain
+        done = _drain(runtime, lock, time.monotonic() + budget_s, batch)
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
+    if done["handed_over"]:
+        jobs.kick_inbox_drain(redis)
+    if done["processed"] or done["failed"]:
+        log.info("sms.inbox_drained", **done)
+    return done
+
+
+def _drain(runtime, lock, deadline: float, batch: int) -> dict:
+    from sqlalchemy.exc import OperationalError
+
+    processed = failed = 0
+    after = 0
+    while True:
+        with runtime.transaction() as session:
+            ids = inbox.unprocessed_after(session, after, batch)
+        if not ids:
+            return {"processed": processed, "failed": failed, "handed_over": False}
+        for inbound_id in ids:
+            if time.monotonic() > deadline:
+                return {"processed": processed, "failed": failed, "handed_over": True}
+            try:
+                processed += _process_inbound(runtime, inbound_id)[1]
+            except OperationalError:
+                raise  # the database's trouble: the job fails, the sweep queues the rest again
+            except Exception:  # noqa: BLE001 - counted with its error (dead after MAX_ATTEMPTS); the rest go on
+                failed += 1
+            after = inbound_id
+            if not _keep(lock):  # another drain took over (this one stalled past the lock): it does the rest
+                return {"processed": processed, "failed": failed, "handed_over": False}
+        _notify_message_log({"direction": "in", "id": after})  # one live update per batch, not per message
+
+
+def _keep(lock) -> bool:
+    """Renew the drain's lock for another INBOX_DRAIN_LOCK_S; if it ran out meanwhile, take it again unless
+    another drain holds it now (False). Only an efficiency guard: each message's claim keeps it processed once."""
+    from redis.exceptions import LockNotOwnedError
+
+    try:
+        lock.reacquire()
+        return True
+    except LockNotOwnedError:
+        log.warning("sms.inbox_drain_lock_lost")
+        return bool(lock.acquire(blocking=False))
 
 
 def _record_inbound_failure(inbound_id: int, error: Exception) -> None:

@@ -71,6 +71,14 @@ def unprocessed_from(session: Session, phones: Iterable[str], received_before: d
     return sorted(found, key=lambda message: message.id)
 
 
+def unprocessed_after(session: Session, after_id: int, limit: int) -> list[int]:
+    """Ids above `after_id` of the messages neither processed nor dead, in id order (the inbox drain)."""
+    return list(session.scalars(select(InboundMessage.id)
+                                .where(InboundMessage.id > after_id, InboundMessage.processed_at.is_(None),
+                                       InboundMessage.dead_at.is_(None))
+                                .order_by(InboundMessage.id).limit(limit)))
+
+
 class NotDead(ValueError):
     """A retry of a message that is not dead (processed, or still being retried)."""
 

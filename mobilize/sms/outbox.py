@@ -68,6 +68,67 @@ def queue_message(session: Session, *, body: str, kind: str, priority: Priority,
     return message
 
 
+@dataclass(frozen=True)
+class ToQueue:
+    """One message of `queue_many`, rendered already: to a volunteer (their phone), or to `to_phone`."""
+
+    volunteer: Volunteer | None
+    body: str
+    kind: str
+    priority: Priority
+    dedupe_key: str | None = None
+    to_phone: str | None = None
+
+
+KEYS_PER_QUERY = 500  # dedupe keys per IN (...)
+
+
+def queue_many(session: Session, messages: list[ToQueue]) -> list[OutboundMessage | None]:
+    """`queue_message` for many messages at once (a wave's invitations): the same checks (opted out, a dedupe
+    key queued already, in the store or earlier in `messages`), with the dedupe keys looked up in a few queries
+    and the rows written by one flush (the ORM batches them into multi-row INSERTs, SQLAlchemy's
+    insertmanyvalues) instead of a query and a flush per message, in the caller's transaction. The rows are
+    added, so inserted, in the order of `messages`, and their ids follow it (senders claim rows by id: it is the
+    send order). Returns each message's row, None where it is not queued."""
+    taken = _queued_keys(session, [message.dedupe_key for message in messages if message.dedupe_key])
+    rows: list[OutboundMessage | None] = []
+    for message in messages:
+        rows.append(_row_unless_taken(message, taken))
+    queued = [row for row in rows if row is not None]
+    if queued:
+        session.add_all(queued)
+        session.flush()
+        session.info.setdefault("queued_priorities", set()).update(row.priority for row in queued)
+    return rows
+
+
+def _row_unless_taken(message: ToQueue, taken: set[str]) -> OutboundMessage | None:
+    volunteer, to_phone = message.volunteer, message.to_phone
+    if volunteer is not None:
+        if volunteer.opted_out and message.kind != OPT_OUT_CONFIRMATION:
+            return None
+        to_phone = volunteer.phone
+    if not to_phone:
+        raise ValueError("a message needs a volunteer or a phone number")
+    if message.dedupe_key is not None:
+        if message.dedupe_key in taken:
+            return None
+        taken.add(message.dedupe_key)
+    return OutboundMessage(volunteer_id=volunteer.id if volunteer else None, to_phone=to_phone, body=message.body,
+                           kind=message.kind, priority=message.priority, segments=count_segments(message.body),
+                           status=OutboundStatus.pending, dedupe_key=message.dedupe_key, attempts=0)
+
+
+def _queued_keys(session: Session, keys: list[str]) -> set[str]:
+    """Those of `keys` that a stored message has."""
+    column, found = OutboundMessage.__table__.c.dedupe_key, set()
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), KEYS_PER_QUERY):
+        found.update(session.connection().execute(
+            select(column).where(column.in_(unique[start:start + KEYS_PER_QUERY]))).scalars())
+    return found
+
+
 _BY_DEDUPE_KEY = select(OutboundMessage.__table__.c.id).where(
     OutboundMessage.__table__.c.dedupe_key == bindparam("key")).limit(1)
 

@@ -78,6 +78,12 @@ def send(session: Session, volunteer: Volunteer, template: str, priority: Priori
                                 dedupe_key=dedupe_key)
 
 
+def invitation(volunteer: Volunteer, dedupe_key: str, **values: Any) -> outbox.ToQueue:
+    """A wave's invitation to `volunteer`, rendered in their language, for outbox.queue_many."""
+    return outbox.ToQueue(volunteer, render("invitation", volunteer.language, **values), "invitation",
+                          Priority.bulk, dedupe_key)
+
+
 def send_dispatch(session: Session, order: Order, assignment: Assignment, zone: str = DEFAULT_ZONE
                   ) -> OutboundMessage | None:
     """The dispatch SMS: "confirm by" when the place waits for a confirmation, "just go" when it does not (a ready

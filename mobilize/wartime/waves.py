@@ -40,18 +40,18 @@ from mobilize.models import (
     InvitationStatus,
     Order,
     OrderState,
-    Priority,
     Street,
     Volunteer,
 )
+from mobilize.sms import outbox
 from mobilize.wartime import audit, pacing_inputs
 from mobilize.wartime.audience import choose_wave, evaluate
 from mobilize.wartime.messages import (
     DEFAULT_ZONE,
     area_name,
+    invitation,
     invitation_values,
     invite_key,
-    send,
 )
 from mobilize.wartime.places import lock_order
 from mobilize.wartime.standby import solve
@@ -273,13 +273,14 @@ def _send_invitations(session: Session, order: Order, send_order: list[int], ins
               for volunteer in session.scalars(select(Volunteer).where(Volunteer.id.in_(list(inserted))))}
     volunteers = [loaded[volunteer_id] for volunteer_id in send_order if volunteer_id in loaded]
     street_rows = {street.id: street for street in session.scalars(select(Street))}
-    unsent = []
-    for volunteer in volunteers:
-        area = area_name(street_rows.get(streets.get(volunteer.id)), volunteer.language)
-        message = send(session, volunteer, "invitation", Priority.bulk, invite_key(order.id, volunteer.id),
-                       **invitation_values(order, volunteer.language, area, zone))
-        if message is None:  # opted out since the audience was read
-            unsent.append(inserted[volunteer.id])
+    # one multi-row INSERT in send order (outbox.queue_many), not a flush per message
+    queued = outbox.queue_many(session, [
+        invitation(volunteer, invite_key(order.id, volunteer.id), **invitation_values(
+            order, volunteer.language, area_name(street_rows.get(streets.get(volunteer.id)), volunteer.language),
+            zone))
+        for volunteer in volunteers])
+    # opted out since the audience was read (or invited already)
+    unsent = [inserted[volunteer.id] for volunteer, message in zip(volunteers, queued) if message is None]
     if unsent:
         session.execute(update(Invitation).where(Invitation.id.in_(unsent))
                         .values(status=InvitationStatus.cancelled).execution_options(synchronize_session=False))

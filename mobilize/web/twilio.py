@@ -1,8 +1,8 @@
 """Twilio's webhooks. Both check X-Twilio-Signature against PUBLIC_BASE_URL + path (what Twilio signed, whatever
 proxies sit between): a missing or wrong signature gets 403 and changes nothing.
 
-Inbound SMS are stored first (unique on MessageSid, so Twilio's retries change nothing), then queued for
-processing; the answer is an empty TwiML response at once, also while every worker is down: replies go through
+Inbound SMS are stored first (unique on MessageSid, so Twilio's retries change nothing), then a drain of the
+stored messages is kicked (at most one waits: workers.sms.drain_inbox processes them in id order); the answer is an empty TwiML response at once, also while every worker is down: replies go through
 the outbox. A message that could never be processed (no MessageSid, an empty or malformed From) gets 400 with
 the reason and is not stored.
 """
@@ -143,15 +143,11 @@ def _refused(reason: str) -> Response:
 
 
 def _queue_processing(inbound_id: int) -> None:
+    """Kick the inbox drain (one SET NX while a drain waits, see jobs.kick_inbox_drain), not a job per message."""
     from mobilize import jobs
 
     try:
-        # the job's writes in one pipeline: one round trip to Redis instead of two
-        redis = runtime().redis
-        pipeline = redis.pipeline()
-        jobs.enqueue(redis, "sms.process_inbound", inbound_id, queue=jobs.HIGH, timeout=60,
-                     failure_ttl=jobs.FAILED_KEPT_S, pipeline=pipeline)
-        pipeline.execute()
+        jobs.kick_inbox_drain(runtime().redis)
     except (RedisError, OSError, RuntimeError) as error:
         # Stored, so not lost: the reconciler queues unprocessed messages when Redis is back.
         log.warning("twilio.inbound_queue_deferred", inbound_id=inbound_id, error=str(error))
