@@ -66,8 +66,8 @@ after the launch, the order followed until it settles (every place taken and con
 The harness restarts a child that died within 0.5 s, as systemd's Restart=on-failure would.
 
 Faults: `kill_worker_*` kill -9 the process group of the RQ worker running that job (`send_pending`,
-`process_inbound`, `match_order`; watched for 15 s in RQ's registry, else any worker; the moment column says
-which); `kill_scheduler` kill -9 of `mobilize scheduler`; `redis_restart_aof` kill -9 of Redis, 3 s down, started
+`drain_inbox`: the inbox drain the webhook kicks, `match_order`; watched for 15 s in RQ's registry, else any
+worker; the moment column says which); `kill_scheduler` kill -9 of `mobilize scheduler`; `redis_restart_aof` kill -9 of Redis, 3 s down, started
 again from its append-only file (fsync every second: the last second may be lost); `redis_restart_empty` the same
 after FLUSHALL with the file removed; `gateway_429_storm` / `gateway_5xx_storm` every REST request to the simulator
 refused for 10 s; `gateway_latency_40s` every message the gateway accepts is answered 40 s late for 10 s (the

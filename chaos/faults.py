@@ -14,7 +14,7 @@ from chaos.supervise import revive
 FAULTS = ("kill_worker_sending", "kill_worker_inbound", "kill_worker_matching", "kill_scheduler",
           "redis_restart_aof", "redis_restart_empty", "gateway_429_storm", "gateway_5xx_storm",
           "gateway_latency_40s")
-JOB_OF = {"kill_worker_sending": "send_pending", "kill_worker_inbound": "process_inbound",
+JOB_OF = {"kill_worker_sending": "send_pending", "kill_worker_inbound": "drain_inbox",
           "kill_worker_matching": "match_order"}
 STORM_S = 10.0  # a storm or a slow gateway lasts this long
 LATENCY_MS = 40_000
