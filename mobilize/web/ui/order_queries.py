@@ -1,4 +1,4 @@
-"""What the order pages show: the orders list, an order's fill over time, a street's live board, the CSV export,
+"""What the order pages show: the orders list, an order's fill over time, a street's live board,
 the SMS an order's launch or ending is sending. Read-only queries (no Flask); the counts themselves come from
 `mobilize.wartime.board`."""
 from __future__ import annotations
@@ -152,29 +152,6 @@ def street_board(session: Session, street_id: int) -> list[OrderBlock]:
                 DemandRow(demand, row, ordered))
         blocks.append(OrderBlock(order, totals, list(sites.values())))
     return blocks
-
-
-# --- CSV ---------------------------------------------------------------------------------------------------
-
-CSV_COLUMNS = ("assignment_id", "order_id", "reply_code", "street", "site", "role", "status", "volunteer",
-               "phone", "distance_m", "backfill", "assigned_at", "notified_at", "confirmed_at", "arrived_at",
-               "completed_at", "ended_at", "end_reason", "hours")
-
-
-def csv_rows(session: Session, order: Order, mask, street_id: int | None = None):
-    """One row per assignment; `mask` turns a phone number into what the reader may see."""
-    for a in session.scalars(board.assignments_query(order.id, street_id)):
-        site = a.demand.site
-        yield (a.id, order.id, order.reply_code, site.street.name, site.name, a.demand.role.code, a.status.value,
-               a.volunteer.name, mask(a.volunteer.phone),
-               "" if a.distance_m is None else round(a.distance_m), "yes" if a.backfill else "",
-               *(_iso(getattr(a, key)) for key in ("created_at", "notified_at", "confirmed_at", "arrived_at",
-                                                    "completed_at", "ended_at")),
-               a.end_reason or "", "" if a.hours is None else a.hours)
-
-
-def _iso(value: datetime | None) -> str:
-    return _aware(value).isoformat(timespec="seconds") if value is not None else ""
 
 
 def is_running(order: Order) -> bool:
