@@ -126,6 +126,13 @@ INBOX_DRAIN_WAIT_S = INBOX_DRAIN_BUDGET_S + INBOX_DRAIN_LOCK_S  # the next drain
 INBOX_DRAIN_TIMEOUT_S = 2 * (INBOX_DRAIN_WAIT_S + INBOX_DRAIN_BUDGET_S)
 
 
+def queue_inbound(connection: Redis, inbound_id: int) -> None:
+    """Queue one stored inbound message for processing on its own (an admin's retry of a dead letter, the sweep's
+    requeue of one a drain missed); one job per message at a time (its id names the message)."""
+    enqueue(connection, "sms.process_inbound", inbound_id, queue=HIGH, job_id=f"inbound-{inbound_id}", timeout=60,
+            failure_ttl=FAILED_KEPT_S)
+
+
 def kick_inbox_drain(connection: Redis) -> bool:
     """Make sure a drain of the inbox is on its way (at most one waits); True if this call queued it."""
     job_id = f"drain-inbox-{uuid.uuid4().hex}"

@@ -656,8 +656,7 @@ def requeue_unprocessed(older_than_s: float = 10.0) -> int:
     with runtime.transaction() as session:
         ids = inbox.requeueable(session, cutoff)
     for inbound_id in ids:
-        jobs.enqueue(runtime.redis, "sms.process_inbound", inbound_id, queue=jobs.HIGH, job_id=f"inbound-{inbound_id}",
-                     timeout=60)
+        jobs.queue_inbound(runtime.redis, inbound_id)
     if ids:
         log.info("sms.inbound_requeued", count=len(ids))
     return len(ids)

@@ -114,8 +114,7 @@ def retry_dead_inbound(inbound_id: int):
     session.commit()
     queued = True
     try:
-        jobs.enqueue(runtime().redis, "sms.process_inbound", inbound_id, queue=jobs.HIGH,
-                     job_id=f"inbound-{inbound_id}", timeout=60, failure_ttl=jobs.FAILED_KEPT_S)
+        jobs.queue_inbound(runtime().redis, inbound_id)
     except (RedisError, OSError) as error:
         queued = False  # no longer dead: the requeue sweep queues it when Redis is back
         log.warning("api.inbound_retry_queue_deferred", inbound_id=inbound_id, error=str(error))

@@ -125,8 +125,7 @@ def admin_retry_dead_letter(inbound_id: int):
                  attempts=message.attempts, last_error=redact_phone_numbers(message.last_error or ""))
     session.commit()
     try:
-        jobs.enqueue(runtime().redis, "sms.process_inbound", inbound_id, queue=jobs.HIGH,
-                     job_id=f"inbound-{inbound_id}", timeout=60, failure_ttl=jobs.FAILED_KEPT_S)
+        jobs.queue_inbound(runtime().redis, inbound_id)
     except (RedisError, OSError) as error:  # no longer dead: the requeue sweep queues it when Redis is back
         log.warning("admin.inbound_retry_queue_deferred", inbound_id=inbound_id, error=str(error))
     flash(_("Message %(id)d is being processed again.", id=inbound_id), "ok")
