@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chaos.faults import FAULTS
 from chaos.report import aggregate, table, trials_table
 from chaos.run import ChaosConfig, run_chaos
 
@@ -29,7 +30,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--doc", type=Path, default=DOC, help="where the report goes (default docs/reliability.md)")
     parser.add_argument("--no-doc", action="store_true", help="do not write the report")
+    parser.add_argument("--faults", type=_faults, default=FAULTS,
+                        help=f"comma-separated kinds to draw from (default all: {','.join(FAULTS)})")
     return parser.parse_args(argv)
+
+
+def _faults(text: str) -> tuple[str, ...]:
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    unknown = [kind for kind in kinds if kind not in FAULTS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown fault {', '.join(unknown) or '(none given)'}; "
+                                         f"the kinds: {', '.join(FAULTS)}")
+    return kinds
 
 
 def machine() -> str:
@@ -104,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("WARNING")  # on stderr: stdout is for the result
     config = ChaosConfig(trials=args.trials, seed=args.seed, volunteers=args.volunteers, places=args.places,
                          compress=args.compress, settle_s=args.settle, time_limit_s=args.time_limit,
-                         workdir=args.workdir)
+                         workdir=args.workdir, faults=args.faults)
 
     def say(message: str) -> None:
         print(f"[chaos {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)

@@ -29,11 +29,11 @@ class Hit:
     ended: float  # epoch s: the fault is over (child restarted, Redis back, storm cleared, last slow answer)
 
 
-def plan(trials: int, rng: random.Random) -> list[str]:
+def plan(trials: int, rng: random.Random, faults: tuple[str, ...] = FAULTS) -> list[str]:
     """Each fault in turn (so every kind is covered), in a seeded order within each round."""
     kinds: list[str] = []
     while len(kinds) < trials:
-        round_ = list(FAULTS)
+        round_ = list(faults)
         rng.shuffle(round_)
         kinds += round_
     return kinds[:trials]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaos import checks
-from chaos.faults import inject, plan
+from chaos.faults import FAULTS, inject, plan
 from chaos.report import TrialResult
 from chaos.supervise import RESTARTS, revive
 
@@ -26,6 +26,7 @@ class ChaosConfig:
     hit_within_s: tuple[float, float] = (1.0, 20.0)  # when, after the launch, the fault is injected
     time_limit_s: float = 3000.0  # the whole run; trials not started by then are skipped
     workdir: Path | None = None
+    faults: tuple[str, ...] = FAULTS  # the kinds drawn from (all by default; one to chase a single fault)
 
 
 def run_chaos(config: ChaosConfig, say: Callable[[str], None]) -> tuple[list[TrialResult], dict]:
@@ -50,7 +51,7 @@ def run_chaos(config: ChaosConfig, say: Callable[[str], None]) -> tuple[list[Tri
         phones = stack.start(register_phones=True, seed=config.seed)
         say(f"{phones:,} phones answer, people x{config.compress:g}, confirmation timeout "
             f"{drill.confirmation_timeout_s} s, {config.places} places per order")
-        for number, kind in enumerate(plan(config.trials, rng), start=1):
+        for number, kind in enumerate(plan(config.trials, rng, config.faults), start=1):
             if time.monotonic() - started > config.time_limit_s:
                 say(f"time limit of {config.time_limit_s:.0f} s reached: {len(results)} trials ran")
                 break

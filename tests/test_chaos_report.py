@@ -1,4 +1,10 @@
 """scripts/chaos's aggregation of trial results into docs/reliability.md's table and the --json object (pure)."""
+import argparse
+import random
+
+import pytest
+
+from chaos.cli import _faults, parse
 from chaos.faults import FAULTS, plan
 from chaos.report import TrialResult, aggregate, table, trials_table
 
@@ -34,7 +40,16 @@ def test_a_duplicate_a_long_stall_or_no_recovery_fails_and_shows():
 
 def test_no_trial_is_not_a_pass_and_the_plan_covers_every_fault():
     assert aggregate([])["passed"] is False
-    import random
-
     kinds = plan(len(FAULTS) + 2, random.Random(1))
     assert set(kinds[:len(FAULTS)]) == set(FAULTS) and len(kinds) == len(FAULTS) + 2
+
+
+def test_faults_can_be_narrowed_to_chase_one_and_an_unknown_kind_is_named():
+    args = parse(["--faults", "redis_restart_aof, kill_scheduler"])
+    assert args.faults == ("redis_restart_aof", "kill_scheduler")
+    assert set(plan(5, random.Random(1), args.faults)) == {"redis_restart_aof", "kill_scheduler"}
+    assert parse([]).faults == FAULTS
+    with pytest.raises(SystemExit):
+        parse(["--faults", "redis_restart_aof,unplug_the_rack"])
+    with pytest.raises(argparse.ArgumentTypeError, match="unplug_the_rack"):
+        _faults("unplug_the_rack")
