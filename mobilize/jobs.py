@@ -133,8 +133,13 @@ def queue_inbound(connection: Redis, inbound_id: int) -> None:
             failure_ttl=FAILED_KEPT_S)
 
 
-def kick_inbox_drain(connection: Redis) -> bool:
-    """Make sure a drain of the inbox is on its way (at most one waits); True if this call queued it."""
+def kick_inbox_drain(connection: Redis, replace_lost: bool = False) -> bool:
+    """Make sure a drain of the inbox is on its way (at most one waits); True if this call queued it. With
+    `replace_lost` (the periodic sweep), a guard whose drain job is gone is replaced at once, as for the senders:
+    Redis back from its append-only file may hold the guard without the job, and every webhook's kick would
+    otherwise wait for the guard to expire."""
+    if replace_lost:
+        _drop_lost_guard(connection, INBOX_KICK_KEY)
     job_id = f"drain-inbox-{uuid.uuid4().hex}"
     if not connection.set(INBOX_KICK_KEY, job_id, nx=True, ex=KICK_GUARD_S):
         return False

@@ -125,6 +125,33 @@ def test_the_sweep_is_the_backstop_when_no_drain_comes(client, runtime, redis_cl
     assert_each_processed_once(runtime, 20)
 
 
+def test_a_drain_lost_with_redis_while_its_guard_came_back_is_replaced_by_the_next_sweep(client, runtime,  # noqa: F811
+                                                                                          redis_client):
+    """Redis back from its append-only file with the kick guard but without the drain job it names (the file
+    keeps the last second of writes at best): every webhook's kick is refused by the guard, so the sweep
+    replaces it at once, for young messages too, instead of leaving replies until the guard expires."""
+    post_burst(client, 5)
+    jobs.queue(jobs.HIGH, redis_client).empty()  # the drain job is gone...
+    redis_client.expire(jobs.INBOX_KICK_KEY, jobs.KICK_GUARD_S - jobs.KICK_GRACE_S - 1)  # ...its guard is not
+    post_burst(client, 1, start=5)
+    assert queued_job_names(redis_client) == []  # an ordinary kick respects the guard
+    assert requeue_unprocessed(older_than_s=3600) == 0  # none old enough for the per-message backstop
+    assert queued_job_names(redis_client) == ["sms.drain_inbox"]
+    assert redis_client.get(jobs.INBOX_KICK_KEY).decode() == jobs.queue(jobs.HIGH, redis_client).job_ids[0]
+    run_worker(redis_client)
+    assert_each_processed_once(runtime, 6)
+    requeue_unprocessed(older_than_s=0)
+    assert queued_job_names(redis_client) == []  # nothing waiting: the sweep kicks nothing
+
+
+def test_a_fresh_inbox_guard_is_left_alone_by_the_sweep(client, runtime, redis_client):  # noqa: F811
+    post_burst(client, 2)
+    jobs.queue(jobs.HIGH, redis_client).empty()
+    redis_client.set(jobs.INBOX_KICK_KEY, "drain-inbox-just-set", ex=jobs.KICK_GUARD_S)  # its job on its way
+    requeue_unprocessed(older_than_s=3600)
+    assert queued_job_names(redis_client) == [] and redis_client.get(jobs.INBOX_KICK_KEY) == b"drain-inbox-just-set"
+
+
 def test_a_failing_message_is_counted_and_the_drain_goes_on(runtime, redis_client):  # noqa: F811
     fail_at = 3
     from mobilize.models._types import utcnow

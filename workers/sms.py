@@ -655,6 +655,9 @@ def requeue_unprocessed(older_than_s: float = 10.0) -> int:
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with runtime.transaction() as session:
         ids = inbox.requeueable(session, cutoff)
+        waiting = bool(inbox.unprocessed_after(session, 0, 1))
+    if waiting:  # younger messages too: a drain for them now, not after the guard of a lost drain expires
+        jobs.kick_inbox_drain(runtime.redis, replace_lost=True)
     for inbound_id in ids:
         jobs.queue_inbound(runtime.redis, inbound_id)
     if ids:
