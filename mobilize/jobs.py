@@ -103,7 +103,7 @@ def kick_senders(connection: Redis, priorities: Iterable[Any], replace_lost: boo
         name = str(getattr(priority, "value", priority))
         key = KICK_KEY.format(priority=name)
         if replace_lost:
-            _drop_lost_guard(connection, key)
+            drop_lost_guard(connection, key)
         job_id = f"send-{name}-{uuid.uuid4().hex}"
         if connection.set(key, job_id, nx=True, ex=KICK_GUARD_S):
             enqueue(connection, "sms.send_pending", name, queue=name, timeout=SEND_BUDGET_S * 4, retry=SEND_RETRY,
@@ -139,7 +139,7 @@ def kick_inbox_drain(connection: Redis, replace_lost: bool = False) -> bool:
     Redis back from its append-only file may hold the guard without the job, and every webhook's kick would
     otherwise wait for the guard to expire."""
     if replace_lost:
-        _drop_lost_guard(connection, INBOX_KICK_KEY)
+        drop_lost_guard(connection, INBOX_KICK_KEY)
     job_id = f"drain-inbox-{uuid.uuid4().hex}"
     if not connection.set(INBOX_KICK_KEY, job_id, nx=True, ex=KICK_GUARD_S):
         return False
@@ -152,11 +152,12 @@ def kick_inbox_drain(connection: Redis, replace_lost: bool = False) -> bool:
 WAITING_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 
 
-def _drop_lost_guard(connection: Redis, key: str) -> None:
-    """Delete the kick guard if the job it names no longer waits (missing, finished or failed). A guard younger
-    than KICK_GRACE_S is left alone: its kicker may be between setting it and enqueueing the job."""
+def drop_lost_guard(connection: Redis, key: str, guard_s: float = KICK_GUARD_S) -> None:
+    """Delete the kick guard (set for `guard_s` seconds, naming its job's id) if the job it names no longer
+    waits (missing, finished or failed). A guard younger than KICK_GRACE_S is left alone: its kicker may be
+    between setting it and enqueueing the job."""
     job_id = connection.get(key)
-    if job_id is None or KICK_GUARD_S - connection.ttl(key) < KICK_GRACE_S:
+    if job_id is None or guard_s - connection.ttl(key) < KICK_GRACE_S:
         return
     try:
         status = Job.fetch(job_id.decode(), connection=connection).get_status()

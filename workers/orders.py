@@ -96,7 +96,7 @@ def sweep_orders() -> dict:
         with runtime.transaction() as session:
             result = timers.sweep_order(session, order_id, utcnow(), runtime.settings)
             requests = followups.take(session)  # queued below, at once: the sweep is already the batch
-        kick(runtime, requests[followups.MATCH], requests[followups.WAVE], match_delay_s=0)
+        kick(runtime, requests[followups.MATCH], requests[followups.WAVE], match_delay_s=0, replace_lost=True)
         summary["timed_out"] += result.timed_out
         summary["match_requested"] += result.match_requested
         summary["wave_requested"] += result.wave_requested

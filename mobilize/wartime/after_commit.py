@@ -9,6 +9,8 @@ the jobs again from the database.
 """
 from __future__ import annotations
 
+import uuid
+
 import structlog
 from redis import Redis
 from redis.exceptions import RedisError
@@ -24,6 +26,7 @@ log = structlog.get_logger(__name__)
 
 MATCH_DEBOUNCE_S = 2.0  # settings.extra["match_debounce_s"] (MATCH_DEBOUNCE_S) overrides (0: at once)
 MATCH_KEY = "mobilize:orders:match:{order_id}"
+MATCH_GUARD_S = 60  # beyond the debounce: how long a match request's guard outlives a job that never ran
 RECHECK_KEY = "mobilize:orders:recheck:{order_id}"
 WAVE_KEY = "mobilize:orders:wave:{order_id}"
 WAVE_GUARD_S = 5  # one wave job per order at a time is plenty: the job itself decides whether a wave is due
@@ -88,13 +91,15 @@ def publish_changes(runtime: Runtime, changed: dict[int, set[str]]) -> None:
         live.notify(runtime, live.street_channel(slug), "assignment", data)
 
 
-def kick(runtime: Runtime, match_orders, wave_orders, match_delay_s: float | None = None) -> None:
-    """Queue the requested jobs; if Redis is unreachable the sweep requests them again from the database."""
+def kick(runtime: Runtime, match_orders, wave_orders, match_delay_s: float | None = None,
+         replace_lost: bool = False) -> None:
+    """Queue the requested jobs; if Redis is unreachable the sweep requests them again from the database (with
+    `replace_lost`: see request_match)."""
     delay = debounce_s(runtime) if match_delay_s is None else match_delay_s
     try:
         redis = runtime.redis
         for order_id in sorted(match_orders):
-            request_match(redis, order_id, delay)
+            request_match(redis, order_id, delay, replace_lost=replace_lost)
         for order_id in sorted(wave_orders):
             request_wave(redis, order_id)
     except (RedisUnavailable, RedisError, OSError) as error:
@@ -105,14 +110,22 @@ def debounce_s(runtime: Runtime) -> float:
     return float(runtime.settings.extra.get("match_debounce_s", MATCH_DEBOUNCE_S))
 
 
-def request_match(redis: Redis, order_id: int, delay_s: float = MATCH_DEBOUNCE_S) -> bool:
-    """At most one match job waiting per order; True if this call queued it."""
-    if not redis.set(MATCH_KEY.format(order_id=order_id), 1, nx=True, ex=int(delay_s) + 60):
+def request_match(redis: Redis, order_id: int, delay_s: float = MATCH_DEBOUNCE_S, replace_lost: bool = False) -> bool:
+    """At most one match job waiting per order; True if this call queued it. The guard names its job: with
+    `replace_lost` (the sweep), a guard whose job is gone is replaced at once. Redis back from its append-only
+    file may hold the guard without the job (the file keeps the last second of writes at best), and every
+    answer's request would otherwise be refused for the guard's minute: places open, standby waiting."""
+    key = MATCH_KEY.format(order_id=order_id)
+    if replace_lost:
+        # the guard's age is read against its shortest life (a request at once): never younger than it is
+        jobs.drop_lost_guard(redis, key, MATCH_GUARD_S)
+    job_id = f"match-{order_id}-{uuid.uuid4().hex}"
+    if not redis.set(key, job_id, nx=True, ex=int(delay_s) + MATCH_GUARD_S):
         return False
     if delay_s > 0:
-        jobs.enqueue_in(redis, delay_s, "orders.match_order", order_id, timeout=JOB_TIMEOUT_S)
+        jobs.enqueue_in(redis, delay_s, "orders.match_order", order_id, timeout=JOB_TIMEOUT_S, job_id=job_id)
     else:
-        jobs.enqueue(redis, "orders.match_order", order_id, timeout=JOB_TIMEOUT_S)
+        jobs.enqueue(redis, "orders.match_order", order_id, timeout=JOB_TIMEOUT_S, job_id=job_id)
     return True
 
 

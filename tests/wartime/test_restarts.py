@@ -149,3 +149,38 @@ def test_match_requests_are_debounced_into_one_job(tmp_path, sqlite_url, redis_u
     finally:
         set_runtime(None)
         runtime.close()
+
+
+def test_a_match_guard_redis_kept_without_its_job_is_replaced_by_the_sweep_not_after_a_minute(tmp_path, sqlite_url,
+                                                                                             redis_url,
+                                                                                             redis_client):
+    """Redis back from its append-only file with an order's match guard but not the scheduled job it names
+    (chaos, redis_restart_aof): answers' requests are refused by the guard; the sweep's request replaces it. A
+    guard whose job still waits, or one just set, is left alone."""
+    from rq.registry import ScheduledJobRegistry
+
+    from mobilize.wartime.after_commit import MATCH_GUARD_S, MATCH_KEY
+
+    runtime = Runtime(make_settings(tmp_path, sqlite_url, redis_url))
+    set_runtime(runtime)
+    scheduled = ScheduledJobRegistry("default", connection=redis_client)
+    key = MATCH_KEY.format(order_id=7)
+    try:
+        assert order_jobs.request_match(redis_client, 7, delay_s=2)
+        assert redis_client.get(key).decode() == scheduled.get_job_ids()[0]  # the guard names its job
+        redis_client.expire(key, MATCH_GUARD_S - 10)  # old enough to be judged
+        assert not order_jobs.request_match(redis_client, 7, delay_s=0, replace_lost=True)  # its job waits
+        for job_id in scheduled.get_job_ids():  # ...and now it is gone with Redis's last second
+            scheduled.remove(job_id, delete_job=True)
+        assert not order_jobs.request_match(redis_client, 7, delay_s=2)  # an answer's request: refused
+        assert order_jobs.request_match(redis_client, 7, delay_s=0, replace_lost=True)  # the sweep's: replaced
+        assert queue_sizes(redis_client)["default"] == 1
+        jobs_queued = all_queues(redis_client)
+        redis_client.set(key, "match-7-just-set", ex=MATCH_GUARD_S)  # a request between its SET and its enqueue
+        for queue in jobs_queued:
+            queue.empty()
+        assert not order_jobs.request_match(redis_client, 7, delay_s=0, replace_lost=True)
+        assert redis_client.get(key) == b"match-7-just-set"
+    finally:
+        set_runtime(None)
+        runtime.close()
