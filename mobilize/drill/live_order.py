@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from mobilize.drill.engine import DrillConfig, Trace, build_order
 from mobilize.drill.live_config import LiveDrillConfig
@@ -74,12 +74,16 @@ def fill_definition(runtime: Any, order_id: int) -> str:
 
 
 def pending_outbound(runtime: Any) -> int:
-    """Messages in the outbox not yet handed to the gateway (pending or claimed by a sender)."""
+    """Messages in the outbox due and not yet handed to the gateway (pending or claimed by a sender). A message
+    held until the morning (a roster notice in the district's quiet hours: `not_before`) is not due: a drill
+    run at night would otherwise never see its outbox drained."""
     from mobilize.models import OutboundMessage, OutboundStatus
+    from mobilize.models._types import utcnow
 
     with runtime.transaction() as session:
         return int(session.scalar(select(func.count()).select_from(OutboundMessage).where(
-            OutboundMessage.status.in_([OutboundStatus.pending, OutboundStatus.sending]))))
+            OutboundMessage.status.in_([OutboundStatus.pending, OutboundStatus.sending]),
+            or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= utcnow()))))
 
 
 def wait_outbox_drained(stack: LiveStack, timeout: float = DRAIN_TIMEOUT_S) -> bool:
