@@ -36,7 +36,9 @@ from mobilize.drill.report import capacity_violations, percentile
 from mobilize.wartime.messages import DISPATCH_KINDS
 
 COMMAND = "python -m benchmarks.bench_live"
-POLICIES = {"default": None, "at_once": "0"}  # MATCH_HOLD_MAX_S: None keeps the service's HOLD_MAX_S
+# The matching's timers per policy (the environment `mobilize up` reads; nothing set keeps the service's own)
+POLICIES = {"default": {}, "at_once": {"MATCH_HOLD_MAX_S": "0"},
+            "at_once_no_debounce": {"MATCH_HOLD_MAX_S": "0", "MATCH_DEBOUNCE_S": "0"}}
 
 
 def log(message: str) -> None:
@@ -100,9 +102,7 @@ def wait_placed(stack: LiveStack, order_id: int, target: int, limit_s: float) ->
 
 
 def run_policy(name: str, args: argparse.Namespace) -> dict:
-    overrides = {"LOG_LEVEL": "WARNING"}
-    if POLICIES[name] is not None:
-        overrides["MATCH_HOLD_MAX_S"] = POLICIES[name]
+    overrides = {"LOG_LEVEL": "WARNING", **POLICIES[name]}
     load_before = os.getloadavg()
     with live_stack(None, env_overrides=overrides) as stack:
         log(f"{name}: seeding {args.volunteers:,} volunteers")
@@ -197,8 +197,7 @@ def section(results: list[dict], args: argparse.Namespace) -> str:
             "capacity violations | burst took (s) | load avg 1/5/15 min before -> after |"),
             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        label = (f"default (hold-back up to {HOLD_MAX_S:.0f} s)" if r["policy"] == "default"
-                 else "placement at once (MATCH_HOLD_MAX_S=0)")
+        label = policy_label(r["policy"], HOLD_MAX_S)
         before = "/".join(f"{x:.1f}" for x in r["load_before"])
         after = "/".join(f"{x:.1f}" for x in r["load_after"])
         rows.append(f"| {label} | {r['placed']:,} of {args.replies:,} | **{_s(r['p50'])}** | **{_s(r['p95'])}** | "
@@ -219,6 +218,14 @@ def section(results: list[dict], args: argparse.Namespace) -> str:
         f"(inbound received_at) -> the simulator accepting its dispatch SMS from the sender (the gateway's "
         f"timestamp). Each policy on a fresh stack.\n\n" + "\n".join(rows) + "\n\n"
         + explanation(results) + "\n")
+
+
+def policy_label(name: str, hold_max_s: float) -> str:
+    from mobilize.wartime.after_commit import MATCH_DEBOUNCE_S
+
+    if name == "default":
+        return f"default (hold-back up to {hold_max_s:.0f} s, debounce {MATCH_DEBOUNCE_S:g} s)"
+    return "placement at once, " + ", ".join(f"{key}={value}" for key, value in POLICIES[name].items())
 
 
 def explanation(results: list[dict]) -> str:
@@ -244,8 +251,13 @@ def explanation(results: list[dict]) -> str:
         dominates = d50 > 2 * a50 or d95 > 2 * a95
         text += (f" Measured (medians over the runs): the hold-back {'dominates' if dominates else 'does not dominate'}"
                  f" the latency: p50 {d50:.1f} s with it vs {a50:.1f} s at once, p95 {d95:.1f} s vs {a95:.1f} s. "
-                 f"The runs of one policy differ a lot: the machine's load average was 8 to 11 on 2 cores, and the "
-                 f"matching and sender stages wait for the same 2 workers as the inbound jobs.")
+                 f"The matching and sender stages wait for the same 2 workers as the inbound jobs, on the same 2 "
+                 f"cores as the web app and the simulator (load averages in the table).")
+    no_debounce = [r for r in results if r["policy"] == "at_once_no_debounce" and r["p95"] is not None]
+    if no_debounce:
+        text += (f" Without the match debounce (`MATCH_DEBOUNCE_S=0`: a match job as soon as an answer is "
+                 f"processed; the answers that arrive while it runs make the next one's batch): p95 "
+                 f"{_mid([r['p95'] for r in no_debounce]):.1f} s (median over its runs).")
     return text
 
 
@@ -270,11 +282,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2022)
     parser.add_argument("--limit", type=float, default=900.0, help="longest wait for the placements (s)")
     parser.add_argument("--policy", choices=sorted(POLICIES), action="append",
-                        help="only this matching policy (repeatable); default: both")
+                        help="only this matching policy (repeatable); default: all")
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs of each policy, alternating (the machine is shared: show the spread)")
     args = parser.parse_args(argv)
-    results = [run_policy(name, args) for _ in range(args.repeat) for name in (args.policy or ["default", "at_once"])]
+    results = [run_policy(name, args) for _ in range(args.repeat) for name in (args.policy or list(POLICIES))]
     path = write_section("live", section(results, args))
     print(f"wrote {path}")
 
