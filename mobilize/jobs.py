@@ -113,17 +113,20 @@ def kick_senders(connection: Redis, priorities: Iterable[Any], replace_lost: boo
 # The inbox drain (workers.sms.drain_inbox): the webhook stores a message, then kicks a drain, which processes
 # every stored, unprocessed message in id order. At most one drain waits: INBOX_KICK_KEY guards it (one Redis SET
 # per inbound message while a drain waits, instead of an RQ job per message: its Python was ~0.2 ms of the
-# webhook's CPU). The drain clears the guard once it holds INBOX_DRAIN_LOCK (one drain at a time) and before it
-# looks for messages, so a message stored after its last look always finds the guard clear and kicks the next
-# one. The periodic sweep (workers.sms.requeue_unprocessed) stays the backstop for a drain that died.
+# webhook's CPU). A drain clears the guard as it starts, before it tries INBOX_DRAIN_LOCK (one drain at a time)
+# and looks for messages, so a message stored after its last look always finds the guard clear and kicks the
+# next one. A drain that finds the lock held comes back INBOX_DRAIN_RETRY_S later (never waiting in a worker),
+# and the drain holding it looks again after letting go. The periodic sweep (workers.sms.requeue_unprocessed)
+# stays the backstop for a drain that died.
 INBOX_KICK_KEY = "mobilize:sms:inbox:kick"
 INBOX_DRAIN_LOCK = "mobilize:sms:inbox:draining"
+INBOX_RETRY_KEY = "mobilize:sms:inbox:retry"
 # The lock only saves two drains from walking the same rows: each message's claim (sms.inbox) is what makes it
-# processed once. A live drain renews the lock per message; a killed one's lock holds the next drain this long.
+# processed once. A live drain renews the lock per message; a killed one's lock lapses this long after.
 INBOX_DRAIN_LOCK_S = 10
 INBOX_DRAIN_BUDGET_S = 20.0  # a drain hands over to a fresh one after this long
-INBOX_DRAIN_WAIT_S = INBOX_DRAIN_BUDGET_S + INBOX_DRAIN_LOCK_S  # the next drain waits this long for the lock
-INBOX_DRAIN_TIMEOUT_S = 2 * (INBOX_DRAIN_WAIT_S + INBOX_DRAIN_BUDGET_S)
+INBOX_DRAIN_RETRY_S = 2.0
+INBOX_DRAIN_TIMEOUT_S = 4 * INBOX_DRAIN_BUDGET_S
 
 
 def queue_inbound(connection: Redis, inbound_id: int) -> None:
@@ -145,6 +148,14 @@ def kick_inbox_drain(connection: Redis, replace_lost: bool = False) -> bool:
         return False
     enqueue(connection, "sms.drain_inbox", queue=HIGH, timeout=INBOX_DRAIN_TIMEOUT_S, failure_ttl=FAILED_KEPT_S,
             job_id=job_id)
+    return True
+
+
+def retry_inbox_drain(connection: Redis) -> bool:
+    """A drain INBOX_DRAIN_RETRY_S from now (at most one scheduled): for a drain that found another at work."""
+    if not connection.set(INBOX_RETRY_KEY, 1, nx=True, px=int(INBOX_DRAIN_RETRY_S * 1000)):
+        return False
+    enqueue_in(connection, INBOX_DRAIN_RETRY_S, "sms.drain_inbox", queue=HIGH, timeout=INBOX_DRAIN_TIMEOUT_S)
     return True
 
 

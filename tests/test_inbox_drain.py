@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
 from sqlalchemy import func, select
 
 from mobilize import jobs
@@ -65,13 +67,40 @@ def assert_each_processed_once(runtime, count: int) -> None:  # noqa: F811
         assert {n for _, n in replies} == {1}
 
 
-def run_worker(redis_client) -> None:
-    """A worker runs the inbox jobs (the sender jobs the replies kicked are taken off first: no gateway here)."""
+def run_worker(redis_client, with_scheduler: bool = False) -> None:
+    """A worker runs the inbox jobs (the sender jobs the replies kicked are taken off first: no gateway here);
+    `with_scheduler`: the delayed jobs due are queued first, as `mobilize scheduler` does."""
     high = jobs.queue(jobs.HIGH, redis_client)
+    if with_scheduler:
+        scheduler = RQScheduler([high], connection=redis_client)
+        assert scheduler.acquire_locks()
+        scheduler.enqueue_scheduled_jobs()
+        scheduler.release_locks()
     for job in high.get_jobs():
         if job.func_name not in (jobs.JOBS["sms.drain_inbox"], jobs.JOBS["sms.process_inbound"]):
             high.remove(job)
     SimpleWorker(all_queues(redis_client)[:1], connection=redis_client).work(burst=True)
+
+
+def scheduled_drains(redis_client) -> int:
+    return ScheduledJobRegistry(jobs.HIGH, connection=redis_client).count
+
+
+def start_drain(runtime, tmp_path) -> subprocess.Popen:  # noqa: F811
+    """A drain in a process of its own (a worker's work horse), on the test's database and Redis."""
+    settings = runtime.settings
+    env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
+               MOBILIZE_INSTANCE_PATH=str(tmp_path / "drain-instance"), SECRET_KEY="test-secret")
+    return subprocess.Popen([sys.executable, "-c", "from workers.sms import drain_inbox; drain_inbox()"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_processed(runtime, drain: subprocess.Popen, count: int) -> None:  # noqa: F811
+    deadline = time.monotonic() + 60
+    while processed(runtime) < count:
+        assert drain.poll() is None, drain.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the drain processed nothing within a minute"
+        time.sleep(0.05)
 
 
 def test_a_burst_kicks_one_drain_that_processes_each_message_once(client, runtime, redis_client):  # noqa: F811
@@ -90,17 +119,9 @@ def test_a_burst_kicks_one_drain_that_processes_each_message_once(client, runtim
 def test_a_drain_killed_midway_leaves_every_message_processed_exactly_once(client, runtime, redis_client,  # noqa: F811
                                                                            tmp_path):
     post_burst(client, BURST)
-    settings = runtime.settings
-    env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
-               MOBILIZE_INSTANCE_PATH=str(tmp_path / "drain-instance"), SECRET_KEY="test-secret")
-    drain = subprocess.Popen([sys.executable, "-c", "from workers.sms import drain_inbox; drain_inbox()"],
-                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    drain = start_drain(runtime, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while processed(runtime) < 50:
-            assert drain.poll() is None, drain.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the drain processed nothing within a minute"
-            time.sleep(0.05)
+        wait_processed(runtime, drain, 50)
         os.kill(drain.pid, signal.SIGKILL)  # killed with -9 midway: no cleanup, its lock left behind
         drain.wait(timeout=10)
     finally:
@@ -109,10 +130,42 @@ def test_a_drain_killed_midway_leaves_every_message_processed_exactly_once(clien
             drain.wait()
     done = processed(runtime)
     assert 50 <= done < BURST, f"the kill came too late to test anything ({done} processed)"
-    # the killed drain cleared the guard as it started: the next message kicks a fresh drain, which waits out
-    # the dead one's lock and processes the rest
+    # the killed drain cleared the guard as it started: the next message kicks a fresh drain, which finds the
+    # dead one's lock, does not wait for it in the worker, and comes back after a moment
     post_burst(client, 1, start=BURST)
     run_worker(redis_client)
+    assert processed(runtime) == done and scheduled_drains(redis_client) == 1
+    deadline = time.monotonic() + jobs.INBOX_DRAIN_LOCK_S + 5
+    while redis_client.exists(jobs.INBOX_DRAIN_LOCK):  # the dead drain's lock lapses
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(jobs.INBOX_DRAIN_RETRY_S)
+    run_worker(redis_client, with_scheduler=True)  # the scheduler hands the retry to the worker
+    assert_each_processed_once(runtime, BURST + 1)
+    assert requeue_unprocessed(older_than_s=0) == 0
+
+
+def test_a_drain_finding_another_at_work_leaves_at_once_and_what_came_meanwhile_is_processed(  # noqa: F811
+        client, runtime, redis_client, tmp_path):
+    """Two workers, a drain at work in one: a second drain kicked meanwhile must not wait for it in the other
+    (that worker is the matching's); the drain at work looks again when it is done."""
+    post_burst(client, BURST)
+    jobs.queue(jobs.HIGH, redis_client).empty()
+    drain = start_drain(runtime, tmp_path)
+    try:
+        wait_processed(runtime, drain, 50)
+        post_burst(client, 1, start=BURST)  # kicks a second drain while the first holds the lock
+        [job] = [job for job in jobs.queue(jobs.HIGH, redis_client).get_jobs()
+                 if job.func_name == jobs.JOBS["sms.drain_inbox"]]
+        run_worker(redis_client)
+        assert job.latest_result().return_value == {"processed": 0, "failed": 0, "handed_over": False,
+                                                    "deferred": True}
+        assert drain.wait(timeout=120) == 0, drain.stderr.read().decode()[-2000:]
+    finally:
+        if drain.poll() is None:
+            drain.kill()
+            drain.wait()
+    run_worker(redis_client)  # what the first drain kicked as it let go, if it had not taken the message itself
     assert_each_processed_once(runtime, BURST + 1)
     assert requeue_unprocessed(older_than_s=0) == 0
 
@@ -163,9 +216,9 @@ def test_a_failing_message_is_counted_and_the_drain_goes_on(runtime, redis_clien
             session.add(InboundMessage(message_sid=f"SM{index:032d}", from_phone="" if index == fail_at
                                        else phone(index), to_phone="+8610690000", body="帮助",
                                        received_at=utcnow()))
-    assert drain_inbox() == {"processed": 5, "failed": 1, "handed_over": False}
+    assert drain_inbox() == {"processed": 5, "failed": 1}
     with runtime.transaction() as session:
         attempts = dict(session.execute(select(InboundMessage.message_sid, InboundMessage.attempts)).all())
     assert attempts[f"SM{fail_at:032d}"] == 1
     assert processed(runtime) == 5
-    assert drain_inbox() == {"processed": 0, "failed": 1, "handed_over": False}  # tried again, counted again
+    assert drain_inbox() == {"processed": 0, "failed": 1}  # tried again, counted again

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import structlog
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 
 from mobilize import jobs, live
 from mobilize.jobs import KICK_KEY, SEND_BUDGET_S, SEND_RETRY, kick_senders  # noqa: F401  (re-exported)
@@ -555,31 +555,36 @@ def drain_inbox(budget_s: float = jobs.INBOX_DRAIN_BUDGET_S, batch: int = 200) -
     exactly as process_inbound does (its own claim and transaction): one job for a burst instead of one each.
     One drain at a time (INBOX_DRAIN_LOCK); a message that fails is counted and passed over (the next drain or
     the sweep tries it again, until it is dead); a drain that dies leaves the rest to the next drain or the sweep,
-    and what it had claimed and committed stays processed once."""
-    from redis.exceptions import LockError
+    and what it had claimed and committed stays processed once.
 
+    A drain that finds another at work does not wait for it: a waiting drain held a worker, and with two workers
+    a drain at work and one waiting left no worker for the matching (chaos: 26 s with open places after a
+    killed drain). It comes back INBOX_DRAIN_RETRY_S later instead, and the drain at work looks once more for
+    messages stored after its last look when it lets go of the lock."""
     runtime = get_runtime()
     redis = runtime.redis
-    lock = redis.lock(jobs.INBOX_DRAIN_LOCK, timeout=jobs.INBOX_DRAIN_LOCK_S,
-                      blocking_timeout=jobs.INBOX_DRAIN_WAIT_S)
-    if not lock.acquire():
-        # the running drain is stuck on one message past its budget: let the next kick queue a fresh drain
-        # (the sweep is the backstop meanwhile)
-        log.warning("sms.inbox_drain_lock_busy")
-        redis.delete(jobs.INBOX_KICK_KEY)
-        jobs.kick_inbox_drain(redis)
-        return {"processed": 0, "failed": 0, "handed_over": True}
+    redis.delete(jobs.INBOX_KICK_KEY)  # from here on, a message stored kicks the next drain
+    lock = redis.lock(jobs.INBOX_DRAIN_LOCK, timeout=jobs.INBOX_DRAIN_LOCK_S)
+    if not lock.acquire(blocking=False):
+        # the drain at work takes what this one was kicked for, or it died holding the lock (which lapses
+        # within INBOX_DRAIN_LOCK_S): either way, a look again shortly
+        jobs.retry_inbox_drain(redis)
+        return {"processed": 0, "failed": 0, "handed_over": False, "deferred": True}
     try:
-        redis.delete(jobs.INBOX_KICK_KEY)  # from here on, a message stored kicks the next drain
         done = _drain(runtime, lock, time.monotonic() + budget_s, batch)
     finally:
         with contextlib.suppress(LockError):
             lock.release()
-    if done["handed_over"]:
-        jobs.kick_inbox_drain(redis)
+    if done.pop("handed_over") or _stored_after(runtime, done.pop("last_seen")):
+        jobs.kick_inbox_drain(redis)  # the rest, or what came while a deferred drain found this one at work
     if done["processed"] or done["failed"]:
         log.info("sms.inbox_drained", **done)
     return done
+
+
+def _stored_after(runtime, last_seen: int) -> bool:
+    with runtime.transaction() as session:
+        return bool(inbox.unprocessed_after(session, last_seen, 1))
 
 
 def _drain(runtime, lock, deadline: float, batch: int) -> dict:
@@ -587,14 +592,18 @@ def _drain(runtime, lock, deadline: float, batch: int) -> dict:
 
     processed = failed = 0
     after = 0
+
+    def result(handed_over: bool) -> dict:
+        return {"processed": processed, "failed": failed, "handed_over": handed_over, "last_seen": after}
+
     while True:
         with runtime.transaction() as session:
             ids = inbox.unprocessed_after(session, after, batch)
         if not ids:
-            return {"processed": processed, "failed": failed, "handed_over": False}
+            return result(False)
         for inbound_id in ids:
             if time.monotonic() > deadline:
-                return {"processed": processed, "failed": failed, "handed_over": True}
+                return result(True)
             try:
                 processed += _process_inbound(runtime, inbound_id)[1]
             except OperationalError:
@@ -603,7 +612,7 @@ def _drain(runtime, lock, deadline: float, batch: int) -> dict:
                 failed += 1
             after = inbound_id
             if not _keep(lock):  # another drain took over (this one stalled past the lock): it does the rest
-                return {"processed": processed, "failed": failed, "handed_over": False}
+                return result(False)
         _notify_message_log({"direction": "in", "id": after})  # one live update per batch, not per message
 
 
