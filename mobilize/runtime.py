@@ -46,6 +46,16 @@ class Runtime:
         event.listen(factory, "after_soft_rollback", _forget_queued)
         return factory
 
+    @cached_property
+    def statement_engine(self) -> Engine:
+        """For one statement alone in autocommit (the Twilio webhooks' INSERT and UPDATE, mobilize.web.twilio).
+        PostgreSQL: an engine of its own, its connections in autocommit and no pre-ping (a round trip before
+        every statement; the caller retries its idempotent statement once on a disconnect instead). SQLite: the
+        engine, whose connections are in autocommit mode already (see mobilize.db)."""
+        if self.engine.dialect.name == "sqlite":
+            return self.engine
+        return make_engine(self.settings.database_url, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+
     def _after_commit(self, session: Session) -> None:
         """Messages were queued in this transaction: make sure senders are on their way. If Redis is not
         reachable now, the periodic reconciler kicks them later (the outbox rows are the truth)."""
@@ -84,6 +94,8 @@ class Runtime:
         return Redis.from_url(self.redis_url)
 
     def close(self) -> None:
+        if "statement_engine" in self.__dict__:
+            self.statement_engine.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()
         if "redis" in self.__dict__:
