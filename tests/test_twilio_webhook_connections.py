@@ -85,3 +85,21 @@ def test_concurrent_webhooks_store_each_message_once(runtime):
     assert stored_sids(runtime) == sids
     with runtime.transaction() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 40
+
+
+def test_webhook_answers_carry_each_security_header_once(client):
+    from mobilize.web.security_headers import DATA_POLICY, PAGE_POLICY
+
+    answers = {"stored": signed_post(client, "/twilio/sms", inbound_form()),
+               "bad signature": signed_post(client, "/twilio/sms", inbound_form(), signature="bm90IGl0")}
+    assert [answer.status_code for answer in answers.values()] == [200, 403]
+    for answer in answers.values():
+        headers = answer.headers
+        for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
+            assert len(headers.getlist(name)) == 1, name
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+        assert "Cache-Control" not in headers
+    # the TwiML is data; the 403 is Flask's HTML error page, which gets the pages' policy
+    assert answers["stored"].headers["Content-Security-Policy"] == DATA_POLICY
+    assert answers["stored"].headers["Referrer-Policy"] == "no-referrer"
+    assert answers["bad signature"].headers["Content-Security-Policy"] == PAGE_POLICY
