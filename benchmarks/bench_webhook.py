@@ -508,8 +508,8 @@ def render(data: dict, command: str, minutes: float) -> str:
         "handler on the same server (`bare_webhook_app` in `benchmarks/bench_webhook.py`): twilio's "
         "`RequestValidator` over the same URL, form and header, the same empty TwiML answer, nothing stored. "
         "mobilize's handler also checks the form, stores the message (`INSERT ... ON CONFLICT (message_sid) DO "
-        "NOTHING RETURNING id`, one autocommit statement), queues its RQ job (one pipelined round trip to "
-        "Redis) and adds it to the command center's live event (coalesced).",
+        "NOTHING RETURNING id`, one autocommit statement), kicks the inbox drain (one SET NX of its guard key "
+        "in Redis) and adds it to the command center's live event (coalesced).",
         f"Every request is signed for `PUBLIC_BASE_URL` + path and has its own MessageSid (pre-signed). "
         f"Latency: a paced open-loop client (asyncio, in the benchmark's process): request i is due at "
         f"t0 + i / rate, and its latency runs from that due time to the end of its answer, so a server that "
@@ -594,7 +594,21 @@ WHERE_THE_TIME_GOES = (
     "connection pool and instrumentation), the INSERT, the after-request hooks. At saturation both are "
     "CPU-bound on two cores, so their ratio follows the ratio of their server CPU per request (in the table, "
     "gunicorn's share included), whatever the machine's other work leaves them. Less CPU per request is what "
-    "lowers both the tail and the ratio.")
+    "lowers both the tail and the ratio. Then (issue 15, the web app's cost per request; the handler called "
+    "through its WSGI app in-process, CPU per request, the least of eight blocks of 250, before / after, load "
+    "3-7): SQLite inbound about 0.60 / 0.56 ms, status callback 0.44 / 0.40 ms; PostgreSQL inbound 0.8-1.2 / "
+    "0.64-1.14 ms (noisy: the database server shares the two cores). Under gunicorn at saturation (wrk as above, one run each, interleaved) the app's throughput "
+    "went from 661-842 to 952-1,152 requests/s on SQLite and from 440-749 to 689-831 on PostgreSQL. What did it: "
+    "on SQLite one writer at a time per process on one connection kept for the webhooks' statements (threads "
+    "meeting on SQLite's file lock got SQLITE_BUSY and slept in its busy handler, 1 ms and more, while the pool "
+    "opened an overflow connection for every thread beyond five); on PostgreSQL an engine of their own for "
+    "those statements, in autocommit, without the pool's pre-ping (a `SELECT 1` round trip, and its Python, "
+    "before every statement: a broken connection is retried once instead) and with its connections kept (eight "
+    "at once had opened a new server connection every 35 requests); the security headers set in one scan of the "
+    "response's headers. What is left beyond the bare handler is the INSERT itself and the drain kick's Redis "
+    "round trip (about 0.12 ms each in-process); beyond that the same Flask and gunicorn work as the bare "
+    "handler (under gunicorn's gthread worker at saturation the bare handler costs 0.7-1.1 ms a request against "
+    "0.31-0.33 ms in-process: the server's own Python and its threads' hand-offs, not broken down here).")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hmac
 import re
+import threading
+import weakref
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -78,14 +80,15 @@ def _message_log() -> live.Coalescer:
 
 
 # Storing an inbound message: INSERT ... ON CONFLICT (message_sid) DO NOTHING RETURNING id, one statement alone
-# in autocommit on a connection of the engine's pool (_autocommit below), the parameters converted once as
-# SQLAlchemy would. SQLite: its connections are in autocommit mode (see mobilize.db), so SQLite takes and
+# in autocommit on a connection of Runtime.statement_engine's pool (_autocommit below), the parameters converted
+# once as SQLAlchemy would. SQLite: its connections are in autocommit mode (see mobilize.db), so SQLite takes and
 # releases its write lock within that one call, the GIL released; through the session it ran inside BEGIN
 # IMMEDIATE ... COMMIT, which also held the lock across the Python in between, statement building included,
 # while every other writer (webhooks, callbacks, senders) slept in SQLite's busy handler: about 150
 # requests/s with a p99 of seconds under gunicorn (3 x 4 threads, wrk, 12 connections). PostgreSQL: one
-# round trip instead of the session's three (BEGIN, the statement, COMMIT) and none of its Python; see
-# docs/benchmarks.md for both. The insert is atomic by itself: nothing else is written with it.
+# round trip instead of the session's three (BEGIN, the statement, COMMIT) and none of its Python, and no
+# pre-ping round trip before it (see _autocommit); see docs/benchmarks.md for both. The insert is atomic by
+# itself: nothing else is written with it.
 _STORE_INBOUND = ("INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, received_at) "
                   "VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (message_sid) DO NOTHING RETURNING id")
 
@@ -107,7 +110,7 @@ def _sql(dialect, template: str, marks: int = 0) -> str:
 
 def _store_inbound(sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
     """The stored message's id; None when a message with this MessageSid is already stored."""
-    engine = runtime().engine
+    engine = runtime().statement_engine
     received_at = _to_db(engine.dialect, "inbound_messages", "received_at")(utcnow())
     row = _autocommit(engine, _sql(engine.dialect, _STORE_INBOUND),
                       (sid, from_phone, to_phone, body, received_at)).row
@@ -193,7 +196,7 @@ def _advance_by_sid(sid: str, twilio_status: str) -> bool:
     new_status = outbox.TWILIO_STATUSES.get(twilio_status)
     if new_status is None:
         return False
-    lower, engine = _RANKED_BELOW[new_status], runtime().engine
+    lower, engine = _RANKED_BELOW[new_status], runtime().statement_engine
     status = _to_db(engine.dialect, "outbound_messages", "status")
     now = _to_db(engine.dialect, "outbound_messages", "status_at")
     params = (status(new_status), now(utcnow()), sid, *map(status, lower))
@@ -205,20 +208,61 @@ class _Done:
         self.rowcount, self.row = rowcount, row
 
 
+class _SqliteWriter:
+    """One writer at a time per process on SQLite, on one connection of the engine's kept for it (out of the
+    pool: no checkout and check-in per statement, ~0.03 ms). SQLite's write lock is one for the whole file: a
+    second thread that asks for it while held gets SQLITE_BUSY, and SQLite's busy handler then sleeps (1 ms,
+    2 ms, 5 ms...) long after the lock (held for a fraction of a millisecond) was released, while the pool
+    opened an overflow connection (and its PRAGMAs) for every thread beyond its five. Queued on this lock, the
+    next thread runs as soon as the statement before it returns. (Other processes still meet on SQLite's lock.)"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its connection
+
+    def run(self, engine, sql: str, params: tuple) -> _Done:
+        with self._lock:
+            connection = self._connections.get(engine)
+            if connection is None:
+                connection = engine.raw_connection()  # connected as the pool connects (mobilize.db's PRAGMAs)
+                connection.detach()  # ours from now on; closed when the engine is gone
+                self._connections[engine] = connection
+            return _execute(connection, sql, params)
+
+
+_SQLITE_WRITER = _SqliteWriter()
+
+
 def _autocommit(engine, sql: str, params: tuple) -> _Done:
-    """One statement alone, in autocommit, on a connection of the engine's pool (see _STORE_INBOUND). SQLite's
-    connections are in autocommit mode already; a PostgreSQL connection is switched for this statement (it
-    comes from the pool outside any transaction) and back before it returns to the pool."""
+    """One statement alone, in autocommit, on a connection of `engine` (Runtime.statement_engine: see
+    _STORE_INBOUND). On PostgreSQL that engine skips the pool's pre-ping, so a connection the server dropped
+    (a restart, an idle timeout) shows up here: the pool is emptied and the statement runs once more on a new
+    connection. Both statements are safe to repeat: should the first have been applied before the connection
+    broke, the INSERT finds the MessageSid stored (a duplicate: not kicked again, the sweep has it) and the
+    UPDATE finds the status reached (handed to outbox.apply_status_callback, which changes nothing)."""
+    if engine.dialect.name == "sqlite":
+        return _SQLITE_WRITER.run(engine, sql, params)
+    try:
+        return _on_pooled_connection(engine, sql, params)
+    except _Disconnected as disconnected:
+        log.warning("twilio.database_reconnect", error=str(disconnected.__cause__))
+        engine.dispose()  # the pool's other connections most likely went with this one
+        return _on_pooled_connection(engine, sql, params)
+
+
+class _Disconnected(Exception):
+    """The connection was found broken (raised from the driver's error, its __cause__)."""
+
+
+def _on_pooled_connection(engine, sql: str, params: tuple) -> _Done:
     connection = engine.raw_connection()
     try:
-        switch = engine.dialect.name == "postgresql"
-        if switch:
-            connection.driver_connection.autocommit = True
-        try:
-            return _execute(connection, sql, params)
-        finally:
-            if switch and not connection.driver_connection.closed:
-                connection.driver_connection.autocommit = False
+        return _execute(connection, sql, params)
+    except engine.dialect.loaded_dbapi.Error as error:
+        if engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+            connection.invalidate(error)
+            raise _Disconnected() from error
+        raise
     finally:
         connection.close()  # back to the pool
 
