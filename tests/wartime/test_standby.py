@@ -88,3 +88,28 @@ def test_the_standby_read_sees_what_the_transaction_has_not_flushed_yet(rt):
         invitation.status = InvitationStatus.invited  # not flushed
         assert standby.standby_candidates(session, order) == []
         assert standby.standby_ids(session, order) == ()
+
+
+def test_the_hold_back_chances_weigh_each_pending_invitee_by_the_time_left_in_its_interval(rt):
+    """`dispatch.answer_chances` (the pending invitees' ages read as numpy microseconds since issue 15): the
+    planning rate times the share of the hold-back still inside the invitation's interval, to the microsecond."""
+    from datetime import timedelta
+
+    from mobilize.wartime import dispatch
+
+    now = utcnow()
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        volunteers = people(session, 3)
+    order_id = draft(rt, [(site.id, "registration", 3)], wave_interval_s=600, expected_answer_rate=0.4)
+    ages = [30.0, 580.250001, 700.0]  # inside the interval with the whole hold-back ahead, 19.75 s left, over
+    with rt.transaction() as session:
+        for volunteer, age in zip(volunteers, ages):
+            session.add(Invitation(order_id=order_id, volunteer_id=volunteer.id, wave=1,
+                                   status=InvitationStatus.invited, invited_at=now - timedelta(seconds=age)))
+    with rt.transaction() as session:
+        order = session.get(Order, order_id)
+        pending = standby.pending_candidates(session, order, now)
+        assert [c.volunteer_id for c in pending] == [v.id for v in volunteers[:2]]  # the third: silence, a no
+        chances = dispatch.answer_chances(session, order, pending, now, 60.0)
+    assert chances == {volunteers[0].id: 0.4 * 60.0 / 600, volunteers[1].id: 0.4 * (600 - 580.250001) / 600}
