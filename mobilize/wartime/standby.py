@@ -22,7 +22,7 @@ from mobilize.models import (
     Volunteer,
     volunteer_skills,
 )
-from mobilize.peacetime.coexistence import blocked_by_roster
+from mobilize.peacetime.coexistence import blocked_by_roster, leaves_roster_alone
 from mobilize.wartime.audience import WEIGHTS, order_slots
 from mobilize.wartime.places import ACTIVE
 
@@ -33,6 +33,8 @@ OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the
 _PERSON = aliased(Volunteer)  # never correlated with a Volunteer of the enclosing query
 _OTHER_ASSIGNMENT, _OTHER_ORDER = aliased(Assignment), aliased(Order)
 _NO_SKILLS: frozenset[str] = frozenset()
+_PLACEABLE: dict[tuple, tuple] = {}  # (order id, window, roster policy) -> `_placeable_now`'s conditions
+_PLACEABLE_KEPT = 256
 
 
 def standby_filter(order_id: int):
@@ -81,8 +83,17 @@ def standby_ids(session: Session, order: Order) -> tuple[int, ...]:
 
 
 def _placeable_now(order: Order) -> tuple:
-    # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
-    return standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order)
+    """The conditions of `standby_candidates`, built once per order and window: SQL expressions are immutable and
+    building these cost about as much as running them (several standby reads per answer, issue 15). Only the
+    statement is kept, never what it reads: every read still asks the database."""
+    key = (order.id, order.starts_at, order.ends_at, leaves_roster_alone(order))
+    conditions = _PLACEABLE.get(key)
+    if conditions is None:
+        if len(_PLACEABLE) >= _PLACEABLE_KEPT:
+            _PLACEABLE.clear()
+        # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
+        conditions = _PLACEABLE[key] = (standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order))
+    return conditions
 
 
 def pending_candidates(session: Session, order: Order, now: datetime) -> list[Candidate]:

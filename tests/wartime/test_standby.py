@@ -113,3 +113,30 @@ def test_the_hold_back_chances_weigh_each_pending_invitee_by_the_time_left_in_it
         assert [c.volunteer_id for c in pending] == [v.id for v in volunteers[:2]]  # the third: silence, a no
         chances = dispatch.answer_chances(session, order, pending, now, 60.0)
     assert chances == {volunteers[0].id: 0.4 * 60.0 / 600, volunteers[1].id: 0.4 * (600 - 580.250001) / 600}
+
+
+def test_busy_elsewhere_follows_the_order_window_as_it_is_now(rt):
+    """The placeable standby's conditions are built once per order and window (issue 15): a window moved off the
+    other order's is seen at the next read (the volunteer placed there is placeable here again)."""
+    from datetime import timedelta
+
+    now = utcnow()
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        [volunteer] = people(session, 1)
+    order_id = draft(rt, [(site.id, "registration", 1)])
+    other_id = draft(rt, [(site.id, "queue_keeping", 1)])
+    with rt.transaction() as session:
+        other_demand = session.scalar(select(Demand).where(Demand.order_id == other_id))
+        session.add(Invitation(order_id=order_id, volunteer_id=volunteer.id, wave=1, status=InvitationStatus.accepted,
+                               invited_at=now, answered_at=now))
+        session.add(Assignment(order_id=other_id, demand_id=other_demand.id, volunteer_id=volunteer.id,
+                               status=AssignmentStatus.confirmed, created_at=now))
+    with rt.transaction() as session:
+        assert standby.standby_candidates(session, session.get(Order, order_id)) == []
+        order = session.get(Order, order_id)
+        order.starts_at, order.ends_at = order.ends_at + timedelta(hours=1), order.ends_at + timedelta(hours=6)
+    with rt.transaction() as session:
+        order = session.get(Order, order_id)
+        assert [c.volunteer_id for c in standby.standby_candidates(session, order)] == [volunteer.id]
+        assert standby.standby_ids(session, order) == (volunteer.id,)
