@@ -52,7 +52,8 @@ def test_the_standby_is_who_accepted_and_nothing_blocks_in_this_order(rt):
                                        status=assignment[0], end_reason=assignment[1], created_at=now))
         session.get(Volunteer, everyone["opted_out"].id).opted_out_at = now
         session.get(Volunteer, everyone["phone_invalid"].id).phone_invalid = True
-        for name, status in (("no_show_elsewhere", AssignmentStatus.no_show), ("busy_elsewhere", AssignmentStatus.confirmed)):
+        elsewhere = (("no_show_elsewhere", AssignmentStatus.no_show), ("busy_elsewhere", AssignmentStatus.confirmed))
+        for name, status in elsewhere:
             session.add(Assignment(order_id=other_id, demand_id=other_demand.id, volunteer_id=everyone[name].id,
                                    status=status, created_at=now))
         session.get(Order, other_id).starts_at = later(24)
