@@ -105,9 +105,49 @@ def load_pool(session: Session) -> Pool:
     cached = _POOLS.get(engine)
     if cached is not None and cached[0] == version:
         return cached[1]
-    pool = _read_pool(session)
+    pool = _patched_pool(session, *cached, version) if cached is not None else None
+    if pool is None:
+        pool = _read_pool(session)
     _POOLS[engine] = (version, pool)
     return pool
+
+
+# A pool is patched with the rows stamped (`updated_at`) since this long before its newest stamp, and the new
+# ids, rather than read whole again: at district scale the opt-outs answering the invitations (a STOP now and
+# then) moved the version between most of the 48 waves, and each re-read 100,000 rows (issue 15). The margin
+# covers a writer whose stamp is older than a stamp already seen when it commits (two workers' transactions).
+PATCH_MARGIN = timedelta(minutes=5)
+PATCH_MAX_SHARE = 0.1  # more rows changed than this share of the pool: read it whole (as cheap, and simpler)
+PATCH_MIN_ROWS = 1000  # ... or than this many, whichever is more
+
+
+def _patched_pool(session: Session, version: tuple, pool: Pool, now_version: tuple) -> Pool | None:
+    """`pool` (read at `version`) brought up to `now_version` by reading only the rows changed since, or None
+    when that is not possible or not worth it (then the whole pool is read)."""
+    count, max_id, newest, *_ = version
+    if newest is None or max_id is None:
+        return None
+    statement = _pool_rows().add_columns(Volunteer.deactivated_at.is_not(None)).where(
+        (Volunteer.updated_at >= newest - PATCH_MARGIN) | (Volunteer.id > max_id))
+    most = max(int(PATCH_MAX_SHARE * count), PATCH_MIN_ROWS)
+    rows = session.connection().execute(statement.limit(most + 1)).all()
+    if len(rows) > most:
+        return None
+    changed = np.array([row[0] for row in rows], dtype=np.int64)
+    kept = ~np.isin(pool.ids, changed)  # every changed row is dropped, then added back unless deactivated
+    fresh = _as_pool([row[:-1] for row in rows if not row[-1]])
+    columns = [np.concatenate((old[kept], new)) for old, new in zip(_columns(pool), _columns(fresh))]
+    order = np.argsort(columns[0], kind="stable")
+    patched = Pool(*(column[order] for column in columns))
+    total, deactivated = now_version[0], now_version[4]
+    if len(patched.ids) != total - deactivated:  # a row deleted outright, or added beyond the margin
+        return None
+    return patched
+
+
+def _columns(pool: Pool) -> list[np.ndarray]:
+    return [pool.ids, pool.street_ids, pool.lat, pool.lon, pool.language, pool.opted_out, pool.phone_invalid,
+            pool.provisional]
 
 
 def _registry_version(session: Session) -> tuple:
@@ -121,11 +161,17 @@ def _registry_version(session: Session) -> tuple:
 
 def _read_pool(session: Session) -> Pool:
     """One query, executed on the connection (Core rows, no ORM loading: 100,000 rows in a few tenths of a s)."""
-    rows = session.connection().execute(select(Volunteer.id, Volunteer.street_id, Volunteer.lat, Volunteer.lon,
-                                  Volunteer.language, Volunteer.opted_out_at.is_not(None), Volunteer.phone_invalid,
-                                  Volunteer.provisional)
-                                  # deactivated volunteers (issue 16) are out of the pool altogether
-                                  .where(Volunteer.deactivated_at.is_(None)).order_by(Volunteer.id)).all()
+    # deactivated volunteers (issue 16) are out of the pool altogether
+    return _as_pool(session.connection().execute(_pool_rows().where(Volunteer.deactivated_at.is_(None))
+                                                 .order_by(Volunteer.id)).all())
+
+
+def _pool_rows():
+    return select(Volunteer.id, Volunteer.street_id, Volunteer.lat, Volunteer.lon, Volunteer.language,
+                  Volunteer.opted_out_at.is_not(None), Volunteer.phone_invalid, Volunteer.provisional)
+
+
+def _as_pool(rows) -> Pool:
     columns = list(zip(*rows)) if rows else [()] * 8
     return Pool(np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
                 np.array(columns[2], dtype=float), np.array(columns[3], dtype=float),

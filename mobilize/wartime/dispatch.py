@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from config import Settings
@@ -61,6 +61,7 @@ from mobilize.wartime.standby import (  # noqa: F401  (OFFICER_RELEASE_REASON, s
     standby_count,
     standby_filter,
 )
+from mobilize.wartime.pacing_inputs import _as_utc_us, _datetimes_us
 from mobilize.wartime.waves import planning_rate
 
 HOLD_SCENARIOS = 9  # scenarios of the pending answers drawn per batch
@@ -275,14 +276,29 @@ def answer_chances(session: Session, order: Order, pending: list[Candidate], now
     # the invitations of the current interval awaiting an answer (what `pending` was chosen from), by the index on
     # (order, status) rather than by a list of thousands of ids (issue 15: 100k volunteers, 5,000 places)
     since = now - timedelta(seconds=interval)
-    invited = dict(session.connection().execute(select(Invitation.volunteer_id, Invitation.invited_at).where(
-        Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
-        Invitation.invited_at > since)).all()) if pending else {}
+    ages = _invitation_ages_s(session, now, Invitation.order_id == order.id,
+                              Invitation.status == InvitationStatus.invited, Invitation.invited_at > since) \
+        if pending else {}
     chances = {}
     for candidate in pending:
-        left = interval - (now - invited[candidate.volunteer_id]).total_seconds()
+        left = interval - ages[candidate.volunteer_id]
         chances[candidate.volunteer_id] = rate * max(0.0, min(horizon_s, left)) / interval
     return chances
+
+
+def _invitation_ages_s(session: Session, now: datetime, *where) -> dict[int, float]:
+    """Volunteer id -> seconds since their invitation, for the invitations `where` selects: the times as stored
+    text turned into numpy microseconds (`pacing_inputs`), not a datetime object per row (ten thousand pending
+    invitees per batch at district scale, issue 15). The same seconds as `(now - invited_at).total_seconds()`:
+    whole microseconds over 10**6 either way."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    at = cast(Invitation.invited_at, String) if sqlite else Invitation.invited_at
+    rows = session.connection().execute(select(Invitation.volunteer_id, at).where(*where)).all()
+    if not rows:
+        return {}
+    ids, times = zip(*rows)
+    ages = (_as_utc_us(now) - _datetimes_us(times, sqlite)) / np.timedelta64(1, "s")
+    return dict(zip(ids, ages.tolist()))
 
 
 def confident_placements(candidates: list[Candidate], pending: list[Candidate], slots: list[Slot], order: Order,

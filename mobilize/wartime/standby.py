@@ -22,7 +22,7 @@ from mobilize.models import (
     Volunteer,
     volunteer_skills,
 )
-from mobilize.peacetime.coexistence import blocked_by_roster
+from mobilize.peacetime.coexistence import blocked_by_roster, leaves_roster_alone
 from mobilize.wartime.audience import WEIGHTS, order_slots
 from mobilize.wartime.places import ACTIVE
 
@@ -32,22 +32,29 @@ OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the
 # several reads per answer). Each alias appears at most once in any statement built here.
 _PERSON = aliased(Volunteer)  # never correlated with a Volunteer of the enclosing query
 _OTHER_ASSIGNMENT, _OTHER_ORDER = aliased(Assignment), aliased(Order)
+_NO_SKILLS: frozenset[str] = frozenset()
+_PLACEABLE: dict[tuple, tuple] = {}  # (order id, window, roster policy) -> `_placeable_now`'s conditions
+_PLACEABLE_KEPT = 256
 
 
 def standby_filter(order_id: int):
     """Invitations of this order's standby: accepted, reachable, neither placed nor taken out by an officer (a
     no-show or an officer's release). A volunteer whose dispatch timed out or who dropped out and then says yes
     again (the invitation is accepted again) is standby again."""
-    blocking = exists().where(
-        Assignment.order_id == order_id, Assignment.volunteer_id == Invitation.volunteer_id,
+    # An anti-join on an uncorrelated subquery, not a NOT EXISTS per accepted invitation (issue 15): the order's
+    # blocking assignments are read once (index ix_assignments_order_volunteer) and every accepted invitation is
+    # probed against them, so that only the few left (the standby, not the thousands placed) reach the
+    # volunteer check. (volunteer_id is NOT NULL: NOT IN means "not among them".)
+    blocked = select(Assignment.volunteer_id).where(
+        Assignment.order_id == order_id,
         or_(Assignment.status.in_(list(ACTIVE) + [AssignmentStatus.no_show]),
             and_(Assignment.status == AssignmentStatus.released,
                  Assignment.end_reason == OFFICER_RELEASE_REASON)))
     person = _PERSON
     reachable = exists().where(person.id == Invitation.volunteer_id, person.opted_out_at.is_(None),
                                person.phone_invalid.is_(False))
-    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted, reachable,
-                ~blocking)
+    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted,
+                Invitation.volunteer_id.not_in(blocked), reachable)
 
 
 def standby_count(session: Session, order_id: int) -> int:
@@ -65,32 +72,74 @@ def busy_elsewhere(order: Order):
 
 def standby_candidates(session: Session, order: Order) -> list[Candidate]:
     """Standby volunteers who can be placed now, as matching candidates (with their skill codes), in id order."""
-    # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
-    return _candidates(session, order, standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order))
+    return _candidates(session, order, *_placeable_now(order))
+
+
+def standby_ids(session: Session, order: Order) -> tuple[int, ...]:
+    """The ids of `standby_candidates`, in id order, without their skills: a cheap look at whether the standby
+    changed (the drill re-solves its idle places only then)."""
+    return tuple(_core_rows(session, _candidate_rows(*_placeable_now(order)).with_only_columns(Volunteer.id)
+                            ).scalars())
+
+
+def _placeable_now(order: Order) -> tuple:
+    """The conditions of `standby_candidates`, built once per order and window: SQL expressions are immutable and
+    building these cost about as much as running them (several standby reads per answer, issue 15). Only the
+    statement is kept, never what it reads: every read still asks the database."""
+    key = (order.id, order.starts_at, order.ends_at, leaves_roster_alone(order))
+    conditions = _PLACEABLE.get(key)
+    if conditions is None:
+        if len(_PLACEABLE) >= _PLACEABLE_KEPT:
+            _PLACEABLE.clear()
+        # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
+        conditions = _PLACEABLE[key] = (standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order))
+    return conditions
 
 
 def pending_candidates(session: Session, order: Order, now: datetime) -> list[Candidate]:
     """Invitees of the current wave interval who have not answered yet, as matching candidates: the answers that
     may still come (older silence counts as a no, as for the waves)."""
     since = now - timedelta(seconds=order.wave_interval_s)
-    return _candidates(session, order, Invitation.order_id == order.id,
-                       Invitation.status == InvitationStatus.invited, Invitation.invited_at > since)
+    pending = (Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
+               Invitation.invited_at > since)
+    # ten thousand invitees and more per batch at district scale: their skills by a join on the same conditions
+    # rather than a list of ten thousand ids (an answer meanwhile only changes whose skills are read too many)
+    skills = (select(volunteer_skills.c.volunteer_id, Skill.code)
+              .join(Skill, Skill.id == volunteer_skills.c.skill_id)
+              .join(Invitation, Invitation.volunteer_id == volunteer_skills.c.volunteer_id).where(*pending))
+    return _candidates(session, order, *pending, skills=skills)
 
 
-def _candidates(session: Session, order: Order, *where) -> list[Candidate]:
-    rows = session.execute(select(Volunteer.id, Volunteer.lat, Volunteer.lon, Volunteer.street_id,
-                                  Volunteer.provisional)
-                           .join(Invitation, Invitation.volunteer_id == Volunteer.id)
-                           .where(*where, Volunteer.lat.is_not(None), Volunteer.lon.is_not(None))
-                           .order_by(Volunteer.id)).all()
-    skills: dict[int, set[str]] = {}
-    if rows:
-        pairs = session.execute(select(volunteer_skills.c.volunteer_id, Skill.code)
-                                .join(Skill, Skill.id == volunteer_skills.c.skill_id)
-                                .where(volunteer_skills.c.volunteer_id.in_([row[0] for row in rows])))
-        for volunteer_id, code in pairs:
-            skills.setdefault(volunteer_id, set()).add(code)
-    return [Candidate(vid, lat, lon, frozenset(skills.get(vid, ())), street_id, provisional)
+def _core_rows(session: Session, statement):
+    """`statement` run on the session's connection, after the autoflush the ORM would have done: plain rows,
+    without the ORM's row processing (thousands of pending invitees per batch at 100k volunteers, 5,000 places)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement)
+
+
+def _candidate_rows(*where):
+    return (select(Volunteer.id, Volunteer.lat, Volunteer.lon, Volunteer.street_id, Volunteer.provisional)
+            .join(Invitation, Invitation.volunteer_id == Volunteer.id)
+            .where(*where, Volunteer.lat.is_not(None), Volunteer.lon.is_not(None))
+            .order_by(Volunteer.id))
+
+
+def _candidates(session: Session, order: Order, *where, skills=None) -> list[Candidate]:
+    """Matching candidates of the volunteers `where` selects (on Volunteer joined with Invitation), in id order.
+    `skills`: the (volunteer id, skill code) pairs to read, a superset of theirs (default: theirs, by id)."""
+    rows = _core_rows(session, _candidate_rows(*where)).all()
+    if not rows:
+        return []
+    if skills is None:
+        skills = (select(volunteer_skills.c.volunteer_id, Skill.code)
+                  .join(Skill, Skill.id == volunteer_skills.c.skill_id)
+                  .where(volunteer_skills.c.volunteer_id.in_([row[0] for row in rows])))
+    held: dict[int, set[str]] = {}
+    for volunteer_id, code in session.connection().execute(skills):
+        held.setdefault(volunteer_id, set()).add(code)
+    codes = {volunteer_id: frozenset(found) for volunteer_id, found in held.items()}
+    return [Candidate(vid, lat, lon, codes.get(vid, _NO_SKILLS), street_id, provisional)
             for vid, lat, lon, street_id, provisional in rows]
 
 

@@ -158,3 +158,41 @@ def test_the_registry_read_is_reused_until_a_volunteer_changes(rt):
         people(session, 1)
     with rt.transaction() as session:
         assert len(load_pool(session).ids) == 3
+
+
+def test_a_patched_registry_read_equals_a_whole_one(rt, monkeypatch):
+    """Issue 15: after a change the pool is patched with the rows changed since (not read whole again); whatever
+    the change (opt-out, edit, new volunteer, deactivation, bounced number), the patch equals a whole read."""
+    import numpy as np
+
+    from mobilize.models import Volunteer
+    from mobilize.wartime import audience
+
+    def same_as_a_whole_read(session) -> None:
+        pool, whole = audience.load_pool(session), audience._read_pool(session)
+        for patched, read in zip(audience._columns(pool), audience._columns(whole)):
+            assert patched.dtype == read.dtype
+            assert np.array_equal(patched, read, equal_nan=patched.dtype.kind == "f")
+
+    with rt.transaction() as session:
+        sites(session)
+        ids = [v.id for v in people(session, 6)]
+    with rt.transaction() as session:
+        same_as_a_whole_read(session)
+    changes = [
+        lambda s: s.execute(update(Volunteer).where(Volunteer.id == ids[0]).values(opted_out_at=utcnow())),
+        lambda s: setattr(s.get(Volunteer, ids[1]), "lat", None),
+        lambda s: people(s, 2, street="湛山"),
+        lambda s: setattr(s.get(Volunteer, ids[2]), "deactivated_at", utcnow()),
+        lambda s: s.execute(update(Volunteer).where(Volunteer.id == ids[3]).values(phone_invalid=True)),
+        lambda s: setattr(s.get(Volunteer, ids[2]), "deactivated_at", None),  # back in the pool, in id order
+    ]
+    patched = []
+    patch = audience._patched_pool
+    monkeypatch.setattr(audience, "_patched_pool", lambda *args: patched.append(patch(*args)) or patched[-1])
+    for change in changes:
+        with rt.transaction() as session:
+            change(session)
+        with rt.transaction() as session:
+            same_as_a_whole_read(session)
+    assert len(patched) == len(changes) and None not in patched  # each change patched, none read whole

@@ -1,0 +1,143 @@
+"""Who is on an order's standby, read straight from the rows (issue 15 made the read an anti-join on the order's
+assignments: every way in and out of the standby is pinned here, each volunteer in exactly one situation)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from mobilize.models import Assignment, AssignmentStatus, Demand, Invitation, InvitationStatus, Order, Volunteer
+from mobilize.models._types import utcnow
+from mobilize.wartime import standby
+from mobilize.wartime.standby import OFFICER_RELEASE_REASON
+from tests.wartime.conftest import draft, later, people, sites
+
+# volunteer situation -> (invitation status, this order's assignment (status, end reason) or None)
+SITUATIONS = {
+    "waiting": (InvitationStatus.accepted, None),
+    "placed": (InvitationStatus.accepted, (AssignmentStatus.notified, None)),
+    "confirmed": (InvitationStatus.accepted, (AssignmentStatus.confirmed, None)),
+    "arrived": (InvitationStatus.accepted, (AssignmentStatus.arrived, None)),
+    "no_show": (InvitationStatus.accepted, (AssignmentStatus.no_show, "officer")),
+    "released_by_officer": (InvitationStatus.accepted, (AssignmentStatus.released, OFFICER_RELEASE_REASON)),
+    # a timed-out dispatch or a drop-out who says yes again is standby again
+    "timed_out_then_yes": (InvitationStatus.accepted, (AssignmentStatus.released, "confirmation_timeout")),
+    "dropped_out_then_yes": (InvitationStatus.accepted, (AssignmentStatus.declined, "dropped_out")),
+    "timed_out_silent": (InvitationStatus.invited, (AssignmentStatus.released, "confirmation_timeout")),
+    "invited": (InvitationStatus.invited, None),
+    "declined": (InvitationStatus.declined, None),
+    "opted_out": (InvitationStatus.accepted, None),
+    "phone_invalid": (InvitationStatus.accepted, None),
+    "no_show_elsewhere": (InvitationStatus.accepted, None),  # blocked in the other order only
+    "busy_elsewhere": (InvitationStatus.accepted, None),  # standby, but not placeable while placed elsewhere
+}
+STANDBY = {"waiting", "timed_out_then_yes", "dropped_out_then_yes", "no_show_elsewhere", "busy_elsewhere"}
+
+
+def test_the_standby_is_who_accepted_and_nothing_blocks_in_this_order(rt):
+    now = utcnow()
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        everyone = dict(zip(SITUATIONS, people(session, len(SITUATIONS))))
+    order_id = draft(rt, [(site.id, "registration", 30)])
+    # another order over the same window, whose assignments must not count in this one (except "busy elsewhere")
+    other_id = draft(rt, [(site.id, "queue_keeping", 30)])
+    with rt.transaction() as session:
+        demand = session.scalar(select(Demand).where(Demand.order_id == order_id))
+        other_demand = session.scalar(select(Demand).where(Demand.order_id == other_id))
+        for name, (status, assignment) in SITUATIONS.items():
+            volunteer = everyone[name]
+            session.add(Invitation(order_id=order_id, volunteer_id=volunteer.id, wave=1, status=status,
+                                   invited_at=now, answered_at=None if status is InvitationStatus.invited else now))
+            if assignment is not None:
+                session.add(Assignment(order_id=order_id, demand_id=demand.id, volunteer_id=volunteer.id,
+                                       status=assignment[0], end_reason=assignment[1], created_at=now))
+        session.get(Volunteer, everyone["opted_out"].id).opted_out_at = now
+        session.get(Volunteer, everyone["phone_invalid"].id).phone_invalid = True
+        elsewhere = (("no_show_elsewhere", AssignmentStatus.no_show), ("busy_elsewhere", AssignmentStatus.confirmed))
+        for name, status in elsewhere:
+            session.add(Assignment(order_id=other_id, demand_id=other_demand.id, volunteer_id=everyone[name].id,
+                                   status=status, created_at=now))
+        session.get(Order, other_id).starts_at = later(24)
+    names = {volunteer.id: name for name, volunteer in everyone.items()}
+    with rt.transaction() as session:
+        order = session.get(Order, order_id)
+        on_standby = {names[i.volunteer_id] for i in session.scalars(select(Invitation).where(
+            standby.standby_filter(order_id)))}
+        assert on_standby == STANDBY
+        assert standby.standby_count(session, order_id) == len(STANDBY)
+        placeable = STANDBY - {"busy_elsewhere"}
+        assert {names[c.volunteer_id] for c in standby.standby_candidates(session, order)} == placeable
+        assert [names[i] for i in standby.standby_ids(session, order)] == \
+            [names[c.volunteer_id] for c in standby.standby_candidates(session, order)]
+        # the other order's standby: its own rows only (nobody accepted there)
+        assert standby.standby_count(session, other_id) == 0
+
+
+def test_the_standby_read_sees_what_the_transaction_has_not_flushed_yet(rt):
+    """The candidates are read on the connection (no ORM rows): the session's pending changes are flushed first,
+    as the ORM's autoflush would (the sweep times a dispatch out and then assesses the standby, unflushed)."""
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        [volunteer] = people(session, 1)
+    order_id = draft(rt, [(site.id, "registration", 1)])
+    with rt.transaction() as session:
+        invitation = Invitation(order_id=order_id, volunteer_id=volunteer.id, wave=1,
+                                status=InvitationStatus.accepted, invited_at=utcnow(), answered_at=utcnow())
+        session.add(invitation)
+        session.flush()
+        order = session.get(Order, order_id)
+        assert [c.volunteer_id for c in standby.standby_candidates(session, order)] == [volunteer.id]
+        invitation.status = InvitationStatus.invited  # not flushed
+        assert standby.standby_candidates(session, order) == []
+        assert standby.standby_ids(session, order) == ()
+
+
+def test_the_hold_back_chances_weigh_each_pending_invitee_by_the_time_left_in_its_interval(rt):
+    """`dispatch.answer_chances` (the pending invitees' ages read as numpy microseconds since issue 15): the
+    planning rate times the share of the hold-back still inside the invitation's interval, to the microsecond."""
+    from datetime import timedelta
+
+    from mobilize.wartime import dispatch
+
+    now = utcnow()
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        volunteers = people(session, 3)
+    order_id = draft(rt, [(site.id, "registration", 3)], wave_interval_s=600, expected_answer_rate=0.4)
+    ages = [30.0, 580.250001, 700.0]  # inside the interval with the whole hold-back ahead, 19.75 s left, over
+    with rt.transaction() as session:
+        for volunteer, age in zip(volunteers, ages):
+            session.add(Invitation(order_id=order_id, volunteer_id=volunteer.id, wave=1,
+                                   status=InvitationStatus.invited, invited_at=now - timedelta(seconds=age)))
+    with rt.transaction() as session:
+        order = session.get(Order, order_id)
+        pending = standby.pending_candidates(session, order, now)
+        assert [c.volunteer_id for c in pending] == [v.id for v in volunteers[:2]]  # the third: silence, a no
+        chances = dispatch.answer_chances(session, order, pending, now, 60.0)
+    assert chances == {volunteers[0].id: 0.4 * 60.0 / 600, volunteers[1].id: 0.4 * (600 - 580.250001) / 600}
+
+
+def test_busy_elsewhere_follows_the_order_window_as_it_is_now(rt):
+    """The placeable standby's conditions are built once per order and window (issue 15): a window moved off the
+    other order's is seen at the next read (the volunteer placed there is placeable here again)."""
+    from datetime import timedelta
+
+    now = utcnow()
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        [volunteer] = people(session, 1)
+    order_id = draft(rt, [(site.id, "registration", 1)])
+    other_id = draft(rt, [(site.id, "queue_keeping", 1)])
+    with rt.transaction() as session:
+        other_demand = session.scalar(select(Demand).where(Demand.order_id == other_id))
+        session.add(Invitation(order_id=order_id, volunteer_id=volunteer.id, wave=1, status=InvitationStatus.accepted,
+                               invited_at=now, answered_at=now))
+        session.add(Assignment(order_id=other_id, demand_id=other_demand.id, volunteer_id=volunteer.id,
+                               status=AssignmentStatus.confirmed, created_at=now))
+    with rt.transaction() as session:
+        assert standby.standby_candidates(session, session.get(Order, order_id)) == []
+        order = session.get(Order, order_id)
+        order.starts_at, order.ends_at = order.ends_at + timedelta(hours=1), order.ends_at + timedelta(hours=6)
+    with rt.transaction() as session:
+        order = session.get(Order, order_id)
+        assert [c.volunteer_id for c in standby.standby_candidates(session, order)] == [volunteer.id]
+        assert standby.standby_ids(session, order) == (volunteer.id,)
