@@ -47,7 +47,7 @@ SWEEP_S = 10.0  # the production sweep's period
 # The sender model's slice: the real bulk sender checks every 0.05 s whether it must yield to high priority and
 # claims at most 2 s of the cap at once; a quarter of a second keeps the yield prompt without an event per SMS.
 SEND_SLICE_S = 0.25
-# The service backfills a place freed by a no-show within a match batch (2 s) and the volunteer confirms within
+# The service backfills a place freed by a no-show within a match debounce (2 s) and the volunteer confirms within
 # minutes: an officers' round later than this before the drill's end would leave its freed places empty in the
 # report only because the drill stopped watching (433/435 with standby left, seed 2022, when the last round fell
 # on the very last second).
@@ -73,7 +73,7 @@ class DrillConfig:
     time_scale: float = 0.0  # simulated seconds per real second at most; 0: as fast as possible
     segments_per_second: float = 100.0  # the sender's cap (a short code)
     hold_max_s: float | None = None  # None: the service's default (dispatch.HOLD_MAX_S); 0: no hold-back
-    match_debounce_s: float = 2.0  # simulated seconds of answers batched per match (see Drill.follow_up)
+    match_debounce_s: float | None = None  # None: the service's default (workers.orders.MATCH_DEBOUNCE_S)
     strategy: str = "waves"  # "waves" (the service) or "all_at_once" (one wave to every eligible volunteer)
     expected_answer_rate: float = 0.4
     over_recruit_factor: float = 1.2
@@ -202,13 +202,11 @@ class Drill:
         return self.clock.t >= max(told_95, deadline_s(self.config)) + settle
 
     def follow_up(self, followups) -> None:
+        from workers.orders import MATCH_DEBOUNCE_S
+
         requests, self.requests = self.requests, {}
         now = self.clock.t
-        # The live service queues a match at once and batches the answers that come while it runs
-        # (after_commit.MATCH_DEBOUNCE_S); this clock stands still while the service computes, so that batching
-        # is modelled by a batch of `match_debounce_s` simulated seconds (2 s: longer than a live batch takes, so
-        # the drill's yes-to-dispatch times err on the slow side), not a match per answer.
-        debounce = self.config.match_debounce_s
+        debounce = MATCH_DEBOUNCE_S if self.config.match_debounce_s is None else self.config.match_debounce_s
         if requests.get(followups.MATCH) and not self.match_pending:
             self.match_pending = True  # SET NX: one match job waiting per order
             self.at(now + debounce, "match")

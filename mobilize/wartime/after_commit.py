@@ -2,9 +2,9 @@
 wave, a match) become jobs through the door (`mobilize.jobs`), and the live boards hear which orders changed.
 
 `install(runtime)` hooks the runtime's session factory; the app factory, the CLI and the workers call it when they
-build their runtime. A match request queues one job per order (at once by default, guarded by SET NX) so that answers
-arriving meanwhile are placed in micro-batches; the job (`workers.orders.match_order`) clears the guard first, so
-an answer arriving during a batch gets the next one. If Redis is unreachable the periodic sweep requests
+build their runtime. A match request is debounced (one job per order a couple of seconds later, guarded by SET NX)
+so that answers trickling in are placed in micro-batches; the job (`workers.orders.match_order`) clears the guard
+first, so an answer arriving during a batch gets the next one. If Redis is unreachable the periodic sweep requests
 the jobs again from the database.
 """
 from __future__ import annotations
@@ -24,13 +24,7 @@ from mobilize.wartime import followups
 
 log = structlog.get_logger(__name__)
 
-# How long a match request waits for more answers to batch with. No wait by default: the job is queued at once, and
-# the answers processed while it waits or runs make the next job's batch (the guard keeps one waiting per order),
-# so a batch is as large as the matching is slow, never larger. A fixed 2 s (with the scheduler's 1 s tick) put
-# every yes 2 to 3 s from its dispatch by itself: 2,000 yeses in a minute, placed at once, waited 5.8 s at the
-# median (p95 11.7 s) against 0.8 s (p95 4.3 s) without it (benchmarks/bench_live.py, one run each, issue 15).
-# settings.extra["match_debounce_s"] (MATCH_DEBOUNCE_S) sets one.
-MATCH_DEBOUNCE_S = 0.0
+MATCH_DEBOUNCE_S = 2.0  # settings.extra["match_debounce_s"] (MATCH_DEBOUNCE_S) overrides (0: at once)
 MATCH_KEY = "mobilize:orders:match:{order_id}"
 MATCH_GUARD_S = 60  # beyond the debounce: how long a match request's guard outlives a job that never ran
 RECHECK_KEY = "mobilize:orders:recheck:{order_id}"

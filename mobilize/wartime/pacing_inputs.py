@@ -42,8 +42,8 @@ HISTORY_HOURS = 2  # past invitations sent within this many hours of the same lo
 HISTORY_LIMIT = 20_000  # the most recent past invitations read
 MIN_HISTORY = 200  # fewer past invitations than this: the commander's expectation is the prior
 HISTORY_WEIGHT_CAP = 2_000  # a history counts as at most this many invitations of evidence
-# a yes -> its dispatch handed to the gateway: its match job's turn (behind the one running) and the dispatch's turn
-# at the sender (high priority: within a slice); seconds under load (benchmarks/bench_live.py)
+# a yes -> its dispatch handed to the gateway: the match job's debounce (workers.orders.MATCH_DEBOUNCE_S, 2 s) and
+# the dispatch's turn at the sender (high priority: within a slice)
 DISPATCH_LAG_S = 4.0
 DEFAULT_SEGMENTS_PER_SECOND = 100.0  # the service's default cap (config: SMS_SEGMENTS_PER_SECOND)
 
