@@ -241,8 +241,7 @@ def explanation(results: list[dict]) -> str:
             f"service's default policy also holds a placeable volunteer back while answers of the current wave are "
             f"pending, until enough scenarios of those answers agree on their place (what keeps the drill's total "
             f"distance near the hindsight optimum, see (a2)), for at most `dispatch.HOLD_MAX_S` ({HOLD_MAX_S:.0f} "
-            f"s) after their answer; with more places than replies the scenarios agree soon, so the cap is never "
-            f"reached here (see max).")
+            f"s) after their answer{_cap_reached(results, HOLD_MAX_S)}.")
     default = [r for r in results if r["policy"] == "default" and r["p50"] is not None]
     at_once = [r for r in results if r["policy"] == "at_once" and r["p50"] is not None]
     if default and at_once:
@@ -259,6 +258,17 @@ def explanation(results: list[dict]) -> str:
                  f"processed; the answers that arrive while it runs make the next one's batch): p95 "
                  f"{_mid([r['p95'] for r in no_debounce]):.1f} s (median over its runs).")
     return text
+
+
+def _cap_reached(results: list[dict], hold_max_s: float) -> str:
+    """Whether the default policy's slowest reply came near the hold-back's cap, said from the figures."""
+    longest = max((r["max"] for r in results if r["policy"] == "default" and r["max"] is not None), default=None)
+    if longest is None:
+        return ""
+    if longest < hold_max_s:
+        return f"; its slowest reply here took {longest:.1f} s, within the cap"
+    return (f"; its slowest reply here took {longest:.1f} s: held up to the cap, then behind the matching and "
+            f"sender queues")
 
 
 def _mid(values: list[float]) -> float:
