@@ -569,13 +569,14 @@ def drain_inbox(budget_s: float = jobs.INBOX_DRAIN_BUDGET_S, batch: int = 200) -
         # the drain at work takes what this one was kicked for, or it died holding the lock (which lapses
         # within INBOX_DRAIN_LOCK_S): either way, a look again shortly
         jobs.retry_inbox_drain(redis)
-        return {"processed": 0, "failed": 0, "handed_over": False, "deferred": True}
+        return {"processed": 0, "failed": 0, "deferred": True}
     try:
         done = _drain(runtime, lock, time.monotonic() + budget_s, batch)
     finally:
         with contextlib.suppress(LockError):
             lock.release()
-    if done.pop("handed_over") or _stored_after(runtime, done.pop("last_seen")):
+    handed_over, last_seen = done.pop("handed_over"), done.pop("last_seen")
+    if handed_over or _stored_after(runtime, last_seen):
         jobs.kick_inbox_drain(redis)  # the rest, or what came while a deferred drain found this one at work
     if done["processed"] or done["failed"]:
         log.info("sms.inbox_drained", **done)
