@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import String, cast, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from config import Settings
@@ -61,7 +61,7 @@ from mobilize.wartime.standby import (  # noqa: F401  (OFFICER_RELEASE_REASON, s
     standby_count,
     standby_filter,
 )
-from mobilize.wartime.pacing_inputs import _as_utc_us, _datetimes_us
+from mobilize.wartime.pacing_inputs import ages_s, stored_time
 from mobilize.wartime.waves import planning_rate
 
 HOLD_SCENARIOS = 9  # scenarios of the pending answers drawn per batch
@@ -287,18 +287,16 @@ def answer_chances(session: Session, order: Order, pending: list[Candidate], now
 
 
 def _invitation_ages_s(session: Session, now: datetime, *where) -> dict[int, float]:
-    """Volunteer id -> seconds since their invitation, for the invitations `where` selects: the times as stored
-    text turned into numpy microseconds (`pacing_inputs`), not a datetime object per row (ten thousand pending
-    invitees per batch at district scale, issue 15). The same seconds as `(now - invited_at).total_seconds()`:
-    whole microseconds over 10**6 either way."""
+    """Volunteer id -> seconds since their invitation, for the invitations `where` selects, by
+    `pacing_inputs.ages_s` (no datetime object per row: ten thousand pending invitees per batch at district
+    scale, issue 15)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    at = cast(Invitation.invited_at, String) if sqlite else Invitation.invited_at
-    rows = session.connection().execute(select(Invitation.volunteer_id, at).where(*where)).all()
+    rows = session.connection().execute(select(Invitation.volunteer_id, stored_time(Invitation.invited_at, sqlite))
+                                        .where(*where)).all()
     if not rows:
         return {}
     ids, times = zip(*rows)
-    ages = (_as_utc_us(now) - _datetimes_us(times, sqlite)) / np.timedelta64(1, "s")
-    return dict(zip(ids, ages.tolist()))
+    return dict(zip(ids, ages_s(now, times, sqlite).tolist()))
 
 
 def confident_placements(candidates: list[Candidate], pending: list[Candidate], slots: list[Slot], order: Order,

@@ -104,8 +104,7 @@ def order_invitations(session: Session, order: Order, now: datetime, high_backlo
     sqlite = session.get_bind().dialect.name == "sqlite"
     at = func.coalesce(OutboundMessage.sent_at, OutboundMessage.created_at)
     rows = session.connection().execute(
-        select(cast(OutboundMessage.status, String), cast(Invitation.status, String),
-               cast(at, String) if sqlite else at)
+        select(cast(OutboundMessage.status, String), cast(Invitation.status, String), stored_time(at, sqlite))
         .join(Invitation, (Invitation.order_id == order.id)
               & (Invitation.volunteer_id == OutboundMessage.volunteer_id))
         .where(OutboundMessage.dedupe_key >= prefix, OutboundMessage.dedupe_key < prefix + "\uffff")
@@ -120,13 +119,25 @@ def order_invitations(session: Session, order: Order, now: datetime, high_backlo
     queued = message == OutboundStatus.pending.value  # behind the high-priority backlog, in this order's queue order
     handed = ~queued
     waiting = invitation == InvitationStatus.invited.value
-    ages = (_as_utc_us(now) - _datetimes_us(times, sqlite)) / np.timedelta64(1, "s")
+    ages = ages_s(now, times, sqlite)
     goes_out_in = (high_backlog_segments + np.cumsum(queued) * sender.segments_per_invitation) \
         / sender.segments_per_second
     pending = np.where(queued, -goes_out_in, ages)[waiting]
     answered = handed & ~waiting
     accepted = int((answered & (invitation == InvitationStatus.accepted.value)).sum())
     return OrderInvitations(pacing.Observed(ages[handed], int(answered.sum()), accepted), pending)
+
+
+def stored_time(column, sqlite: bool):
+    """A datetime column read for `ages_s`: on SQLite its stored text (numpy parses it; no datetime object per
+    row), elsewhere the driver's datetimes."""
+    return cast(column, String) if sqlite else column
+
+
+def ages_s(now: datetime, times, sqlite: bool) -> np.ndarray:
+    """Seconds from each time read by `stored_time` to `now`: the same seconds as `(now - t).total_seconds()`
+    (whole microseconds over 10**6 either way), without a datetime object per row."""
+    return (_as_utc_us(now) - _datetimes_us(times, sqlite)) / np.timedelta64(1, "s")
 
 
 def _as_utc_us(moment: datetime) -> np.datetime64:
