@@ -34,7 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from config import Settings
-from mobilize.domain.matching import Candidate, Placement, Slot, match, pair_costs
+from mobilize.domain.matching import Candidate, Placement, Slot, match, pair_costs, qualifies
 from mobilize.domain.order_states import RUNNING_STATES
 from mobilize.models import (
     Assignment,
@@ -196,7 +196,8 @@ def plan_placements(session: Session, order: Order, candidates: list[Candidate],
     if not full.placements or hold_max_s <= 0:
         return Plan(list(full.placements))
     # only answers that could change the placement are worth waiting for: invitees who qualify for an open place
-    pending = pending_candidates(session, order, now)
+    # only the skills the open places require tell the pending invitees apart (none in most orders: then none read)
+    pending = pending_candidates(session, order, now, skills={s.required_skill for s in slots} - {None})
     could_take = qualifying(pending, slots, order)
     pending = [c for c in pending if c.volunteer_id in could_take]
     if not pending:
@@ -309,9 +310,10 @@ def confident_placements(candidates: list[Candidate], pending: list[Candidate], 
     distances: dict[tuple[int, int], float] = {}
     chances = chances or {}
     rate = order.expected_answer_rate
+    odds = [chances.get(c.volunteer_id, rate) for c in pending]
     for _ in range(scenarios):
-        phantoms = [replace(c, volunteer_id=-c.volunteer_id) for c in pending
-                    if rng.random() < chances.get(c.volunteer_id, rate)]
+        # thousands of pending invitees per batch at district scale, a few hundred drawn: only those are copied
+        phantoms = [_phantom(pending[i]) for i, chance in enumerate(odds) if rng.random() < chance]
         for p in match(list(candidates) + phantoms, slots, WEIGHTS, order.max_distance_m).placements:
             if p.volunteer_id > 0:
                 votes[p.volunteer_id, p.demand_id] += 1
@@ -326,6 +328,13 @@ def confident_placements(candidates: list[Candidate], pending: list[Candidate], 
     return placements
 
 
+def _phantom(candidate: Candidate) -> Candidate:
+    """A pending invitee answering yes in a scenario, under a negative id (never a real volunteer's). Built
+    directly: `dataclasses.replace` costs several times more, per drawn invitee per scenario."""
+    return Candidate(-candidate.volunteer_id, candidate.lat, candidate.lon, candidate.skills, candidate.street_id,
+                     candidate.provisional, candidate.max_distance_m)
+
+
 def allowed_pairs(candidates: list[Candidate], slots: list[Slot], order: Order) -> np.ndarray:
     """Which candidate may take which slot (skill, vetting, distance), as a boolean matrix (candidates x slots)."""
     if not candidates or not slots:
@@ -337,7 +346,7 @@ def allowed_pairs(candidates: list[Candidate], slots: list[Slot], order: Order) 
 def qualifying(candidates: list[Candidate], slots: list[Slot], order: Order) -> set[int]:
     """The candidates who qualify for at least one of `slots`: nobody among them may be told "full" while those
     places are open (DESIGN 7)."""
-    rows = allowed_pairs(candidates, slots, order).any(axis=1)
+    rows = qualifies(candidates, slots, order.max_distance_m)
     return {c.volunteer_id for c, row in zip(candidates, rows) if row}
 
 

@@ -109,7 +109,8 @@ def standings(session: Session, volunteer_id: int) -> list[Standing]:
 def _standby_orders(session: Session, invitations: dict[int, Invitation]) -> set[int]:
     accepted = [i for i in invitations.values() if i.status is InvitationStatus.accepted]
     return {i.order_id for i in accepted
-            if session.scalar(select(Invitation.id).where(Invitation.id == i.id, standby_filter(i.order_id)))}
+            if session.scalar(select(Invitation.id).where(Invitation.id == i.id,
+                                                          standby_filter(i.order_id, i.volunteer_id)))}
 
 
 def _stage(invitation: Invitation | None, assignment: Assignment | None, standby: bool) -> Stage:

@@ -6,6 +6,7 @@ neither imports the other for these queries.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -35,25 +36,30 @@ _OTHER_ASSIGNMENT, _OTHER_ORDER = aliased(Assignment), aliased(Order)
 _NO_SKILLS: frozenset[str] = frozenset()
 _PLACEABLE: dict[tuple, tuple] = {}  # (order id, window, roster policy) -> `_placeable_now`'s conditions
 _PLACEABLE_KEPT = 256
+ALL_SKILLS = object()  # `_candidates`: read every skill of the candidates
 
 
-def standby_filter(order_id: int):
+def standby_filter(order_id: int, volunteer_id: int | None = None):
     """Invitations of this order's standby: accepted, reachable, neither placed nor taken out by an officer (a
     no-show or an officer's release). A volunteer whose dispatch timed out or who dropped out and then says yes
-    again (the invitation is accepted again) is standby again."""
+    again (the invitation is accepted again) is standby again. `volunteer_id`: only theirs (one answer's check)."""
     # An anti-join on an uncorrelated subquery, not a NOT EXISTS per accepted invitation (issue 15): the order's
     # blocking assignments are read once (index ix_assignments_order_volunteer) and every accepted invitation is
     # probed against them, so that only the few left (the standby, not the thousands placed) reach the
-    # volunteer check. (volunteer_id is NOT NULL: NOT IN means "not among them".)
+    # volunteer check. (volunteer_id is NOT NULL: NOT IN means "not among them".) For one volunteer the subquery
+    # is narrowed to their assignments: SQLite would otherwise materialise the order's thousands of blocking
+    # assignments to check one answer (a tenth of the drill's time in answers at 5,000 places).
+    theirs = () if volunteer_id is None else (Assignment.volunteer_id == volunteer_id,)
+    their_invitation = () if volunteer_id is None else (Invitation.volunteer_id == volunteer_id,)
     blocked = select(Assignment.volunteer_id).where(
-        Assignment.order_id == order_id,
+        Assignment.order_id == order_id, *theirs,
         or_(Assignment.status.in_(list(ACTIVE) + [AssignmentStatus.no_show]),
             and_(Assignment.status == AssignmentStatus.released,
                  Assignment.end_reason == OFFICER_RELEASE_REASON)))
     person = _PERSON
     reachable = exists().where(person.id == Invitation.volunteer_id, person.opted_out_at.is_(None),
                                person.phone_invalid.is_(False))
-    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted,
+    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted, *their_invitation,
                 Invitation.volunteer_id.not_in(blocked), reachable)
 
 
@@ -96,18 +102,22 @@ def _placeable_now(order: Order) -> tuple:
     return conditions
 
 
-def pending_candidates(session: Session, order: Order, now: datetime) -> list[Candidate]:
+def pending_candidates(session: Session, order: Order, now: datetime, skills: Collection[str] | None = None
+                       ) -> list[Candidate]:
     """Invitees of the current wave interval who have not answered yet, as matching candidates: the answers that
-    may still come (older silence counts as a no, as for the waves)."""
+    may still come (older silence counts as a no, as for the waves). `skills`: only these of theirs are read
+    (the skills the open places require: the others change no placement), None: all."""
     since = now - timedelta(seconds=order.wave_interval_s)
     pending = (Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
                Invitation.invited_at > since)
     # ten thousand invitees and more per batch at district scale: their skills by a join on the same conditions
     # rather than a list of ten thousand ids (an answer meanwhile only changes whose skills are read too many)
-    skills = (select(volunteer_skills.c.volunteer_id, Skill.code)
-              .join(Skill, Skill.id == volunteer_skills.c.skill_id)
-              .join(Invitation, Invitation.volunteer_id == volunteer_skills.c.volunteer_id).where(*pending))
-    return _candidates(session, order, *pending, skills=skills)
+    held = (select(volunteer_skills.c.volunteer_id, Skill.code)
+            .join(Skill, Skill.id == volunteer_skills.c.skill_id)
+            .join(Invitation, Invitation.volunteer_id == volunteer_skills.c.volunteer_id).where(*pending))
+    if skills is not None:
+        held = held.where(Skill.code.in_(sorted(skills))) if skills else None
+    return _candidates(session, order, *pending, skills=held)
 
 
 def _core_rows(session: Session, statement):
@@ -125,18 +135,19 @@ def _candidate_rows(*where):
             .order_by(Volunteer.id))
 
 
-def _candidates(session: Session, order: Order, *where, skills=None) -> list[Candidate]:
+def _candidates(session: Session, order: Order, *where, skills=ALL_SKILLS) -> list[Candidate]:
     """Matching candidates of the volunteers `where` selects (on Volunteer joined with Invitation), in id order.
-    `skills`: the (volunteer id, skill code) pairs to read, a superset of theirs (default: theirs, by id)."""
+    `skills`: the (volunteer id, skill code) pairs to read, a superset of theirs (default: all theirs, by id;
+    None: none read)."""
     rows = _core_rows(session, _candidate_rows(*where)).all()
     if not rows:
         return []
-    if skills is None:
+    if skills is ALL_SKILLS:
         skills = (select(volunteer_skills.c.volunteer_id, Skill.code)
                   .join(Skill, Skill.id == volunteer_skills.c.skill_id)
                   .where(volunteer_skills.c.volunteer_id.in_([row[0] for row in rows])))
     held: dict[int, set[str]] = {}
-    for volunteer_id, code in session.connection().execute(skills):
+    for volunteer_id, code in session.connection().execute(skills) if skills is not None else ():
         held.setdefault(volunteer_id, set()).add(code)
     codes = {volunteer_id: frozenset(found) for volunteer_id, found in held.items()}
     return [Candidate(vid, lat, lon, codes.get(vid, _NO_SKILLS), street_id, provisional)

@@ -26,6 +26,14 @@ from mobilize.domain.matching import (
 
 LAT, LON = 36.06, 120.38  # Qingdao, Shinan
 MODES = ("auto", "capacity", "none")
+# Small problems are solved on the whole cost matrix (`matching.DENSE_MAX_PAIRS`); 0 forces the candidate lists.
+DENSE_LIMITS = {"dense when small": matching.DENSE_MAX_PAIRS, "candidate lists always": 0}
+
+
+@pytest.fixture(params=list(DENSE_LIMITS))
+def solver_path(request, monkeypatch) -> str:
+    monkeypatch.setattr(matching, "DENSE_MAX_PAIRS", DENSE_LIMITS[request.param])
+    return request.param
 DEG_PER_KM = 1 / 111.2  # of latitude
 
 
@@ -144,14 +152,20 @@ def random_instance(rng: random.Random, people: int, slots: int, max_capacity: i
 def test_rules_hold_and_the_optimum_is_reached_on_random_instances(instance) -> None:
     people, slots, weights, limit = instance
     expected = reference_optimum(people, slots, weights, limit)
-    for mode in MODES:
-        result = match(people, slots, weights, limit, pruning=mode)
-        check_rules(result, people, slots, limit)
-        assert (len(result.placements), result.total_cost) == expected, mode
+    kept = matching.DENSE_MAX_PAIRS
+    try:
+        for dense_limit in DENSE_LIMITS.values():
+            matching.DENSE_MAX_PAIRS = dense_limit
+            for mode in MODES:
+                result = match(people, slots, weights, limit, pruning=mode)
+                check_rules(result, people, slots, limit)
+                assert (len(result.placements), result.total_cost) == expected, (mode, dense_limit)
+    finally:
+        matching.DENSE_MAX_PAIRS = kept
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_optimal_on_medium_instances(mode: str) -> None:
+def test_optimal_on_medium_instances(mode: str, solver_path: str) -> None:
     rng = random.Random(20240117)
     for _ in range(4):
         people, slots = random_instance(rng, 250, 20, 12)
@@ -163,6 +177,7 @@ def test_optimal_on_medium_instances(mode: str) -> None:
 def test_auto_pruning_widens_until_certified(monkeypatch) -> None:
     """Start from one arc per slot: the certificate must refuse, widen, and end at the optimum."""
     monkeypatch.setattr(matching, "_initial_keep", lambda capacity: np.ones_like(capacity))
+    monkeypatch.setattr(matching, "DENSE_MAX_PAIRS", 0)  # these instances are small: lists only when forced
     rng = random.Random(7)
     widened = 0
     for _ in range(40):
@@ -201,7 +216,7 @@ def test_certificate_accepts_exactly_the_optimal_assignments() -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_capacity_is_a_hard_limit(mode: str) -> None:
+def test_capacity_is_a_hard_limit(mode: str, solver_path: str) -> None:
     people = [person(i, 0.1 * i) for i in range(1, 11)]
     result = match(people, [slot(1, capacity=3), slot(2, 5.0, capacity=2)], pruning=mode)
     assert sorted(assignment(result).values()).count(1) == 3
@@ -276,7 +291,7 @@ def test_costs_and_distances_reported() -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_deterministic_whatever_the_input_order(mode: str) -> None:
+def test_deterministic_whatever_the_input_order(mode: str, solver_path: str) -> None:
     # everyone co-located: many optimal assignments, always the same one returned
     people = [person(i, 0.0) for i in range(1, 21)]
     slots = [slot(j, 1.0, capacity=3) for j in range(1, 5)]
@@ -287,6 +302,22 @@ def test_deterministic_whatever_the_input_order(mode: str) -> None:
         random.Random(seed).shuffle(shuffled_slots)
         assert match(shuffled_people, shuffled_slots, pruning=mode) == first
     assert len(first.placements) == 12
+
+
+def test_the_whole_matrix_returns_what_the_candidate_lists_of_every_pair_return(monkeypatch) -> None:
+    """Small problems solved on the whole cost matrix: the very placements "none" finds through the candidate
+    lists (the same arcs in the same order), so switching at DENSE_MAX_PAIRS moves no volunteer."""
+    rng = random.Random(15)
+    for number in range(12):
+        people, slots = random_instance(rng, rng.randrange(5, 300), rng.randrange(1, 12), rng.randrange(1, 20),
+                                        spread_km=rng.choice([0.0, 0.5, 3.0]))
+        assert len(people) * len(slots) <= matching.DENSE_MAX_PAIRS
+        whole = match(people, slots, pruning="none")
+        monkeypatch.setattr(matching, "DENSE_MAX_PAIRS", 0)
+        lists = match(people, slots, pruning="none")
+        monkeypatch.undo()
+        assert whole == lists and whole.info.arcs == lists.info.arcs, number
+        assert (len(whole.placements), whole.total_cost) == reference_optimum(people, slots)
 
 
 def test_empty_inputs() -> None:
@@ -316,6 +347,18 @@ def test_pair_costs_shape_and_forbidden_pairs() -> None:
     assert distance.shape == cost.shape == (2, 1)
     assert np.isinf(cost[0, 0]) and cost[1, 0] == round(distance[1, 0])
     assert np.allclose(distance, haversine_matrix([LAT, LAT], [LON, LON], [LAT + DEG_PER_KM], [LON]))
+
+
+def test_qualifies_says_what_the_priced_pairs_say() -> None:
+    """Distances only for those with a limit: the same verdict as pricing every pair, limits, skills, vetting."""
+    rng = random.Random(3)
+    for _ in range(30):
+        people, slots = random_instance(rng, rng.randrange(1, 80), rng.randrange(1, 8), 5,
+                                        spread_km=rng.choice([0.5, 3.0]))
+        for limit in (None, 1500.0, 4000.0):
+            _distance, cost = pair_costs(people, slots, max_distance_m=limit)
+            assert np.array_equal(matching.qualifies(people, slots, limit), np.isfinite(cost).any(axis=1))
+    assert not matching.qualifies([], [slot(1)]).any() and not matching.qualifies([person(1)], []).any()
 
 
 # --- waves --------------------------------------------------------------------------------------------------

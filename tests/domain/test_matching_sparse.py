@@ -32,6 +32,14 @@ _spec = importlib.util.spec_from_file_location("dense_matching_reference", _DENS
 dense = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(dense)
 
+
+
+@pytest.fixture(autouse=True)
+def candidate_lists_always(monkeypatch) -> None:
+    """These tests are about the candidate lists: small problems must not take the whole-matrix path."""
+    monkeypatch.setattr(matching, "DENSE_MAX_PAIRS", 0)
+
+
 KINDS = ("spread", "one_point", "penalty", "scarce_skills", "provisional", "personal_limits", "coarse_units",
          "many_streets", "nobody_eligible")
 
