@@ -56,7 +56,7 @@ from mobilize.wartime.places import (
 )
 from mobilize.wartime.standby import (  # noqa: F401  (OFFICER_RELEASE_REASON, standby_count: re-exported)
     OFFICER_RELEASE_REASON,
-    pending_candidates,
+    pending_invitees,
     standby_candidates,
     standby_count,
     standby_filter,
@@ -113,8 +113,10 @@ def run_matching(session: Session, order_id: int, now: datetime, zone: str = DEF
     if order.state not in RUNNING_STATES:
         return MatchOutcome()
     slots = order_slots(session, order, open_only=True)
-    candidates = standby_candidates(session, order)
-    backfills = _unfilled_vacancies(session, order.id)
+    # every place taken (a filled order still matches after each confirmation and timeout): nobody to place, and
+    # the standby is only told so below, which needs no candidates (issue 15: hundreds of such batches per order)
+    candidates = standby_candidates(session, order) if slots else []
+    backfills = _unfilled_vacancies(session, order.id) if slots else {}
     urgent = {d: n for d, n in backfills.items() if n > 0}
     idle_since = _idle_since(session, order.id)
     for slot in slots:  # a place open for HOLD_MAX_S while someone who could take it waits is filled now
@@ -197,9 +199,9 @@ def plan_placements(session: Session, order: Order, candidates: list[Candidate],
         return Plan(list(full.placements))
     # only answers that could change the placement are worth waiting for: invitees who qualify for an open place
     # only the skills the open places require tell the pending invitees apart (none in most orders: then none read)
-    pending = pending_candidates(session, order, now, skills={s.required_skill for s in slots} - {None})
-    could_take = qualifying(pending, slots, order)
-    pending = [c for c in pending if c.volunteer_id in could_take]
+    invitees = pending_invitees(session, order, now, skills={s.required_skill for s in slots} - {None})
+    could_take = qualifying(invitees.candidates, slots, order)
+    pending = [c for c in invitees.candidates if c.volunteer_id in could_take]
     if not pending:
         return Plan(list(full.placements))
     answered = dict(session.execute(select(Invitation.volunteer_id, Invitation.answered_at).where(
@@ -208,7 +210,7 @@ def plan_placements(session: Session, order: Order, candidates: list[Candidate],
     cutoff = now - timedelta(seconds=hold_max_s)
     overdue = {vid for vid, at in answered.items() if at is None or at <= cutoff}
     rng = random.Random(zlib.crc32(f"{order.id}:{now.isoformat()}".encode()))
-    chances = answer_chances(session, order, pending, now, hold_max_s)
+    chances = answer_chances(session, order, pending, now, hold_max_s, invitees.invited_s_ago)
     chosen = confident_placements(candidates, pending, slots, order, rng, chances)
     room = Counter({slot.demand_id: slot.open_capacity for slot in slots})
     room.subtract(Counter(p.demand_id for p in chosen))
@@ -265,21 +267,22 @@ def _note_idle_places(session: Session, order: Order, waiting: list[Candidate], 
                             .values(idle_since=now_idle.get(demand_id)).execution_options(synchronize_session=False))
 
 
-def answer_chances(session: Session, order: Order, pending: list[Candidate], now: datetime, horizon_s: float
-                   ) -> dict[int, float]:
+def answer_chances(session: Session, order: Order, pending: list[Candidate], now: datetime, horizon_s: float,
+                   invited_s_ago: dict[int, float] | None = None) -> dict[int, float]:
     """Per pending invitee, the chance of a yes within `horizon_s`: only such an answer can change a placement
     held back at most that long. The waves' model of silence (`waves.expected_pending`): an invitation's answers
     come over its wave interval, at the planning rate (the commander's expectation, corrected by this order's
     answers), so a window of `horizon_s` holds `horizon_s / interval` of them, and none after the interval.
-    `pending`: invitees of the current interval still silent (`standby.pending_candidates`)."""
+    `pending`: invitees of the current interval still silent (`standby.pending_candidates`); `invited_s_ago`:
+    their invitations' ages as `standby.pending_invitees` read them (None: read here)."""
     interval = float(order.wave_interval_s)
     rate = planning_rate(session, order, now - timedelta(seconds=interval))
     # the invitations of the current interval awaiting an answer (what `pending` was chosen from), by the index on
     # (order, status) rather than by a list of thousands of ids (issue 15: 100k volunteers, 5,000 places)
     since = now - timedelta(seconds=interval)
-    ages = _invitation_ages_s(session, now, Invitation.order_id == order.id,
-                              Invitation.status == InvitationStatus.invited, Invitation.invited_at > since) \
-        if pending else {}
+    ages = invited_s_ago if invited_s_ago is not None or not pending else _invitation_ages_s(
+        session, now, Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
+        Invitation.invited_at > since)
     chances = {}
     for candidate in pending:
         left = interval - ages[candidate.volunteer_id]

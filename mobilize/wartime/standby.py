@@ -7,6 +7,7 @@ neither imports the other for these queries.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -25,6 +26,7 @@ from mobilize.models import (
 )
 from mobilize.peacetime.coexistence import blocked_by_roster, leaves_roster_alone
 from mobilize.wartime.audience import WEIGHTS, order_slots
+from mobilize.wartime.pacing_inputs import ages_s, stored_time
 from mobilize.wartime.places import ACTIVE
 
 OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the order (they may ask to come back)
@@ -102,22 +104,44 @@ def _placeable_now(order: Order) -> tuple:
     return conditions
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The invitees of the current wave interval who have not answered yet (`pending_invitees`)."""
+
+    candidates: list[Candidate]  # in volunteer id order
+    invited_s_ago: dict[int, float]  # volunteer id -> seconds since their invitation (`pacing_inputs.ages_s`)
+
+
 def pending_candidates(session: Session, order: Order, now: datetime, skills: Collection[str] | None = None
                        ) -> list[Candidate]:
     """Invitees of the current wave interval who have not answered yet, as matching candidates: the answers that
     may still come (older silence counts as a no, as for the waves). `skills`: only these of theirs are read
     (the skills the open places require: the others change no placement), None: all."""
+    return pending_invitees(session, order, now, skills).candidates
+
+
+def pending_invitees(session: Session, order: Order, now: datetime, skills: Collection[str] | None = None
+                     ) -> Pending:
+    """`pending_candidates` with their invitations' ages, from one read (ten thousand invitees per batch at
+    district scale, issue 15: the hold-back's answer chances read them a second time)."""
     since = now - timedelta(seconds=order.wave_interval_s)
     pending = (Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
                Invitation.invited_at > since)
-    # ten thousand invitees and more per batch at district scale: their skills by a join on the same conditions
-    # rather than a list of ten thousand ids (an answer meanwhile only changes whose skills are read too many)
+    # their skills by a join on the same conditions rather than a list of ten thousand ids (an answer meanwhile
+    # only changes whose skills are read too many)
     held = (select(volunteer_skills.c.volunteer_id, Skill.code)
             .join(Skill, Skill.id == volunteer_skills.c.skill_id)
             .join(Invitation, Invitation.volunteer_id == volunteer_skills.c.volunteer_id).where(*pending))
     if skills is not None:
         held = held.where(Skill.code.in_(sorted(skills))) if skills else None
-    return _candidates(session, order, *pending, skills=held)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    rows = _core_rows(session, _candidate_rows(*pending).add_columns(stored_time(Invitation.invited_at, sqlite))
+                      ).all()
+    if not rows:
+        return Pending([], {})
+    ids = [row[0] for row in rows]
+    ages = dict(zip(ids, ages_s(now, [row[-1] for row in rows], sqlite).tolist()))
+    return Pending(_as_candidates(session, [row[:-1] for row in rows], held), ages)
 
 
 def _core_rows(session: Session, statement):
@@ -139,7 +163,11 @@ def _candidates(session: Session, order: Order, *where, skills=ALL_SKILLS) -> li
     """Matching candidates of the volunteers `where` selects (on Volunteer joined with Invitation), in id order.
     `skills`: the (volunteer id, skill code) pairs to read, a superset of theirs (default: all theirs, by id;
     None: none read)."""
-    rows = _core_rows(session, _candidate_rows(*where)).all()
+    return _as_candidates(session, _core_rows(session, _candidate_rows(*where)).all(), skills)
+
+
+def _as_candidates(session: Session, rows, skills=ALL_SKILLS) -> list[Candidate]:
+    """Candidates of `_candidate_rows` rows, with the skills `skills` reads (see `_candidates`)."""
     if not rows:
         return []
     if skills is ALL_SKILLS:

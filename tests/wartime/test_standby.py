@@ -113,6 +113,10 @@ def test_the_hold_back_chances_weigh_each_pending_invitee_by_the_time_left_in_it
         pending = standby.pending_candidates(session, order, now)
         assert [c.volunteer_id for c in pending] == [v.id for v in volunteers[:2]]  # the third: silence, a no
         chances = dispatch.answer_chances(session, order, pending, now, 60.0)
+        # the matching reads the candidates and their invitations' ages together: the very same chances
+        invitees = standby.pending_invitees(session, order, now)
+        assert invitees.candidates == pending
+        assert dispatch.answer_chances(session, order, pending, now, 60.0, invitees.invited_s_ago) == chances
     assert chances == {volunteers[0].id: 0.4 * 60.0 / 600, volunteers[1].id: 0.4 * (600 - 580.250001) / 600}
 
 
