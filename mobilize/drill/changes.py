@@ -1,16 +1,17 @@
 """The drill's change log: what the service changed since the drill last looked, recorded by SQLite triggers.
 
-Only in the drill's throwaway database (installed by `engine._run` once the order exists; never a migration of the
-service, never the seed cache): the drill's fill timelines would otherwise re-read every active assignment and
-re-check the standby after every answer (issue 15: a third of the drill's time at 100k volunteers and 5,000 places).
+Only in the drill's throwaway database (installed by `engine._run` once the order exists; never a migration of
+the service, never the seed cache): the drill's fill timelines would otherwise re-read every active assignment
+and re-check the standby after every answer (issue 15: a third of the drill's time at 100k volunteers, 5,000
+places).
 
 - `drill_assignment_changes`: the order's assignments inserted, deleted, or whose id, order or status changed,
   with their status now (NULL: gone from the order). A row that changed twice is logged once, as it is now.
-- `drill_idle_changes`: one row once anything `dispatch.idle_places` reads for the order may have changed (the
-  standby: `standby.standby_filter`, `standby.busy_elsewhere`, `coexistence.blocked_by_roster`, the candidates'
-  places and skills; the open places: `audience.order_slots`; the order's window, roster policy and distance).
-  A write that cannot change what it reads (a decline, a standby notice, a confirmation, a volunteer's last
-  contact) leaves it alone; when in doubt, a write marks it.
+- `drill_idle_changes`: one row once anything `dispatch.idle_places` reads for the order may have changed
+  (the standby: `standby.standby_filter`, `standby.busy_elsewhere`, `coexistence.blocked_by_roster`, the
+  candidates' places and skills; the open places: `audience.order_slots`; the order's window, roster policy
+  and distance). A write that cannot change what it reads (a decline, a standby notice, a confirmation, a
+  volunteer's other details) leaves it alone; when in doubt, a write marks it.
 
 The triggers run inside the service's transactions: a rolled back write logs nothing.
 """
@@ -46,13 +47,27 @@ def _in(values) -> str:
 
 def idle_watches(order_id: int) -> list[Watch]:
     """What `dispatch.idle_places` of `order_id` reads (see the module's docstring)."""
-    from mobilize.models import Assignment, Demand, Invitation, Order, Post, Shift, ShiftSignup, Site, Skill, Volunteer
-    from mobilize.models import AssignmentStatus, InvitationStatus, volunteer_skills
+    from mobilize.models import (
+        Assignment,
+        AssignmentStatus,
+        Demand,
+        Invitation,
+        InvitationStatus,
+        Order,
+        Post,
+        Shift,
+        ShiftSignup,
+        Site,
+        Skill,
+        Volunteer,
+        volunteer_skills,
+    )
     from mobilize.wartime.places import ACTIVE
     from mobilize.wartime.standby import OFFICER_RELEASE_REASON
 
-    # an assignment holds a place (`busy_elsewhere`, any order) or keeps its volunteer out of the order's standby
-    # (`standby_filter`): a change between two active statuses (a confirmation, an arrival) changes neither
+    # an assignment holds a place (`busy_elsewhere`, any order) or keeps its volunteer out of the order's
+    # standby (`standby_filter`): a change between two active statuses (a confirmation, an arrival) changes
+    # neither
     holds = f"ROW.status IN {_in(ACTIVE)}"
     blocks = (f"(ROW.status IN {_in((*ACTIVE, AssignmentStatus.no_show))} OR (ROW.status = 'released' "
               f"AND ROW.end_reason IS '{OFFICER_RELEASE_REASON}'))")
@@ -78,7 +93,8 @@ def idle_watches(order_id: int) -> list[Watch]:
 def _idle_triggers(watch: Watch) -> list[str]:
     for column in watch.columns:
         watch.table.c[column]  # noqa: B018 - a renamed column fails here, not silently in SQLite
-    name, mark = f"{_PREFIX}idle_{watch.table.name}", f"INSERT OR IGNORE INTO {IDLE_LOG} VALUES (1)"
+    table = watch.table.name
+    name, mark = f"{_PREFIX}idle_{table}", f"INSERT OR IGNORE INTO {IDLE_LOG} VALUES (1)"
 
     def where(row: str) -> str:
         return f"({watch.where.replace('ROW.', f'{row}.')})"
@@ -86,9 +102,9 @@ def _idle_triggers(watch: Watch) -> list[str]:
     changed = " OR ".join(f"({v.replace('ROW.', 'OLD.')}) IS NOT ({v.replace('ROW.', 'NEW.')})"
                           for v in watch.compared())
     return [
-        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {watch.table.name} WHEN {where('NEW')} BEGIN {mark}; END",
-        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {watch.table.name} WHEN {where('OLD')} BEGIN {mark}; END",
-        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(watch.columns)} ON {watch.table.name} "
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} WHEN {where('NEW')} BEGIN {mark}; END",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} WHEN {where('OLD')} BEGIN {mark}; END",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(watch.columns)} ON {table} "
         f"WHEN ({where('OLD')} OR {where('NEW')}) AND ({changed}) BEGIN {mark}; END",
     ]
 
@@ -112,8 +128,8 @@ def _assignment_triggers(order_id: int) -> list[str]:
 def install(connection: Connection, order_id: int) -> None:
     """The log tables (empty) and their triggers for `order_id`, replacing any of an earlier drill in a reused
     working folder."""
-    existing = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE :p"),
-                                  {"p": f"{_PREFIX}%"}).scalars().all()
+    triggers = text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE :prefix")
+    existing = connection.execute(triggers, {"prefix": f"{_PREFIX}%"}).scalars().all()
     for name in existing:
         connection.execute(text(f"DROP TRIGGER {name}"))
     connection.execute(text(f"DROP TABLE IF EXISTS {ASSIGNMENT_LOG}"))
@@ -128,7 +144,8 @@ def install(connection: Connection, order_id: int) -> None:
 
 
 def take_assignments(connection: Connection) -> list[tuple[int, str | None]]:
-    """(assignment id, status now or None if no longer the order's) of every logged change; the log emptied."""
+    """(assignment id, its status now or None if no longer the order's) of every logged change; the log
+    emptied."""
     rows = connection.execute(text(f"SELECT id, status FROM {ASSIGNMENT_LOG}")).all()
     if rows:
         connection.execute(text(f"DELETE FROM {ASSIGNMENT_LOG}"))

@@ -449,8 +449,9 @@ class Drill:
         logged = changes.take_assignments(connection)
         if everything:
             # plain strings: no ORM rows and no enum per row
-            self.active = dict(connection.execute(select(Assignment.id, cast(Assignment.status, String)).where(
-                Assignment.order_id == self.order_id, Assignment.status.in_(list(ACTIVE)))).all())
+            self.active = dict(connection.execute(
+                select(Assignment.id, cast(Assignment.status, String)).where(
+                    Assignment.order_id == self.order_id, Assignment.status.in_(list(ACTIVE)))).all())
             self.count_told()
             return
         for assignment_id, status in logged:
@@ -470,7 +471,7 @@ class Drill:
             self._count(assignment_id, status, +1)
 
     def _count(self, assignment_id: int, status: str, sign: int) -> None:
-        """Add (sign +1) or take back (-1) one active assignment's share of `told_count` and `confirmed_count`."""
+        """Add (sign +1) or take back (-1) one active assignment's share of the told and confirmed counts."""
         told, comes = assignment_id in self.told, status in KNOWN_TO_COME
         self.told_count += sign * (told or comes)
         self.confirmed_count += sign * (told and comes)

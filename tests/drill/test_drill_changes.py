@@ -1,5 +1,5 @@
-"""The drill's change log (`drill.changes`): the fill timelines read only the assignments that changed and re-solve
-the idle places only when what they read changed, and come out as a full re-read would."""
+"""The drill's change log (`drill.changes`): the fill timelines read only the assignments that changed and
+re-solve the idle places only when what they read changed, and come out as a full re-read would."""
 from __future__ import annotations
 
 import pytest
@@ -38,10 +38,11 @@ def drill(srt, order):
 
 
 def read_in_full(rt, drill: Drill) -> tuple[dict[int, str], int, int]:
-    """What the bookkeeping would hold after reading every active assignment again (the drill before the log)."""
+    """What the bookkeeping would hold after reading every active assignment again (as before the log)."""
     with rt.transaction() as session:
-        active = dict(session.connection().execute(select(Assignment.id, cast(Assignment.status, String)).where(
-            Assignment.order_id == drill.order_id, Assignment.status.in_(list(ACTIVE)))).all())
+        active = dict(session.connection().execute(
+            select(Assignment.id, cast(Assignment.status, String)).where(
+                Assignment.order_id == drill.order_id, Assignment.status.in_(list(ACTIVE)))).all())
     told = sum(a in drill.told or status in KNOWN_TO_COME for a, status in active.items())
     confirmed = sum(a in drill.told and status in KNOWN_TO_COME for a, status in active.items())
     return active, told, confirmed
@@ -62,7 +63,8 @@ def test_a_status_changed_by_an_answer_not_a_match_is_counted(srt, order, drill)
     assert (drill.told_count, drill.confirmed_count) == (1, 0)
     assert text(srt, crowd[0], "Y") == "confirmed"  # the reply path writes the status, not the matching
     drill.note_fill()
-    assert drill.active == {assignment_id: "confirmed"} and (drill.told_count, drill.confirmed_count) == (1, 1)
+    assert drill.active == {assignment_id: "confirmed"}
+    assert (drill.told_count, drill.confirmed_count) == (1, 1)
     assert kept(drill) == read_in_full(srt, drill)
     code = order_row(srt, order_id).reply_code
     text(srt, crowd[0], f"0 {code}")  # drops out: the place is no longer taken
