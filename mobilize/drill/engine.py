@@ -38,6 +38,7 @@ from pathlib import Path
 
 from sqlalchemy import String, cast, event, func, select, update
 
+from mobilize.drill import changes
 from mobilize.drill.clock import SimClock, simulated
 from mobilize.drill.report import deadline_s
 from mobilize.drill.responder import MODEL, AnswerModel, drill_responder
@@ -56,11 +57,10 @@ START = datetime(2026, 3, 15, 0, 0, tzinfo=UTC)  # 08:00 in Qingdao: the order g
 DRILL_FROM = "+8610690000"
 KNOWN_TO_COME = ("confirmed", "arrived", "completed")  # assignment statuses: the volunteer said they come
 # The tables whose writes may change the fill timelines (`Drill.note_fill`): the active assignments, and what the
-# standby and its open places are made of (`dispatch.idle_places`).
+# standby and its open places are made of (`dispatch.idle_places`, the tables `changes.idle_watches` watches).
 FILL_TABLES = frozenset({"assignments", "demands"})
-IDLE_TABLES = frozenset({"assignments", "demands", "invitations", "volunteers", "volunteer_skills", "shift_signups",
-                         "shifts", "posts", "orders", "sites"})
-VOLUNTEER_TABLES = frozenset({"volunteers", "volunteer_skills"})  # what a standby volunteer's candidate is made of
+IDLE_TABLES = frozenset({"assignments", "demands", "invitations", "volunteers", "volunteer_skills", "skills",
+                         "shift_signups", "shifts", "posts", "orders", "sites"})
 _WRITTEN_TABLE = re.compile(r'\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)'
                             r'\s+"?(\w+)"?', re.IGNORECASE)
 
@@ -152,7 +152,6 @@ class Drill:
         self.filled = 0  # the order's places taken (demands.filled), as of the last read
         self.told_count = self.confirmed_count = 0  # of `active` (`count_told`)
         self.idle = Counter()  # `dispatch.idle_places`, as of the last read
-        self.idle_key: tuple | None = None  # (open places, standby ids) `idle` was solved for
 
     # --- events ---------------------------------------------------------------------------------------------
 
@@ -405,26 +404,26 @@ class Drill:
 
     def note_fill(self) -> None:
         """The fill timelines: places taken (the database), taken and told, taken and confirmed; the commander's
-        fill is one of the last two (`fill_definition`). What no write since the last look can have changed is
-        not read again (a sender slice, the bulk of the events, writes only to the outbox): the same timelines,
-        without re-reading every active assignment and re-solving the standby after every event."""
-        from mobilize.models import Assignment, Demand, Order
+        fill is one of the last two (`fill_definition`). Only what changed is read again (issue 15: re-reading
+        every active assignment and re-checking the standby after every answer was a third of the drill's time
+        at 100k volunteers and 5,000 places): the statement hook (`note_writes`) says whether a table that
+        matters was written at all (a sender slice, the bulk of the events, writes only to the outbox), the
+        triggers of `drill.changes` which assignments changed and whether the idle places may have."""
+        from mobilize.models import Demand, Order
         from mobilize.wartime import dispatch
-        from mobilize.wartime.places import ACTIVE
 
         if self.changed(FILL_TABLES | IDLE_TABLES):
+            everything = None in self.written  # a write the hook could not place: read everything again
             with self.runtime.transaction() as session:
+                connection = session.connection()
                 if self.changed(FILL_TABLES):
                     self.filled = int(session.scalar(select(func.coalesce(func.sum(Demand.filled), 0))
                                                      .where(Demand.order_id == self.order_id)))
-                    # plain strings: no ORM rows and no enum per row (thousands of rows, after every answer)
-                    self.active = dict(session.connection().execute(
-                        select(Assignment.id, cast(Assignment.status, String)).where(
-                            Assignment.order_id == self.order_id, Assignment.status.in_(list(ACTIVE)))).all())
-                    self.count_told()
-                if self.filled < self.config.places and self.changed(IDLE_TABLES):
-                    self.note_idle_places(session, session.get(Order, self.order_id))
-            self.written = set()  # (the reads above wrote nothing)
+                self.note_assignments(connection, everything)
+                # while every place is taken nothing is idle: the mark waits for the next open place
+                if self.filled < self.config.places and (changes.take_idle(connection) | everything):
+                    self.idle = dispatch.idle_places(session, session.get(Order, self.order_id))
+            self.written = set()  # (the reads above wrote only the drill's own logs)
         filled = self.filled
         if filled < self.config.places:
             self.note_idle(self.idle)
@@ -441,41 +440,53 @@ class Drill:
         if trace.ready_times and trace.ready_times[-1][1] >= self.config.places and trace.first_fill_s is None:
             trace.first_fill_s = self.clock.t
 
-    def note_idle_places(self, session, order) -> None:
-        """`self.idle`, re-solved only when the standby (its ids) or the open places changed since the last
-        solve (a decline, a wave or a timer writes invitations without changing either: issue 15, the re-solve
-        after every answer was a third of the drill's time at 100k volunteers and 5,000 places). A write to
-        the volunteers themselves (where they live, their skills) always re-solves."""
-        from mobilize.wartime import dispatch, standby
-        from mobilize.wartime.audience import order_slots
+    def note_assignments(self, connection, everything: bool) -> None:
+        """`active` and its told/confirmed counts, from the assignments logged as changed (all of the order's
+        active ones read again after an unknown write)."""
+        from mobilize.models import ACTIVE_ASSIGNMENT, Assignment
+        from mobilize.wartime.places import ACTIVE
 
-        slots = tuple(order_slots(session, order, open_only=True))
-        key = (slots, order.max_distance_m, standby.standby_ids(session, order) if slots else ())
-        if key != self.idle_key or self.changed(VOLUNTEER_TABLES):
-            self.idle = dispatch.idle_places(session, order)
-        self.idle_key = key
+        logged = changes.take_assignments(connection)
+        if everything:
+            # plain strings: no ORM rows and no enum per row
+            self.active = dict(connection.execute(
+                select(Assignment.id, cast(Assignment.status, String)).where(
+                    Assignment.order_id == self.order_id, Assignment.status.in_(list(ACTIVE)))).all())
+            self.count_told()
+            return
+        for assignment_id, status in logged:
+            previous = self.active.pop(assignment_id, None)
+            if previous is not None:
+                self._count(assignment_id, previous, -1)
+            if status in ACTIVE_ASSIGNMENT:
+                self.active[assignment_id] = status
+                self._count(assignment_id, status, +1)
 
     def count_told(self) -> None:
         """Active places taken and told, and taken and confirmed (told: the dispatch was handed over, or the
         volunteer said they come; a direct dispatch, to a ready standby volunteer, is confirmed when written but
         known only once handed over)."""
-        active = self.active.items()
-        self.confirmed_count = sum(status in KNOWN_TO_COME and assignment_id in self.told
-                                   for assignment_id, status in active)
-        self.told_count = sum(assignment_id in self.told or status in KNOWN_TO_COME for assignment_id, status in active)
+        self.told_count = self.confirmed_count = 0
+        for assignment_id, status in self.active.items():
+            self._count(assignment_id, status, +1)
+
+    def _count(self, assignment_id: int, status: str, sign: int) -> None:
+        """Add (sign +1) or take back (-1) one active assignment's share of the told and confirmed counts."""
+        told, comes = assignment_id in self.told, status in KNOWN_TO_COME
+        self.told_count += sign * (told or comes)
+        self.confirmed_count += sign * (told and comes)
 
     def note_told(self, assignment_id: int) -> None:
-        """A dispatch handed over (the sender writes nothing `count_told` reads: counted here, not re-read)."""
+        """A dispatch handed over (the sender writes nothing `count_told` reads: counted here, not re-read; an
+        assignment not read yet is counted as told when it is)."""
         if assignment_id in self.told:
             return
-        self.told.add(assignment_id)
         status = self.active.get(assignment_id)
-        if status is None:
-            return
-        if status in KNOWN_TO_COME:
-            self.confirmed_count += 1
-        else:
-            self.told_count += 1
+        if status is not None:
+            self._count(assignment_id, status, -1)
+        self.told.add(assignment_id)
+        if status is not None:
+            self._count(assignment_id, status, +1)
 
     def note_idle(self, idle: Counter) -> None:
         """`longest_idle_s`: how long a place stayed open while an accepted volunteer who qualifies for it waited
@@ -642,6 +653,8 @@ def _run(config: DrillConfig, folder: Path) -> dict:
 
                 seed_history(runtime, build_order, config, clock.now(), config.history_invitations, config.model)
             order_id = build_order(runtime, config, clock.now())
+            with runtime.transaction() as session:  # after the seed cache was copied: never in it
+                changes.install(session.connection(), order_id)
             drill = Drill(config, runtime, order_id, clock)
             drill.trace.fill_definition = fill_definition(runtime, order_id)
 
