@@ -22,6 +22,7 @@ from mobilize.wartime.after_commit import (  # noqa: F401  (re-exported: the wor
     WAVE_GUARD_S,
     WAVE_KEY,
     debounce_s,
+    default_debounce_s,
     install,
     kick,
     publish_changes,

@@ -73,7 +73,7 @@ class DrillConfig:
     time_scale: float = 0.0  # simulated seconds per real second at most; 0: as fast as possible
     segments_per_second: float = 100.0  # the sender's cap (a short code)
     hold_max_s: float | None = None  # None: the service's default (dispatch.HOLD_MAX_S); 0: no hold-back
-    match_debounce_s: float | None = None  # None: the service's default (workers.orders.MATCH_DEBOUNCE_S)
+    match_debounce_s: float | None = None  # None: the service's default (workers.orders.default_debounce_s)
     strategy: str = "waves"  # "waves" (the service) or "all_at_once" (one wave to every eligible volunteer)
     expected_answer_rate: float = 0.4
     over_recruit_factor: float = 1.2
@@ -201,11 +201,13 @@ class Drill:
         return self.clock.t >= max(told_95, deadline_s(self.config)) + settle
 
     def follow_up(self, followups) -> None:
-        from workers.orders import MATCH_DEBOUNCE_S
+        from mobilize.wartime.dispatch import HOLD_MAX_S
+        from workers.orders import default_debounce_s
 
         requests, self.requests = self.requests, {}
         now = self.clock.t
-        debounce = MATCH_DEBOUNCE_S if self.config.match_debounce_s is None else self.config.match_debounce_s
+        hold = HOLD_MAX_S if self.config.hold_max_s is None else self.config.hold_max_s
+        debounce = default_debounce_s(hold) if self.config.match_debounce_s is None else self.config.match_debounce_s
         if requests.get(followups.MATCH) and not self.match_pending:
             self.match_pending = True  # SET NX: one match job waiting per order
             self.at(now + debounce, "match")

@@ -24,12 +24,15 @@ from mobilize.wartime import followups
 
 log = structlog.get_logger(__name__)
 
-# How long a match request waits for the answers right behind it (one micro-batch for them);
-# settings.extra["match_debounce_s"] (MATCH_DEBOUNCE_S) overrides (0: at once). 0.5 s, not 2 s (issue 15, live
-# stack, 2,000 yeses in a minute, idle machine): placing at once p95 4.2 -> 1.2 s, the hold-back's p95 23 -> 13 s;
-# the batches are smaller, so each one's dispatches also leave the 100 segments/s sender sooner, and the inbox
-# drain still gets its turn between batches (at 0 it did not on a loaded machine: docs/benchmarks.md, bench:live).
-MATCH_DEBOUNCE_S = 0.5
+# How long a match request waits for the answers right behind it (one micro-batch for them); settings.extra
+# ["match_debounce_s"] (MATCH_DEBOUNCE_S) overrides either (0: at once). Placing at once (MATCH_HOLD_MAX_S=0), speed
+# is the point: 0.5 s, not 2 s, took 2,000 yeses in a minute from a reply -> dispatch p95 of 4.0 s to 1.3 s (issue
+# 15, live stack; smaller batches also leave the 100 segments/s sender sooner). With the hold-back the batches
+# stay 2 s: at 0.5 s the district drill (100k volunteers, 5,000 places) walked people much farther (mean 341 ->
+# 570 m, p95 1.2 -> 3.9 km; twice the match and wave evaluations: docs/benchmarks.md, bench:drill-scale), although
+# its live p95 fell 25 -> 10 s: a shorter wait is not worth a walk three times as long.
+MATCH_DEBOUNCE_S = 2.0
+AT_ONCE_DEBOUNCE_S = 0.5
 MATCH_KEY = "mobilize:orders:match:{order_id}"
 MATCH_GUARD_S = 60  # beyond the debounce: how long a match request's guard outlives a job that never ran
 RECHECK_KEY = "mobilize:orders:recheck:{order_id}"
@@ -112,7 +115,16 @@ def kick(runtime: Runtime, match_orders, wave_orders, match_delay_s: float | Non
 
 
 def debounce_s(runtime: Runtime) -> float:
-    return float(runtime.settings.extra.get("match_debounce_s", MATCH_DEBOUNCE_S))
+    """The match debounce of this runtime: MATCH_DEBOUNCE_S if set, else the policy's (`default_debounce_s`)."""
+    from mobilize.wartime.dispatch import hold_max_s
+
+    configured = runtime.settings.extra.get("match_debounce_s")
+    return float(configured) if configured is not None else default_debounce_s(hold_max_s(runtime.settings))
+
+
+def default_debounce_s(hold_max_s: float) -> float:
+    """The match debounce of a matching policy: short when placing at once, longer with the hold-back."""
+    return AT_ONCE_DEBOUNCE_S if hold_max_s <= 0 else MATCH_DEBOUNCE_S
 
 
 def request_match(redis: Redis, order_id: int, delay_s: float = MATCH_DEBOUNCE_S, replace_lost: bool = False) -> bool:

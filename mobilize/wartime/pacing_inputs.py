@@ -43,8 +43,8 @@ HISTORY_LIMIT = 20_000  # the most recent past invitations read
 MIN_HISTORY = 200  # fewer past invitations than this: the commander's expectation is the prior
 HISTORY_WEIGHT_CAP = 2_000  # a history counts as at most this many invitations of evidence
 # a yes -> its dispatch handed to the gateway: the match job's debounce (workers.orders.MATCH_DEBOUNCE_S), the
-# matching and the dispatch's turn at the sender (high priority: within a slice); kept at the 4 s it was measured
-# at with a 2 s debounce, an upper bound now (the pacing then plans a little early, never late)
+# matching and the dispatch's turn at the sender (high priority: within a slice); measured with the 2 s debounce,
+# an upper bound when placing at once (0.5 s debounce: the pacing then plans a little early, never late)
 DISPATCH_LAG_S = 4.0
 DEFAULT_SEGMENTS_PER_SECOND = 100.0  # the service's default cap (config: SMS_SEGMENTS_PER_SECOND)
 
