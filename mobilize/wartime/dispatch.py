@@ -41,7 +41,6 @@ from mobilize.models import (
     AssignmentStatus,
     Demand,
     Invitation,
-    InvitationStatus,
     Order,
     Volunteer,
 )
@@ -61,7 +60,6 @@ from mobilize.wartime.standby import (  # noqa: F401  (OFFICER_RELEASE_REASON, s
     standby_count,
     standby_filter,
 )
-from mobilize.wartime.pacing_inputs import ages_s, stored_time
 from mobilize.wartime.waves import planning_rate
 
 HOLD_SCENARIOS = 9  # scenarios of the pending answers drawn per batch
@@ -273,34 +271,17 @@ def answer_chances(session: Session, order: Order, pending: list[Candidate], now
     held back at most that long. The waves' model of silence (`waves.expected_pending`): an invitation's answers
     come over its wave interval, at the planning rate (the commander's expectation, corrected by this order's
     answers), so a window of `horizon_s` holds `horizon_s / interval` of them, and none after the interval.
-    `pending`: invitees of the current interval still silent (`standby.pending_candidates`); `invited_s_ago`:
-    their invitations' ages as `standby.pending_invitees` read them (None: read here)."""
+    `pending`: invitees of the current interval still silent (`standby.pending_invitees`); `invited_s_ago`:
+    their invitations' ages as `standby.pending_invitees` read them (None: read here, the same way)."""
     interval = float(order.wave_interval_s)
     rate = planning_rate(session, order, now - timedelta(seconds=interval))
-    # the invitations of the current interval awaiting an answer (what `pending` was chosen from), by the index on
-    # (order, status) rather than by a list of thousands of ids (issue 15: 100k volunteers, 5,000 places)
-    since = now - timedelta(seconds=interval)
-    ages = invited_s_ago if invited_s_ago is not None or not pending else _invitation_ages_s(
-        session, now, Invitation.order_id == order.id, Invitation.status == InvitationStatus.invited,
-        Invitation.invited_at > since)
+    if invited_s_ago is None:
+        invited_s_ago = pending_invitees(session, order, now, skills=()).invited_s_ago if pending else {}
     chances = {}
     for candidate in pending:
-        left = interval - ages[candidate.volunteer_id]
+        left = interval - invited_s_ago[candidate.volunteer_id]
         chances[candidate.volunteer_id] = rate * max(0.0, min(horizon_s, left)) / interval
     return chances
-
-
-def _invitation_ages_s(session: Session, now: datetime, *where) -> dict[int, float]:
-    """Volunteer id -> seconds since their invitation, for the invitations `where` selects, by
-    `pacing_inputs.ages_s` (no datetime object per row: ten thousand pending invitees per batch at district
-    scale, issue 15)."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    rows = session.connection().execute(select(Invitation.volunteer_id, stored_time(Invitation.invited_at, sqlite))
-                                        .where(*where)).all()
-    if not rows:
-        return {}
-    ids, times = zip(*rows)
-    return dict(zip(ids, ages_s(now, times, sqlite).tolist()))
 
 
 def confident_placements(candidates: list[Candidate], pending: list[Candidate], slots: list[Slot], order: Order,

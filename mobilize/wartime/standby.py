@@ -83,13 +83,6 @@ def standby_candidates(session: Session, order: Order) -> list[Candidate]:
     return _candidates(session, order, *_placeable_now(order))
 
 
-def standby_ids(session: Session, order: Order) -> tuple[int, ...]:
-    """The ids of `standby_candidates`, in id order, without their skills: a cheap look at whether the standby
-    changed (the drill re-solves its idle places only then)."""
-    return tuple(_core_rows(session, _candidate_rows(*_placeable_now(order)).with_only_columns(Volunteer.id)
-                            ).scalars())
-
-
 def _placeable_now(order: Order) -> tuple:
     """The conditions of `standby_candidates`, built once per order and window: SQL expressions are immutable and
     building these cost about as much as running them (several standby reads per answer, issue 15). Only the
