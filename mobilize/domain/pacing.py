@@ -33,7 +33,8 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.stats import lognorm, norm
+from scipy.special import ndtr
+from scipy.stats import norm
 
 DEADLINE_SHARE = 0.95  # the deadline is met when this share of the places is filled (told) by then
 CONFIDENCE = 0.95  # a plan meets the deadline with at least this probability (normal approximation)
@@ -73,8 +74,11 @@ class AnswerBelief:
 
     def answered_within(self, seconds: np.ndarray) -> np.ndarray:
         """F: the share of eventual answers that came within `seconds` of the invitation (0 for seconds <= 0)."""
-        seconds = np.asarray(seconds, dtype=float)
-        return lognorm.cdf(np.maximum(seconds, 0.0), s=self.delay_sigma, scale=self.delay_median_s)
+        # the lognormal CDF, Phi(ln(x / median) / sigma), as scipy.stats.lognorm.cdf computes it (the same bits)
+        # without its per-call argument handling (~0.1 ms, called dozens of times per pacing evaluation)
+        seconds = np.maximum(np.asarray(seconds, dtype=float), 0.0)
+        with np.errstate(divide="ignore"):  # ln 0 = -inf: F(0) = 0
+            return ndtr(np.log(seconds / self.delay_median_s) / self.delay_sigma)
 
 
 def prior_belief(expected_answer_rate: float, yes_share: float = DEFAULT_YES_SHARE,

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from mobilize.domain import pacing
@@ -64,15 +64,18 @@ class Pace:
     prior_source: str  # "history" or "commander"
 
 
-def sender_state(session: Session, order: Order, segments_per_second: float, zone: str = DEFAULT_ZONE
-                 ) -> tuple[pacing.Sender, float]:
-    """The sender, and the high-priority segments queued (they go before any invitation)."""
+def sender_state(session: Session, order: Order, segments_per_second: float, zone: str = DEFAULT_ZONE,
+                 segments_per_invitation: float | None = None) -> tuple[pacing.Sender, float]:
+    """The sender, and the high-priority segments queued (they go before any invitation). An invitation's size:
+    `segments_per_invitation` when the caller has read it (`InvitationRows.mean_segments`), else
+    `invitation_segments`."""
     high, everything = session.execute(select(
         func.coalesce(func.sum(OutboundMessage.segments).filter(OutboundMessage.priority == Priority.high), 0),
         func.coalesce(func.sum(OutboundMessage.segments), 0)).where(
         OutboundMessage.status == OutboundStatus.pending)).one()
-    sender = pacing.Sender(segments_per_second, invitation_segments(session, order, zone), float(everything),
-                           DISPATCH_LAG_S)
+    if segments_per_invitation is None:
+        segments_per_invitation = invitation_segments(session, order, zone)
+    sender = pacing.Sender(segments_per_second, segments_per_invitation, float(everything), DISPATCH_LAG_S)
     return sender, float(high)
 
 
@@ -94,33 +97,108 @@ def invitation_segments(session: Session, order: Order, zone: str = DEFAULT_ZONE
     return sum(sizes[language] * count for language, count in readers.items()) / sum(readers.values())
 
 
-def order_invitations(session: Session, order: Order, now: datetime, high_backlog_segments: float,
-                      sender: pacing.Sender) -> OrderInvitations:
-    """This order's invitations as the pacing sees them (see the module's docstring).
+@dataclass(frozen=True)
+class InvitationRows:
+    """This order's invitations joined with their SMS, in outbox id order (the send order), as plain arrays."""
 
-    Read on every evaluation (each answer's match, every sweep), so at district scale (15,000 invitations) as
-    one joined query of plain columns (no ORM rows, no enum or datetime object per row) turned into numpy
-    arrays: the per-row Python loop over two queries took most of an evaluation's time (issue 15)."""
-    prefix = invite_key_prefix(order.id)
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    message: np.ndarray  # the SMS's status (its value)
+    invitation: np.ndarray  # the invitation's status (its value)
+    times: list  # when the SMS reached the gateway (else when it was queued), as `stored_time` reads it
+    segments: np.ndarray  # the SMS's segments
+    sqlite: bool
+
+    @classmethod
+    def none(cls, sqlite: bool) -> "InvitationRows":
+        return cls(np.zeros(0, dtype=str), np.zeros(0, dtype=str), [], np.zeros(0, dtype=np.int64), sqlite)
+
+    def mean_segments(self) -> float | None:
+        """An invitation's size so far (what `invitation_segments` computes from the same rows); None: none yet."""
+        return int(self.segments.sum()) / len(self.segments) if len(self.segments) else None
+
+
+def read_invitations(session: Session, order: Order) -> InvitationRows:
+    """This order's invitations as the pacing reads them on every evaluation (each answer's match, every sweep):
+    plain columns (no ORM rows, no enum or datetime object per row) turned into numpy arrays, the SMS's segments
+    with them (an invitation's size needs no read of its own). At district scale (15,000 invitations, thousands
+    of evaluations) this read was an eighth of the drill's time (issue 15): on SQLite see `_read_sqlite`."""
+    connection = session.connection()
+    if session.get_bind().dialect.name == "sqlite":
+        return _read_sqlite(connection, order.id)
+    return read_joined(connection, order.id, sqlite=False)
+
+
+def read_joined(connection, order_id: int, sqlite: bool) -> InvitationRows:
+    """`read_invitations` as one join, on any database (PostgreSQL plans it well; on SQLite `_read_sqlite` gives
+    the same rows faster)."""
+    prefix = invite_key_prefix(order_id)
     at = func.coalesce(OutboundMessage.sent_at, OutboundMessage.created_at)
-    rows = session.connection().execute(
-        select(cast(OutboundMessage.status, String), cast(Invitation.status, String), stored_time(at, sqlite))
-        .join(Invitation, (Invitation.order_id == order.id)
+    rows = connection.execute(
+        select(cast(OutboundMessage.status, String), cast(Invitation.status, String), stored_time(at, sqlite),
+               OutboundMessage.segments)
+        .join(Invitation, (Invitation.order_id == order_id)
               & (Invitation.volunteer_id == OutboundMessage.volunteer_id))
         .where(OutboundMessage.dedupe_key >= prefix, OutboundMessage.dedupe_key < prefix + "\uffff")
         .order_by(OutboundMessage.id)).all()
     if not rows:
+        return InvitationRows.none(sqlite)
+    message, invitation, times, segments = zip(*rows)
+    return InvitationRows(np.array(message), np.array(invitation), list(times), np.array(segments, dtype=np.int64),
+                          sqlite)
+
+
+# SQLite: each table read in row order from this order's first row of it (each found by an index), each column
+# handed over as one comma-separated string that numpy parses, the two paired by volunteer here. The join above
+# found each SMS's invitation by an index probe and each row by a random page read, then made a Python row of
+# each: four times as slow (15,000 rows per evaluation, thousands of evaluations at district scale). `+column`
+# keeps SQLite off the index of that column (an operator on it); rows of other orders created since this order's
+# first are passed over by the conditions. Every value is a number or an enum's value or a stored time: no comma.
+_SQLITE_SMS = text(
+    "SELECT group_concat(id), group_concat(coalesce(volunteer_id, -1)), group_concat(status), "
+    "group_concat(coalesce(sent_at, created_at)), group_concat(segments) FROM outbound_messages "
+    "WHERE id >= (SELECT min(id) FROM outbound_messages WHERE dedupe_key >= :low AND dedupe_key < :high) "
+    "AND +dedupe_key >= :low AND +dedupe_key < :high")
+_SQLITE_INVITATIONS = text(
+    "SELECT group_concat(volunteer_id), group_concat(status) FROM invitations "
+    "WHERE id >= (SELECT min(id) FROM invitations WHERE order_id = :order_id) AND +order_id = :order_id")
+
+
+def _read_sqlite(connection, order_id: int) -> InvitationRows:
+    prefix = invite_key_prefix(order_id)
+    ids, volunteers, statuses, times, segments = connection.execute(
+        _SQLITE_SMS, {"low": prefix, "high": prefix + "\uffff"}).one()
+    invited, invitation_statuses = connection.execute(_SQLITE_INVITATIONS, {"order_id": order_id}).one()
+    if ids is None or invited is None:
+        return InvitationRows.none(True)
+    send_order = np.argsort(_integers(ids))  # group_concat does not promise its order: sorted by id here
+    volunteer = _integers(volunteers)[send_order]
+    invited_ids = _integers(invited)
+    by_volunteer = np.argsort(invited_ids)
+    invited_ids = invited_ids[by_volunteer]
+    found = np.minimum(np.searchsorted(invited_ids, volunteer), len(invited_ids) - 1)
+    paired = invited_ids[found] == volunteer  # an inner join: an SMS whose volunteer is gone or has no invitation
+    kept = send_order[paired]
+    stored = times.split(",")
+    return InvitationRows(np.array(statuses.split(","))[kept],
+                          np.array(invitation_statuses.split(","))[by_volunteer][found[paired]],
+                          [stored[i] for i in kept], _integers(segments)[kept], True)
+
+
+def _integers(joined: str) -> np.ndarray:
+    return np.array(joined.split(","), dtype=np.int64)
+
+
+def order_invitations(rows: InvitationRows, now: datetime, high_backlog_segments: float, sender: pacing.Sender
+                      ) -> OrderInvitations:
+    """This order's invitations as the pacing sees them (see the module's docstring), from `read_invitations`."""
+    if not len(rows.message):
         return OrderInvitations(pacing.Observed(np.zeros(0), 0, 0), np.zeros(0))
-    message, invitation, times = zip(*rows)
-    message, invitation = np.array(message), np.array(invitation)
-    kept = (invitation != InvitationStatus.cancelled.value) & (message != OutboundStatus.cancelled.value)
-    message, invitation = message[kept], invitation[kept]
-    times = [t for t, keep in zip(times, kept) if keep]
+    kept = (rows.invitation != InvitationStatus.cancelled.value) & (rows.message != OutboundStatus.cancelled.value)
+    message, invitation = rows.message[kept], rows.invitation[kept]
+    times = [t for t, keep in zip(rows.times, kept) if keep]
     queued = message == OutboundStatus.pending.value  # behind the high-priority backlog, in this order's queue order
     handed = ~queued
     waiting = invitation == InvitationStatus.invited.value
-    ages = ages_s(now, times, sqlite)
+    ages = ages_s(now, times, rows.sqlite)
     goes_out_in = (high_backlog_segments + np.cumsum(queued) * sender.segments_per_invitation) \
         / sender.segments_per_second
     pending = np.where(queued, -goes_out_in, ages)[waiting]
@@ -201,8 +279,9 @@ def pace(session: Session, order: Order, now: datetime, places: int, short: int,
          segments_per_second: float = DEFAULT_SEGMENTS_PER_SECOND, zone: str = DEFAULT_ZONE) -> Pace:
     """The pacing's plan for the order now: `places` in all, `short` of them neither taken nor covered by the
     standby, `audience` eligible volunteers not invited yet (an upper bound is fine: the wave takes who is)."""
-    sender, high = sender_state(session, order, segments_per_second, zone)
-    mine = order_invitations(session, order, now, high, sender)
+    rows = read_invitations(session, order)
+    sender, high = sender_state(session, order, segments_per_second, zone, rows.mean_segments())
+    mine = order_invitations(rows, now, high, sender)
     prior, weight, source = prior_for(session, order, now, zone)
     belief = pacing.learn(prior, mine.observed, weight)
     need = pacing.Need.of(places, short, order.over_recruit_factor)
@@ -214,10 +293,15 @@ def pace(session: Session, order: Order, now: datetime, places: int, short: int,
 
 
 def audience_bound(session: Session, order: Order) -> int:
-    """Volunteers not opted out and not invited to the order yet: at least the eligible ones left."""
-    volunteers = session.scalar(select(func.count()).select_from(Volunteer).where(Volunteer.opted_out_at.is_(None)))
+    """Volunteers not opted out and not invited to the order yet: at least the eligible ones left. Every volunteer
+    less the opted out (their partial index: few) rather than a count of the others, which read every volunteer's
+    row on every evaluation (100,000 at district scale, issue 15)."""
+    volunteers, opted_out = session.execute(select(
+        select(func.count()).select_from(Volunteer).scalar_subquery(),
+        select(func.count()).select_from(Volunteer).where(Volunteer.opted_out_at.is_not(None)).scalar_subquery(),
+    )).one()
     invited = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.order_id == order.id))
-    return max(0, int(volunteers) - int(invited))
+    return max(0, int(volunteers) - int(opted_out) - int(invited))
 
 
 TRADEOFF_FACTORS = (0.5, 1.0, 2.0)  # the launch preview: half the time to the deadline, the deadline, twice
