@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import structlog
+# The twilio client imports its REST modules on first use (client.api, .v2010, .account, .messages: every
+# resource of the account, ~0.3 s of CPU, more on a busy machine); the worker imports this module when it
+# starts (workers.runner), so that is paid then, not by the first sender job with a wave's invitations waiting.
+import twilio.rest.api.v2010.account.message  # noqa: F401
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 
