@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from mobilize.domain.order_states import ENDED_STATES, RECRUITING_STATES, UNDERWAY_STATES
@@ -86,16 +87,14 @@ def standings(session: Session, volunteer_id: int) -> list[Standing]:
     """The volunteer's place in every order under way they were invited to or placed in, by order id. In an order
     that no longer recruits (staffed) only a live assignment stands: an invitation or a standby there can take no
     answer (a later yes is told the places are filled, see `answer_ended_order`)."""
-    orders = {o.id: o for o in session.scalars(select(Order).where(Order.state.in_(list(UNDERWAY_STATES))))}
+    statements = _standing_statements()
+    orders = {o.id: o for o in session.scalars(statements.orders)}
     if not orders:
         return []
-    invitations = {i.order_id: i for i in session.scalars(select(Invitation).where(
-        Invitation.volunteer_id == volunteer_id, Invitation.order_id.in_(list(orders)),
-        Invitation.status.in_([InvitationStatus.invited, InvitationStatus.accepted, InvitationStatus.declined])))}
-    assignments = {a.order_id: a for a in session.scalars(select(Assignment).where(
-        Assignment.volunteer_id == volunteer_id, Assignment.order_id.in_(list(orders)),
-        Assignment.status.in_(list(ACTIVE))))}
-    standby = _standby_orders(session, invitations)
+    theirs = {"volunteer_id": volunteer_id, "order_ids": list(orders)}
+    invitations = {i.order_id: i for i in session.scalars(statements.invitations, theirs)}
+    assignments = {a.order_id: a for a in session.scalars(statements.assignments, theirs)}
+    standby = _standby_orders(session, invitations, statements.standby)
     result = []
     for order_id in sorted(set(invitations) | set(assignments)):
         invitation, assignment = invitations.get(order_id), assignments.get(order_id)
@@ -106,11 +105,35 @@ def standings(session: Session, volunteer_id: int) -> list[Standing]:
     return result
 
 
-def _standby_orders(session: Session, invitations: dict[int, Invitation]) -> set[int]:
-    accepted = [i for i in invitations.values() if i.status is InvitationStatus.accepted]
-    return {i.order_id for i in accepted
-            if session.scalar(select(Invitation.id).where(Invitation.id == i.id,
-                                                          standby_filter(i.order_id, i.volunteer_id)))}
+@dataclass(frozen=True)
+class _StandingStatements:
+    orders: Select
+    invitations: Select
+    assignments: Select
+    standby: Select
+
+
+@lru_cache(maxsize=1)
+def _standing_statements() -> _StandingStatements:
+    """`standings`' statements, built once with bound parameters: building them cost more than running them (every
+    answer reads its sender's standings, thousands a minute at district scale, issue 15)."""
+    volunteer, order_ids = bindparam("volunteer_id"), bindparam("order_ids", expanding=True)
+    return _StandingStatements(
+        orders=select(Order).where(Order.state.in_(list(UNDERWAY_STATES))),
+        invitations=select(Invitation).where(
+            Invitation.volunteer_id == volunteer, Invitation.order_id.in_(order_ids),
+            Invitation.status.in_([InvitationStatus.invited, InvitationStatus.accepted, InvitationStatus.declined])),
+        assignments=select(Assignment).where(Assignment.volunteer_id == volunteer, Assignment.order_id.in_(order_ids),
+                                             Assignment.status.in_(list(ACTIVE))),
+        standby=select(Invitation.id).where(Invitation.id == bindparam("invitation_id"),
+                                            standby_filter(bindparam("order_id"), bindparam("volunteer_id"))))
+
+
+def _standby_orders(session: Session, invitations: dict[int, Invitation], standby: Select) -> set[int]:
+    """The orders whose standby the volunteer is in, of those whose invitation they accepted (`standby`: one
+    accepted invitation's check, `_StandingStatements.standby`)."""
+    return {i.order_id for i in invitations.values() if i.status is InvitationStatus.accepted and session.scalar(
+        standby, {"invitation_id": i.id, "order_id": i.order_id, "volunteer_id": i.volunteer_id})}
 
 
 def _stage(invitation: Invitation | None, assignment: Assignment | None, standby: bool) -> Stage:
