@@ -146,14 +146,23 @@ def _refused(reason: str) -> Response:
 
 
 def _queue_processing(inbound_id: int) -> None:
-    """Kick the inbox drain (one SET NX while a drain waits, see jobs.kick_inbox_drain), not a job per message."""
-    from mobilize import jobs
-
+    """Kick the inbox drain (one SET NX while a drain waits, see jobs.kick_inbox_drain), not a job per message;
+    one kick for the messages this process's threads stored meanwhile (jobs.SharedKick)."""
     try:
-        jobs.kick_inbox_drain(runtime().redis)
+        _inbox_kick().after_stored(runtime().redis)
     except (RedisError, OSError, RuntimeError) as error:
         # Stored, so not lost: the reconciler queues unprocessed messages when Redis is back.
         log.warning("twilio.inbound_queue_deferred", inbound_id=inbound_id, error=str(error))
+
+
+def _inbox_kick():
+    """This app's jobs.SharedKick (one per process: gunicorn creates the app in each worker it forked)."""
+    kick = current_app.extensions.get("mobilize.inbox_kick")
+    if kick is None:
+        from mobilize import jobs  # (RQ is loaded by the first message, not at start)
+
+        kick = current_app.extensions.setdefault("mobilize.inbox_kick", jobs.SharedKick())
+    return kick
 
 
 @blueprint.post("/status")
