@@ -89,8 +89,15 @@ def _message_log() -> live.Coalescer:
 # round trip instead of the session's three (BEGIN, the statement, COMMIT) and none of its Python, and no
 # pre-ping round trip before it (see _autocommit); see docs/benchmarks.md for both. The insert is atomic by
 # itself: nothing else is written with it.
+#
+# Messages that arrive together are stored together (_InboundBatcher): while one INSERT runs, the threads that
+# come meanwhile queue, and the next of them stores them all in one statement (one round trip, one commit: on
+# PostgreSQL one WAL flush and one statement's server work instead of one each; on SQLite one write lock
+# instead of one each). Each thread answers once its own row is committed, and a thread that finds nobody
+# at work stores its message at once, alone, as before.
 _STORE_INBOUND = ("INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, received_at) "
-                  "VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (message_sid) DO NOTHING RETURNING id")
+                  "VALUES {rows} ON CONFLICT (message_sid) DO NOTHING RETURNING id, message_sid")
+INBOUND_BATCH_MAX = 64  # rows a statement at most (gunicorn runs 32 threads a process)
 
 
 @lru_cache(maxsize=8)
@@ -108,13 +115,121 @@ def _sql(dialect, template: str, marks: int = 0) -> str:
     return template.format(p=placeholder, marks=", ".join([placeholder] * marks))
 
 
+@lru_cache(maxsize=INBOUND_BATCH_MAX + 2)
+def _store_sql(dialect, rows: int) -> str:
+    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+    values = "(" + ", ".join([placeholder] * 5) + ")"
+    return _STORE_INBOUND.format(rows=", ".join([values] * rows))
+
+
 def _store_inbound(sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
     """The stored message's id; None when a message with this MessageSid is already stored."""
     engine = runtime().statement_engine
     received_at = _to_db(engine.dialect, "inbound_messages", "received_at")(utcnow())
-    row = _autocommit(engine, _sql(engine.dialect, _STORE_INBOUND),
-                      (sid, from_phone, to_phone, body, received_at)).row
-    return row[0] if row else None
+    return _InboundBatcher.of(engine).store((sid, from_phone, to_phone, body, received_at))
+
+
+class _Pending:
+    """One thread's message waiting to be stored, and then what became of it."""
+
+    __slots__ = ("row", "done", "inbound_id", "error")
+
+    def __init__(self, row: tuple) -> None:
+        self.row, self.done, self.inbound_id, self.error = row, False, None, None
+
+    def finish(self, inbound_id: int | None = None, error: BaseException | None = None) -> None:
+        self.inbound_id, self.error, self.done = inbound_id, error, True
+
+
+class _InboundBatcher:
+    """Group commit of the inbound INSERTs of one process on one engine (see _STORE_INBOUND). A thread queues its
+    row, then waits for its turn to write (one writer at a time); if its row was stored meanwhile by the writer
+    before it, it is done, else it stores every row queued so far in one statement. No thread waits for
+    others to come: a batch is what queued while the statement before it ran."""
+
+    _of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its batcher
+    _of_lock = threading.Lock()
+
+    def __init__(self, engine) -> None:
+        self._engine = weakref.ref(engine)
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._turn = threading.Lock()
+        self.batches = 0  # statements run for batches (a row tried alone after its batch failed not counted)
+
+    @classmethod
+    def of(cls, engine) -> "_InboundBatcher":
+        with cls._of_lock:
+            batcher = cls._of.get(engine)
+            if batcher is None:
+                batcher = cls._of[engine] = cls(engine)
+            return batcher
+
+    def store(self, row: tuple) -> int | None:
+        mine = _Pending(row)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._turn:
+            while not mine.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue[:INBOUND_BATCH_MAX], self._queue[INBOUND_BATCH_MAX:]
+                self.batches += 1
+                try:
+                    _store_batch(self._engine(), batch)
+                finally:  # stopped by something beyond a database error: no thread waits forever
+                    for pending in batch:
+                        if not pending.done:
+                            pending.finish(error=RuntimeError("the batch storing this message was interrupted"))
+        if mine.error is not None:
+            raise mine.error
+        return mine.inbound_id
+
+
+def _store_batch(engine, batch: list[_Pending]) -> None:
+    """Store the batch's rows in one statement and tell each its id (None: its MessageSid was stored already,
+    also by an earlier row of this batch: Twilio's retry can come while the first try waits; should the
+    first fail, so does its retry, which Twilio then tries again). Should the statement fail for a reason of
+    the database's (it is down: each fails the same way) or of one row's (a value it refuses), each row is
+    tried alone, so that one bad row fails only its own request."""
+    first: dict[str, _Pending] = {}
+    again: list[tuple[_Pending, _Pending]] = []  # (a later row of a MessageSid, its first row)
+    for pending in batch:
+        if pending.row[0] in first:
+            again.append((pending, first[pending.row[0]]))
+        else:
+            first[pending.row[0]] = pending
+    _store_first_rows(engine, list(first.values()))
+    for pending, its_first in again:  # a duplicate once its first is stored, or failed as it did (500)
+        pending.finish(None, its_first.error and RuntimeError(
+            f"not stored: the same MessageSid's row before it in the batch failed ({its_first.error!r})"))
+
+
+def _store_first_rows(engine, rows: list[_Pending]) -> None:
+    try:
+        stored = dict((sid, inbound_id) for inbound_id, sid in _insert(engine, rows))
+    except Exception as error:  # noqa: BLE001 - raised in the threads whose messages these are
+        if len(rows) == 1:
+            rows[0].finish(error=error)
+        else:  # whatever it was, each row alone says whose it is
+            for pending in rows:
+                _store_alone(engine, pending)
+        return
+    for pending in rows:
+        pending.finish(stored.get(pending.row[0]))
+
+
+def _store_alone(engine, pending: _Pending) -> None:
+    try:
+        found = _insert(engine, [pending])
+    except Exception as error:  # noqa: BLE001 - raised in the thread whose message it is
+        pending.finish(error=error)
+    else:
+        pending.finish(found[0][0] if found else None)
+
+
+def _insert(engine, rows: list[_Pending]) -> list:
+    params = tuple(value for pending in rows for value in pending.row)
+    return _autocommit(engine, _store_sql(engine.dialect, len(rows)), params).rows
 
 
 @blueprint.post("/sms")
@@ -146,14 +261,23 @@ def _refused(reason: str) -> Response:
 
 
 def _queue_processing(inbound_id: int) -> None:
-    """Kick the inbox drain (one SET NX while a drain waits, see jobs.kick_inbox_drain), not a job per message."""
-    from mobilize import jobs
-
+    """Kick the inbox drain (one SET NX while a drain waits, see jobs.kick_inbox_drain), not a job per message;
+    one kick for the messages this process's threads stored meanwhile (jobs.SharedKick)."""
     try:
-        jobs.kick_inbox_drain(runtime().redis)
+        _inbox_kick().after_stored(runtime().redis)
     except (RedisError, OSError, RuntimeError) as error:
         # Stored, so not lost: the reconciler queues unprocessed messages when Redis is back.
         log.warning("twilio.inbound_queue_deferred", inbound_id=inbound_id, error=str(error))
+
+
+def _inbox_kick():
+    """This app's jobs.SharedKick (one per process: gunicorn creates the app in each worker it forked)."""
+    kick = current_app.extensions.get("mobilize.inbox_kick")
+    if kick is None:
+        from mobilize import jobs  # (RQ is loaded by the first message, not at start)
+
+        kick = current_app.extensions.setdefault("mobilize.inbox_kick", jobs.SharedKick())
+    return kick
 
 
 @blueprint.post("/status")
@@ -204,8 +328,8 @@ def _advance_by_sid(sid: str, twilio_status: str) -> bool:
 
 
 class _Done:
-    def __init__(self, rowcount: int, row) -> None:
-        self.rowcount, self.row = rowcount, row
+    def __init__(self, rowcount: int, rows: list) -> None:
+        self.rowcount, self.rows = rowcount, rows
 
 
 class _SqliteWriter:
@@ -271,7 +395,6 @@ def _execute(connection, sql: str, params: tuple) -> _Done:
     cursor = connection.cursor()
     try:
         cursor.execute(sql, params)
-        row = cursor.fetchone() if cursor.description else None
-        return _Done(cursor.rowcount, row)
+        return _Done(cursor.rowcount, cursor.fetchall() if cursor.description else [])
     finally:
         cursor.close()
