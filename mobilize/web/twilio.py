@@ -117,8 +117,8 @@ def _sql(dialect, template: str, marks: int = 0) -> str:
 
 @lru_cache(maxsize=INBOUND_BATCH_MAX + 2)
 def _store_sql(dialect, rows: int) -> str:
-    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-    values = "(" + ", ".join([placeholder] * 5) + ")"
+    """_STORE_INBOUND for `rows` messages (five values each)."""
+    values = _sql(dialect, "({marks})", 5)
     return _STORE_INBOUND.format(rows=", ".join([values] * rows))
 
 
