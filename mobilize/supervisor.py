@@ -97,6 +97,9 @@ class Stack:
             env = self.start_children(redis_url)
             log_dir = self.settings.instance_path / "logs"
             phones = self._register_simulated_phones(env)
+            # before the announcement says so: a Ctrl-C right after it stops the stack cleanly (exit 0), not
+            # as a KeyboardInterrupt in the middle of the start ("Aborted!", exit 1)
+            self._stop_on_signals()
             self._announce(env, log_dir, phones)
             self._supervise(env, log_dir)
         finally:
@@ -221,12 +224,14 @@ class Stack:
         lines += ["", f"logs in {log_dir}; Ctrl-C stops everything.", ""]
         print("\n".join(lines), flush=True)
 
-    def _supervise(self, env: dict[str, str], log_dir: Path) -> None:
+    def _stop_on_signals(self) -> None:
         def request_stop(_signum, _frame):
             self._stopping = True
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+
+    def _supervise(self, env: dict[str, str], log_dir: Path) -> None:
         while not self._stopping:
             time.sleep(0.5)
             for child in self.children:

@@ -88,13 +88,30 @@ def sqlite_url(sqlite_template, tmp_path) -> str:
 def redis_url(tmp_path_factory) -> str:
     url = os.environ.get("REDIS_URL")
     if url:
-        yield url
+        yield _database_of_this_worker(url)
         return
     from mobilize.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis-instance")).start()
     yield server.url
     server.stop()
+
+
+def _database_of_this_worker(url: str) -> str:
+    """A Redis given by REDIS_URL, one logical database per pytest-xdist worker (gw0 -> 1, gw1 -> 2, ...): the
+    tests empty their database before each test and must not empty another worker's under its feet."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    index = int(worker.removeprefix("gw")) + 1
+    if index > 15:
+        pytest.exit(f"REDIS_URL: a Redis has 16 logical databases; run at most 15 test processes (-n), not {index}")
+    parts = urlsplit(url)
+    if parts.path.strip("/") not in ("", "0"):
+        pytest.exit(f"REDIS_URL: give it without a database number ({url}); each test process takes its own")
+    return urlunsplit(parts._replace(path=f"/{index}"))
 
 
 @pytest.fixture
