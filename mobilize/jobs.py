@@ -208,11 +208,11 @@ def drop_lost_guard(connection: Redis, key: str, guard_s: float = KICK_GUARD_S) 
     except NoSuchJobError:
         status = None
     if status not in WAITING_STATUSES:
-        _delete_if_equal(connection, key, job_id)
+        delete_if_equal(connection, key, job_id)
         log.warning("sms.kick_guard_lost", key=key, job_id=job_id.decode(), status=str(status))
 
 
-def _delete_if_equal(connection: Redis, key: str, value: bytes) -> None:
+def delete_if_equal(connection: Redis, key: str, value: bytes) -> None:
     """Compare-and-delete: a newer guard set meanwhile stays."""
     with connection.pipeline() as pipe:
         try:

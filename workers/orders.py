@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import structlog
 from redis.exceptions import RedisError
+from rq import get_current_job
 
+from mobilize import jobs
 from mobilize.models._types import utcnow
 from mobilize.runtime import RedisUnavailable, Runtime
 from mobilize.wartime import dispatch, followups, timers, waves
@@ -49,11 +51,29 @@ def _clear(key: str) -> None:
         pass  # the guard expires by itself
 
 
+def _clear_match_guard(order_id: int) -> None:
+    """Clear the order's match guard if it names this job (the debounced batch answers were folded into), so that
+    answers arriving from now on get the next batch. A recheck (`schedule_recheck`) is not the guard's job and
+    leaves it alone: clearing it while the debounced job still waited let the next answer queue a second one, and
+    from then on two batches took turns, each clearing the guard for the other (issue 15: a match every second
+    instead of every MATCH_DEBOUNCE_S at district scale, twice the matching's and the waves' work, and batches
+    half as large). Called in-process, outside any job, it clears the guard whatever it names."""
+    key = MATCH_KEY.format(order_id=order_id)
+    job = get_current_job()
+    if job is None:
+        _clear(key)
+        return
+    try:
+        jobs.delete_if_equal(get_runtime().redis, key, job.id.encode())
+    except (RedisUnavailable, RedisError, OSError):
+        pass  # the guard expires by itself
+
+
 def match_order(order_id: int) -> dict:
     """One matching micro-batch for one order."""
     runtime = get_runtime()
     install(runtime)
-    _clear(MATCH_KEY.format(order_id=order_id))  # answers arriving from now on get the next batch
+    _clear_match_guard(order_id)
     try:
         with runtime.transaction() as session:
             outcome = dispatch.run_matching(session, order_id, utcnow(), runtime.settings.timezone,

@@ -248,9 +248,18 @@ class Drill:
         self.trace.waves += result.reason == "sent"
 
     def on_match(self) -> None:
+        """The debounced batch: its guard cleared as it starts (`workers.orders.match_order`)."""
+        self.match_pending = False
+        self.match()
+
+    def on_recheck(self) -> None:
+        """A hold-back's end: a match that leaves the debounced batch's guard alone (as the job does)."""
+        self.recheck_at = None
+        self.match()
+
+    def match(self) -> None:
         from mobilize.wartime import dispatch
 
-        self.match_pending = False
         self.trace.matches += 1
         kwargs = {} if self.config.hold_max_s is None else {"hold_max_s": self.config.hold_max_s}
         with self.runtime.transaction() as session:
@@ -259,10 +268,6 @@ class Drill:
         if outcome.recheck_in_s is not None and self.recheck_at is None:  # as workers.orders.schedule_recheck
             self.recheck_at = self.clock.t + outcome.recheck_in_s
             self.at(self.recheck_at, "recheck")
-
-    def on_recheck(self) -> None:
-        self.recheck_at = None
-        self.on_match()
 
     def on_sweep(self) -> None:
         from mobilize.wartime import timers

@@ -151,6 +151,35 @@ def test_match_requests_are_debounced_into_one_job(tmp_path, sqlite_url, redis_u
         runtime.close()
 
 
+def test_a_recheck_leaves_the_waiting_batchs_guard_alone_and_the_batch_clears_it(tmp_path, sqlite_url, redis_url,
+                                                                                 redis_client):
+    """A recheck (the end of a hold-back) runs while the debounced batch still waits: the answers arriving after it
+    still join that batch (one waiting match job per order), and the batch clears its guard when it runs. The
+    recheck used to clear it, and from then on two batches took turns (issue 15: a match every second)."""
+    from mobilize import jobs
+
+    runtime = Runtime(make_settings(tmp_path, sqlite_url, redis_url))
+    set_runtime(runtime)
+    key = order_jobs.MATCH_KEY.format(order_id=7)
+    worker = SimpleWorker(all_queues(redis_client), connection=redis_client)
+    try:
+        assert order_jobs.request_match(redis_client, 7, delay_s=30)  # the batch, waiting for its answers
+        batch = redis_client.get(key)
+        recheck = jobs.enqueue(redis_client, "orders.match_order", 7)  # not the guard's job
+        assert worker.work(burst=True)
+        assert recheck.get_status(refresh=True) == "finished"
+        assert redis_client.get(key) == batch
+        assert not order_jobs.request_match(redis_client, 7, delay_s=30)  # an answer now joins the waiting batch
+        redis_client.delete(key)
+        assert order_jobs.request_match(redis_client, 7, delay_s=0)  # a batch due at once, run by the worker
+        assert worker.work(burst=True)
+        assert redis_client.get(key) is None
+        assert order_jobs.request_match(redis_client, 7, delay_s=30)  # the next answer gets the next batch
+    finally:
+        set_runtime(None)
+        runtime.close()
+
+
 def test_a_match_guard_redis_kept_without_its_job_is_replaced_by_the_sweep_not_after_a_minute(tmp_path, sqlite_url,
                                                                                              redis_url,
                                                                                              redis_client):
