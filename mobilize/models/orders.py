@@ -139,7 +139,8 @@ class Invitation(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "volunteer_id"),  # nobody is invited twice to one order
         Index("ix_invitations_volunteer_status", "volunteer_id", "status"),
-        Index("ix_invitations_order_status", "order_id", "status"),
+        # covering the standby's and the pending invitees' reads (migration 0016)
+        Index("ix_invitations_order_status_volunteer", "order_id", "status", "volunteer_id", "invited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
