@@ -58,13 +58,13 @@ def _clear_match_guard(order_id: int) -> None:
     from then on two batches took turns, each clearing the guard for the other (issue 15: a match every second
     instead of every MATCH_DEBOUNCE_S at district scale, twice the matching's and the waves' work, and batches
     half as large). Called in-process, outside any job, it clears the guard whatever it names."""
-    key = MATCH_KEY.format(order_id=order_id)
-    job = get_current_job()
-    if job is None:
-        _clear(key)
-        return
+    key, job = MATCH_KEY.format(order_id=order_id), get_current_job()
     try:
-        jobs.delete_if_equal(get_runtime().redis, key, job.id.encode())
+        redis = get_runtime().redis
+        if job is None:
+            redis.delete(key)
+        else:
+            jobs.delete_if_equal(redis, key, job.id.encode())
     except (RedisUnavailable, RedisError, OSError):
         pass  # the guard expires by itself
 

@@ -4,8 +4,8 @@ wave, a match) become jobs through the door (`mobilize.jobs`), and the live boar
 `install(runtime)` hooks the runtime's session factory; the app factory, the CLI and the workers call it when they
 build their runtime. A match request is debounced (one job per order a couple of seconds later, guarded by SET NX)
 so that answers trickling in are placed in micro-batches; the job the guard names (`workers.orders.match_order`)
-clears it first, so an answer arriving during a batch gets the next one (a recheck's job leaves it alone). If Redis is unreachable the periodic sweep requests
-the jobs again from the database.
+clears it first, so an answer arriving during a batch gets the next one (a recheck's job leaves it alone). If
+Redis is unreachable the periodic sweep requests the jobs again from the database.
 """
 from __future__ import annotations
 
