@@ -11,10 +11,13 @@ Queues are named by workload (DESIGN section 6):
 """
 from __future__ import annotations
 
+import atexit
+import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -152,36 +155,91 @@ def kick_inbox_drain(connection: Redis, replace_lost: bool = False) -> bool:
     return True
 
 
-class SharedKick:
-    """`kick_inbox_drain` shared by the threads of one process whose messages were stored meanwhile: one SET NX
-    (and redis-py's Python around it, a third of the webhook's CPU) for all of them instead of one each.
+class BackgroundKick:
+    """`kick_inbox_drain` for the webhooks of one process, from a thread of its own: a webhook answers as soon as its
+    message is committed, with no Redis round trip (nor Redis's health) between the commit and its answer, and
+    the messages stored while one kick is on its way share the next.
 
-    What a message needs is one kick that STARTS after it was stored: the drain it finds waiting (guard set) or
-    queues then clears the guard before its first look, so it sees the message (see INBOX_KICK_KEY). `after_stored`
-    is called once the message is committed; it notes how many kicks had started, waits for the kick in flight
-    (a Redis round trip), and returns as soon as a kick that started after that note has succeeded; otherwise it
-    kicks itself, for every message stored before it starts. The caller still returns only after a kick for its
-    message is done, as when each kicked alone (idle, the first call kicks at once: no added wait); threads that
-    queued behind a kick share the next one. A kick that fails (Redis down) covers nobody: each waiting caller
-    tries its own, and raises as kick_inbox_drain does (the sweep is then the backstop)."""
+    What a stored message needs is one kick that STARTS after its commit: the drain it finds waiting (guard set)
+    or queues then clears the guard before its first look, so it sees the message (see INBOX_KICK_KEY).
+    `request`, called after the commit, counts the request; the kicker notes the count just before each kick
+    and, once the kick is done, counts the requests up to that note as covered. Kicks start at least SPACING_S
+    apart (under load, one SET NX for a burst instead of one per message; the drain is a job queued for a
+    worker anyway). A kick that fails (Redis down) covers its requests all the same, with a warning: they are
+    stored, and the periodic sweep queues what no drain took (the webhook's rule when Redis is down); the next
+    request kicks again. A process that ends between an answer and its kick leaves that message to the same
+    sweep, within its period; one that exits normally (a gunicorn worker stopped or restarted) first waits up
+    to EXIT_WAIT_S for the kicks it owes.
 
-    def __init__(self, kick=None) -> None:
+    The thread starts with the first request and ends after IDLE_EXIT_S without one (tests make many apps)."""
+
+    SPACING_S = 0.01
+    IDLE_EXIT_S = 10.0
+    EXIT_WAIT_S = 2.0
+    WARN_EVERY_S = 5.0  # Redis down under load: one warning per this long, with the count of failed kicks
+
+    def __init__(self, connection: Callable[[], Redis], kick: Callable[[Redis], Any] | None = None) -> None:
+        self._connection = connection
         self._kick = kick or kick_inbox_drain
-        self._lock = threading.Lock()
-        self._started = 0  # kicks started; written under _lock, read without it (an int: read whole)
-        self._succeeded_from = 0  # the number of the latest kick that succeeded (kicks are numbered from 1)
+        self._changed = threading.Condition(threading.Lock())
+        self._requested = 0  # requests made (written under the lock)
+        self._covered = 0  # requests followed by a kick that is done
+        self._thread: threading.Thread | None = None
+        self._pid = 0  # the process the thread runs in (a forked child has no thread)
+        self._failed, self._warned_at = 0, -self.WARN_EVERY_S
+        self.kicks = 0  # kicks made (tests, benchmarks)
+        atexit.register(_wait_covered_at_exit, weakref.ref(self))
 
-    def after_stored(self, connection: Redis) -> bool:
-        """Make sure a drain covers what this thread just stored (committed). True if this call kicked."""
-        seen = self._started  # read after the commit: a kick numbered above it started after the commit
-        with self._lock:
-            if self._succeeded_from > seen:
-                return False  # a kick that started after our commit is done
-            self._started += 1
-            number = self._started
-            self._kick(connection)
-            self._succeeded_from = number
-            return True
+    def request(self) -> None:
+        """Make sure a kick starts after this call (the caller's message is committed). Does not wait for it."""
+        with self._changed:
+            self._requested += 1
+            if self._thread is None or self._pid != os.getpid():
+                self._thread, self._pid = threading.Thread(target=self._run, name="inbox-kick", daemon=True), os.getpid()
+                self._thread.start()
+            else:
+                self._changed.notify_all()
+
+    def wait_covered(self, timeout: float) -> bool:
+        """Wait until every request made before this call is followed by a kick that is done; False on timeout."""
+        with self._changed:
+            target = self._requested
+            return self._changed.wait_for(lambda: self._covered >= target, timeout)
+
+    def _run(self) -> None:
+        last_start = -self.SPACING_S
+        while True:
+            wait = last_start + self.SPACING_S - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)  # the requests that come meanwhile share the next kick
+            with self._changed:
+                if not self._changed.wait_for(lambda: self._requested > self._covered, self.IDLE_EXIT_S):
+                    self._thread = None  # the next request starts another
+                    return
+                upto = self._requested
+            last_start = time.monotonic()
+            self._kick_once(upto)
+            with self._changed:
+                self._covered = upto
+                self._changed.notify_all()
+
+    def _kick_once(self, upto: int) -> None:
+        try:
+            self._kick(self._connection())
+            self.kicks += 1
+        except Exception as error:  # noqa: BLE001 - stored messages are the sweep's; this thread must go on
+            self._failed += 1
+            if time.monotonic() - self._warned_at >= self.WARN_EVERY_S:
+                self._warned_at = time.monotonic()
+                log.warning("sms.inbox_kick_failed", error=str(error), failed_kicks=self._failed,
+                            waiting_messages=upto - self._covered)
+                self._failed = 0
+
+
+def _wait_covered_at_exit(kick: "weakref.ref[BackgroundKick]") -> None:
+    alive = kick()
+    if alive is not None and alive._pid == os.getpid():
+        alive.wait_covered(alive.EXIT_WAIT_S)
 
 
 def retry_inbox_drain(connection: Redis) -> bool:

@@ -23,6 +23,12 @@ def _forget_queued(session: Session, _previous_transaction) -> None:
 
 
 STATEMENT_CONNECTIONS = 10  # per process, for Runtime.statement_engine on PostgreSQL
+# A Redis that accepts connections but never answers (hung, or a network path that drops packets) must not hang a
+# webhook or a page for ever: a command gives up after this long and its caller's Redis error handling takes
+# over (Twilio waits 15 s for a webhook's answer). RQ's workers raise it on their own connection for their
+# blocking dequeue (rq.worker: connection_timeout).
+REDIS_SOCKET_TIMEOUT_S = 5.0
+REDIS_CONNECT_TIMEOUT_S = 2.0
 
 
 class RedisUnavailable(RuntimeError):
@@ -99,7 +105,8 @@ class Runtime:
     def redis(self):
         from redis import Redis
 
-        return Redis.from_url(self.redis_url)
+        return Redis.from_url(self.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+                              socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S)
 
     def close(self) -> None:
         if "statement_engine" in self.__dict__:

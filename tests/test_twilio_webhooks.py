@@ -44,7 +44,13 @@ def signed_post(client, path: str, form: dict, url: str | None = None, signature
     signature = signature if signature is not None else RequestValidator(TOKEN).compute_signature(
         url or PUBLIC + path, form)
     headers = {"X-Twilio-Signature": signature} if signature else {}
-    return client.post(path, data=form, headers=headers)
+    response = client.post(path, data=form, headers=headers)
+    # the webhook answers before the inbox drain's kick is made (jobs.BackgroundKick): a test that looks at the
+    # queue next waits for it, as a moment passing would
+    kick = client.application.extensions.get("mobilize.inbox_kick")
+    if kick is not None:
+        assert kick.wait_covered(10), "no inbox kick within 10 s of the message"
+    return response
 
 
 def count(runtime, model) -> int:

@@ -1,9 +1,10 @@
 """Twilio's webhooks. Both check X-Twilio-Signature against PUBLIC_BASE_URL + path (what Twilio signed, whatever
 proxies sit between): a missing or wrong signature gets 403 and changes nothing.
 
-Inbound SMS are stored first (unique on MessageSid, so Twilio's retries change nothing), then a drain of the
-stored messages is kicked (at most one waits: workers.sms.drain_inbox processes them in id order); the answer is an empty TwiML response at once, also while every worker is down: replies go through
-the outbox. A message that could never be processed (no MessageSid, an empty or malformed From) gets 400 with
+Inbound SMS are stored first (unique on MessageSid, so Twilio's retries change nothing), and the answer, an empty
+TwiML response, goes as soon as the row is committed, also while every worker (or Redis) is down: replies go
+through the outbox. A drain of the stored messages is kicked meanwhile from a thread of the process's own
+(jobs.BackgroundKick; at most one drain waits, and workers.sms.drain_inbox processes them in id order). A message that could never be processed (no MessageSid, an empty or malformed From) gets 400 with
 the reason and is not stored.
 """
 from __future__ import annotations
@@ -17,7 +18,6 @@ from functools import lru_cache
 
 import structlog
 from flask import Blueprint, Response, abort, current_app, request
-from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -249,7 +249,7 @@ def inbound_sms():
     if inbound_id is None:
         log.info("twilio.inbound_duplicate", message_sid=sid)
     else:
-        _queue_processing(inbound_id)
+        _inbox_kick().request()  # the inbox drain's kick, made by this process's kicker thread: no wait here
         # Live update of the command center's message log, after the commit (best effort, never raises).
         _message_log().notify(runtime(), {"direction": "in", "id": inbound_id})
     return Response(EMPTY_TWIML, mimetype="application/xml")
@@ -260,23 +260,16 @@ def _refused(reason: str) -> Response:
     return Response(reason + "\n", status=400, mimetype="text/plain")
 
 
-def _queue_processing(inbound_id: int) -> None:
-    """Kick the inbox drain (one SET NX while a drain waits, see jobs.kick_inbox_drain), not a job per message;
-    one kick for the messages this process's threads stored meanwhile (jobs.SharedKick)."""
-    try:
-        _inbox_kick().after_stored(runtime().redis)
-    except (RedisError, OSError, RuntimeError) as error:
-        # Stored, so not lost: the reconciler queues unprocessed messages when Redis is back.
-        log.warning("twilio.inbound_queue_deferred", inbound_id=inbound_id, error=str(error))
-
-
 def _inbox_kick():
-    """This app's jobs.SharedKick (one per process: gunicorn creates the app in each worker it forked)."""
+    """This app's jobs.BackgroundKick (one per process: gunicorn creates the app in each worker it forked): one
+    SET NX of the drain's guard while a drain waits (see jobs.kick_inbox_drain), not a job per message."""
     kick = current_app.extensions.get("mobilize.inbox_kick")
     if kick is None:
         from mobilize import jobs  # (RQ is loaded by the first message, not at start)
 
-        kick = current_app.extensions.setdefault("mobilize.inbox_kick", jobs.SharedKick())
+        app_runtime = runtime()
+        kick = current_app.extensions.setdefault("mobilize.inbox_kick",
+                                                  jobs.BackgroundKick(lambda: app_runtime.redis))
     return kick
 
 
