@@ -348,9 +348,11 @@ def idle_places(session: Session, order: Order) -> Counter[int]:
 def tell_standby(session: Session, order: Order, now: datetime, held: set[int] | frozenset[int] = frozenset()
                  ) -> int:
     """The standby SMS, once per acceptance: the conditional UPDATE of standby_notified_at decides who gets it.
-    Volunteers held back for a better placement (`held`) are not told: they will get a dispatch shortly."""
+    Volunteers held back for a better placement (`held`) are not told: they will get a dispatch shortly. Told in
+    the order they said yes (the outbox sends in the order it is written), whatever plan the database picks."""
     waiting = session.scalars(select(Invitation).where(standby_filter(order.id),
-                                                       Invitation.standby_notified_at.is_(None))).all()
+                                                       Invitation.standby_notified_at.is_(None))
+                              .order_by(Invitation.answered_at, Invitation.id)).all()
     told = 0
     for invitation in waiting:
         if invitation.volunteer_id in held:

@@ -41,6 +41,19 @@ def test_never_past_capacity_and_the_rest_on_standby_told_once(rt):
     assert order.state.value == "filled" and order.filled_at is not None
 
 
+def test_the_standby_are_told_in_the_order_they_said_yes(rt):
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        crowd = people(session, 5)  # 100 m, 200 m... from the site: the first is placed whenever they answer
+    order_id = launched(rt, [(site.id, "registration", 1)], expected_answer_rate=1 / 5)
+    answer_order = [crowd[3], crowd[1], crowd[4], crowd[0], crowd[2]]
+    for volunteer in answer_order:
+        assert text(rt, volunteer, "Y") == "accepted"
+    assert run_match(rt, order_id).standby_told == 4
+    told = [message.volunteer_id for message in sent(rt, "standby")]
+    assert told == [volunteer.id for volunteer in answer_order if volunteer is not crowd[0]]
+
+
 def test_the_nearest_are_placed_and_own_street_is_preferred(rt):
     with rt.transaction() as session:
         site, other = sites(session)
