@@ -10,6 +10,7 @@
   };
   var chart = null;
   var chartElement = null;
+  var drawnOnce = false; // only the page's first drawing grows the bars from zero
 
   function draw() {
     var holder = document.querySelector(".funnel[data-funnel]");
@@ -18,13 +19,14 @@
     var data;
     try { data = JSON.parse(holder.getAttribute("data-funnel")); } catch (error) { return; }
     if (chart && chartElement !== element) { chart.dispose(); chart = null; }
-    var first = chart === null;
-    if (first) { chart = window.echarts.init(element, null, { renderer: "canvas" }); chartElement = element; }
+    if (chart === null) { chart = window.echarts.init(element, null, { renderer: "canvas" }); chartElement = element; }
     var stages = data.stages.slice().reverse();
     var labels = data.labels.slice().reverse();
     var values = data.total.slice().reverse();
     chart.setOption({
-      animation: first,
+      // Not on a live redraw: the fragment (and the chart with it) is replaced several times a second while
+      // answers come in, and bars growing from zero each time never reached their length.
+      animation: !drawnOnce,
       grid: { left: 8, right: 48, top: 8, bottom: 8, containLabel: true },
       tooltip: { trigger: "item" },
       xAxis: { type: "value", minInterval: 1 },
@@ -37,6 +39,7 @@
         label: { show: true, position: "right" }, barMaxWidth: 26
       }]
     }, { notMerge: false });
+    drawnOnce = true;
     element.setAttribute("data-rendered", String(Date.now())); // the browser tests wait on this
     element.setAttribute("data-values", values.slice().reverse().join(","));
   }

@@ -106,6 +106,10 @@ def test_fill_filter_estimate_launch_and_follow_the_funnel(browser, live, screen
     wait_js(page, "document.querySelector('.funnel-chart').getAttribute('data-values') !== %r" % first_values,
             timeout=20)
     assert page.evaluate("window.__notReloaded === true")
+    # a live redraw shows the bars at their length at once (growing them from zero on every update, several a
+    # second while answers come in, left them stubs)
+    assert page.evaluate("echarts.getInstanceByDom(document.querySelector('.funnel-chart')).getOption().animation"
+                         ) is False
     assert int(page.locator("#order-funnel [data-stage=invited] b").inner_text()) > 0
     assert csp_problems == []
     screenshot(page, "command-order-funnel-zh")
