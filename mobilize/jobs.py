@@ -195,7 +195,8 @@ class BackgroundKick:
         with self._changed:
             self._requested += 1
             if self._thread is None or self._pid != os.getpid():
-                self._thread, self._pid = threading.Thread(target=self._run, name="inbox-kick", daemon=True), os.getpid()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="inbox-kick", daemon=True)
                 self._thread.start()
             else:
                 self._changed.notify_all()

@@ -4,8 +4,9 @@ proxies sit between): a missing or wrong signature gets 403 and changes nothing.
 Inbound SMS are stored first (unique on MessageSid, so Twilio's retries change nothing), and the answer, an empty
 TwiML response, goes as soon as the row is committed, also while every worker (or Redis) is down: replies go
 through the outbox. A drain of the stored messages is kicked meanwhile from a thread of the process's own
-(jobs.BackgroundKick; at most one drain waits, and workers.sms.drain_inbox processes them in id order). A message that could never be processed (no MessageSid, an empty or malformed From) gets 400 with
-the reason and is not stored.
+(jobs.BackgroundKick; at most one drain waits, and workers.sms.drain_inbox processes them in id order). A
+message that could never be processed (no MessageSid, an empty or malformed From) gets 400 with the reason and
+is not stored.
 """
 from __future__ import annotations
 
