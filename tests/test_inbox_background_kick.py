@@ -56,17 +56,19 @@ def test_requests_made_during_a_kick_share_one_kick_that_starts_after_them(redis
 
 
 def test_kicks_are_spaced_under_load(redis_client):
-    """A request every millisecond for a fifth of a second: at most one kick per SPACING_S, not one per request."""
+    """A request about every millisecond for a fifth of a second: at most one kick per SPACING_S, not one per
+    request (without the spacing, the kicker keeps up with each request: a SET NX takes well under a ms)."""
     kick = jobs.BackgroundKick(lambda: redis_client)
     requests = 0
-    until = time.monotonic() + 0.2
-    while time.monotonic() < until:
+    started = time.monotonic()
+    while time.monotonic() < started + 0.2:
         kick.request()
         requests += 1
         time.sleep(0.001)
     assert kick.wait_covered(10)
-    assert requests >= 50
-    assert 1 <= kick.kicks <= 0.2 / kick.SPACING_S + 3
+    elapsed = time.monotonic() - started
+    assert 1 <= kick.kicks <= elapsed / kick.SPACING_S + 2
+    assert kick.kicks < requests / 2, f"{kick.kicks} kicks for {requests} requests"
 
 
 def test_a_failed_kick_covers_its_requests_and_the_next_request_kicks_again(redis_client):
