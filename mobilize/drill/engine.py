@@ -59,6 +59,7 @@ KNOWN_TO_COME = ("confirmed", "arrived", "completed")  # assignment statuses: th
 # The tables whose writes may change the fill timelines (`Drill.note_fill`): the active assignments, and what the
 # standby and its open places are made of (`dispatch.idle_places`, the tables `changes.idle_watches` watches).
 FILL_TABLES = frozenset({"assignments", "demands"})
+OUTBOX_TABLES = frozenset({"outbound_messages"})
 IDLE_TABLES = frozenset({"assignments", "demands", "invitations", "volunteers", "volunteer_skills", "skills",
                          "shift_signups", "shifts", "posts", "orders", "sites"})
 _WRITTEN_TABLE = re.compile(r'\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)'
@@ -348,8 +349,11 @@ class Drill:
         """Wake the sender if it is idle and the outbox has something to send (as a commit kicks the senders)."""
         from mobilize.models import OutboundMessage, OutboundStatus
 
-        if self.sending:
+        # the sender went idle on an empty outbox: only a write to it can give it something again (a look after
+        # every event was a transaction each, thirty thousand at 5,000 places)
+        if self.sending or not self.changed(OUTBOX_TABLES):
             return
+        self.written -= OUTBOX_TABLES  # looked at now (`note_fill` forgets the rest when it has read them)
         with self.runtime.transaction() as session:
             waiting = session.scalar(select(OutboundMessage.id).where(
                 OutboundMessage.status == OutboundStatus.pending).limit(1))
@@ -606,6 +610,23 @@ def _copy_database(source: Path, target: Path) -> None:
     writer.close()
 
 
+def _drill_runtime(settings):
+    """The service's runtime on the drill's settings, without Redis (see `WithoutRedis`)."""
+    from mobilize.runtime import RedisUnavailable, Runtime
+
+    class WithoutRedis(Runtime):
+        """The drill's runtime: no Redis by design (what the service asks of it after a commit, the drill turns
+        into events). Asked for Redis, it says so at once, as the service expects of a Redis it cannot reach,
+        instead of looking for an embedded server's socket on disk at every commit that queues SMS and every
+        live update."""
+
+        @property
+        def redis(self):
+            raise RedisUnavailable("the drill runs without Redis")
+
+    return WithoutRedis(settings)
+
+
 def run_drill(config: DrillConfig) -> dict:
     """Run the drill in a throwaway instance and return its report (see `mobilize.drill.report`)."""
     if config.workdir is None:
@@ -620,7 +641,6 @@ def _run(config: DrillConfig, folder: Path) -> dict:
     from mobilize.drill.report import build_report
     from mobilize.peacetime.demo import seed_roster
     from mobilize.registry.demo import seed_demo
-    from mobilize.runtime import Runtime
     from mobilize.wartime import followups
     from workers import context
     from workers.context import set_runtime
@@ -641,7 +661,7 @@ def _run(config: DrillConfig, folder: Path) -> dict:
     migrate.upgrade(database_url)
     settings = Settings(instance_path=instance, database_url=database_url, redis_url=None, sms_backend="simulator",
                         secret_key="drill", testing=True, sms_segments_per_second=config.segments_per_second)
-    runtime = Runtime(settings)
+    runtime = _drill_runtime(settings)
     previous = context._runtime  # the jobs' runtime, put back afterwards
     set_runtime(runtime)
     try:

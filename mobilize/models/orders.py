@@ -198,8 +198,9 @@ class Assignment(Base):
               postgresql_where=text("status IN ('proposed', 'notified', 'confirmed', 'arrived', 'completed')")),
         Index("ix_assignments_demand_status", "demand_id", "status"),
         Index("ix_assignments_confirm_by", "status", "confirm_by"),
-        # the standby's anti-join (`wartime.standby.standby_filter`): an order's assignments of every status
-        Index("ix_assignments_order_volunteer", "order_id", "volunteer_id"),
+        # the standby's anti-join (`wartime.standby.standby_filter`): an order's assignments of every status, with
+        # what decides whether one blocks its volunteer (read from the index alone, migration 0017)
+        Index("ix_assignments_order_volunteer_status", "order_id", "volunteer_id", "status", "end_reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

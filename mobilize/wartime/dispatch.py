@@ -113,7 +113,7 @@ def run_matching(session: Session, order_id: int, now: datetime, zone: str = DEF
     slots = order_slots(session, order, open_only=True)
     # every place taken (a filled order still matches after each confirmation and timeout): nobody to place, and
     # the standby is only told so below, which needs no candidates (issue 15: hundreds of such batches per order)
-    candidates = standby_candidates(session, order) if slots else []
+    candidates = standby_candidates(session, order, slots) if slots else []
     backfills = _unfilled_vacancies(session, order.id) if slots else {}
     urgent = {d: n for d, n in backfills.items() if n > 0}
     idle_since = _idle_since(session, order.id)
@@ -339,7 +339,7 @@ def idle_places(session: Session, order: Order) -> Counter[int]:
     not (the optimal placement of the waiting standby on the open places, which the fill-first rule keeps short:
     the drill measures it, `longest_idle_place_s`)."""
     slots = order_slots(session, order, open_only=True)
-    candidates = standby_candidates(session, order) if slots else []
+    candidates = standby_candidates(session, order, slots) if slots else []
     if not qualifying(candidates, slots, order):
         return Counter()
     return Counter(p.demand_id for p in match(candidates, slots, WEIGHTS, order.max_distance_m).placements)

@@ -46,11 +46,12 @@ def standby_filter(order_id: int, volunteer_id: int | None = None):
     no-show or an officer's release). A volunteer whose dispatch timed out or who dropped out and then says yes
     again (the invitation is accepted again) is standby again. `volunteer_id`: only theirs (one answer's check)."""
     # An anti-join on an uncorrelated subquery, not a NOT EXISTS per accepted invitation (issue 15): the order's
-    # blocking assignments are read once (index ix_assignments_order_volunteer) and every accepted invitation is
-    # probed against them, so that only the few left (the standby, not the thousands placed) reach the
-    # volunteer check. (volunteer_id is NOT NULL: NOT IN means "not among them".) For one volunteer the subquery
-    # is narrowed to their assignments: SQLite would otherwise materialise the order's thousands of blocking
-    # assignments to check one answer (a tenth of the drill's time in answers at 5,000 places).
+    # blocking assignments are read once (from index ix_assignments_order_volunteer_status alone) and every
+    # accepted invitation is probed against them, so that only the few left (the standby, not the thousands
+    # placed) reach the volunteer check. (volunteer_id is NOT NULL: NOT IN means "not among them".) For one
+    # volunteer the subquery is narrowed to their assignments: SQLite would otherwise materialise the order's
+    # thousands of blocking assignments to check one answer (a tenth of the drill's time in answers at 5,000
+    # places).
     theirs = () if volunteer_id is None else (Assignment.volunteer_id == volunteer_id,)
     their_invitation = () if volunteer_id is None else (Invitation.volunteer_id == volunteer_id,)
     blocked = select(Assignment.volunteer_id).where(
@@ -78,9 +79,12 @@ def busy_elsewhere(order: Order):
                           other_order.starts_at < order.ends_at, other_order.ends_at > order.starts_at)
 
 
-def standby_candidates(session: Session, order: Order) -> list[Candidate]:
-    """Standby volunteers who can be placed now, as matching candidates (with their skill codes), in id order."""
-    return _candidates(session, order, *_placeable_now(order))
+def standby_candidates(session: Session, order: Order, slots: Collection[Slot] | None = None) -> list[Candidate]:
+    """Standby volunteers who can be placed now, as matching candidates (with their skill codes), in id order.
+    `slots`: the places they are matched to; only the skills these require are read (the others change no
+    placement; none required: no read of skills at all), None: all their skills."""
+    skills = ALL_SKILLS if slots is None else frozenset(s.required_skill for s in slots) - {None}
+    return _candidates(session, order, *_placeable_now(order), skills=skills)
 
 
 def _placeable_now(order: Order) -> tuple:
@@ -155,7 +159,7 @@ def _candidate_rows(*where):
 def _candidates(session: Session, order: Order, *where, skills=ALL_SKILLS) -> list[Candidate]:
     """Matching candidates of the volunteers `where` selects (on Volunteer joined with Invitation), in id order.
     `skills`: the (volunteer id, skill code) pairs to read, a superset of theirs (default: all theirs, by id;
-    None: none read)."""
+    a set of codes: those of theirs; None: none read)."""
     return _as_candidates(session, _core_rows(session, _candidate_rows(*where)).all(), skills)
 
 
@@ -163,10 +167,13 @@ def _as_candidates(session: Session, rows, skills=ALL_SKILLS) -> list[Candidate]
     """Candidates of `_candidate_rows` rows, with the skills `skills` reads (see `_candidates`)."""
     if not rows:
         return []
-    if skills is ALL_SKILLS:
+    if isinstance(skills, frozenset) and not skills:
+        skills = None
+    elif skills is ALL_SKILLS or isinstance(skills, frozenset):
+        codes = () if skills is ALL_SKILLS else (Skill.code.in_(sorted(skills)),)
         skills = (select(volunteer_skills.c.volunteer_id, Skill.code)
                   .join(Skill, Skill.id == volunteer_skills.c.skill_id)
-                  .where(volunteer_skills.c.volunteer_id.in_([row[0] for row in rows])))
+                  .where(volunteer_skills.c.volunteer_id.in_([row[0] for row in rows]), *codes))
     held: dict[int, set[str]] = {}
     for volunteer_id, code in session.connection().execute(skills) if skills is not None else ():
         held.setdefault(volunteer_id, set()).add(code)
@@ -178,4 +185,4 @@ def _as_candidates(session: Session, rows, skills=ALL_SKILLS) -> list[Candidate]
 def solve(session: Session, order: Order) -> tuple[list[Slot], MatchResult]:
     """The optimal placement of the current standby on the current open places (nothing written)."""
     slots = order_slots(session, order, open_only=True)
-    return slots, match(standby_candidates(session, order), slots, WEIGHTS, order.max_distance_m)
+    return slots, match(standby_candidates(session, order, slots), slots, WEIGHTS, order.max_distance_m)
