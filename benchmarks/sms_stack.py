@@ -1,7 +1,8 @@
 """A live mobilize stack for the SMS benchmarks, assembled from real processes as `mobilize up` runs them:
 embedded Redis (a temp dir), a migrated SQLite file (a temp dir), `mobilize simulator` under gunicorn, the web
-app under gunicorn, and `mobilize worker` processes. Everything is started through `benchmarks.procs.Children`,
-so every process ends with the benchmark."""
+app under gunicorn, and `mobilize worker` processes; for a baseline, another app served as the web app is
+(`start_receiver`). Everything is started through `benchmarks.procs.Children`, so every process ends with the
+benchmark."""
 from __future__ import annotations
 
 import os
@@ -32,6 +33,7 @@ class SmsStack:
         self.public_url = ""
         self.simulator: Child | None = None
         self.web: Child | None = None
+        self.web_serving: tuple[int, int] | None = None  # gunicorn's (--workers, --threads), set by start_web
         self.workers: list[Child] = []
         self._runtime = None
 
@@ -79,13 +81,28 @@ class SmsStack:
             from mobilize import supervisor
 
             threads = getattr(supervisor, "WEB_THREADS", 4)
+        self.web_serving = (workers, threads)
         self.web_port = free_port()
         self.public_url = f"http://127.0.0.1:{self.web_port}"
-        self.web = self.children.start("web", [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.web_port}", "--workers", str(workers),
-            "--threads", str(threads), "--graceful-timeout", "5", "--no-control-socket",
-            "mobilize.app:create_app()"], self.env(), cwd=ROOT)
-        self.children.wait_port(self.web_port, self.web)
+        self.web = self._gunicorn("web", self.web_port, "mobilize.app:create_app()", self.env())
+
+    def start_receiver(self, name: str, app: str, **env: str) -> tuple[Child, str]:
+        """Another app (gunicorn's "module:factory()") served exactly as start_web serves the web app, on its
+        own port, with this stack's environment and PUBLIC_BASE_URL its own URL; (its process, that URL). For a
+        baseline that must differ from the web app in its handler only."""
+        if self.web_serving is None:
+            raise BenchmarkError("start_web first: the receiver is served as the web app is")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        return self._gunicorn(name, port, app, self.env(PUBLIC_BASE_URL=url, **env)), url
+
+    def _gunicorn(self, name: str, port: int, app: str, env: dict[str, str]) -> Child:
+        workers, threads = self.web_serving
+        child = self.children.start(name, [
+            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--threads", str(threads), "--graceful-timeout", "5", "--no-control-socket", app], env, cwd=ROOT)
+        self.children.wait_port(port, child)
+        return child
 
     def start_workers(self, count: int, segments_per_second: float = NO_CAP) -> list[Child]:
         env = self.env(segments_per_second)
