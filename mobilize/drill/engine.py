@@ -349,8 +349,8 @@ class Drill:
         """Wake the sender if it is idle and the outbox has something to send (as a commit kicks the senders)."""
         from mobilize.models import OutboundMessage, OutboundStatus
 
-        # the sender went idle on an empty outbox: only a write to it can give it something again (a look after
-        # every event was a transaction each, thirty thousand at 5,000 places)
+        # the sender went idle on an empty outbox: only a write to it can give it something again (it looked after
+        # every event while idle, a transaction each)
         if self.sending or not self.changed(OUTBOX_TABLES):
             return
         self.written -= OUTBOX_TABLES  # looked at now (`note_fill` forgets the rest when it has read them)

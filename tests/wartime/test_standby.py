@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from mobilize.models import Assignment, AssignmentStatus, Demand, Invitation, InvitationStatus, Order, Volunteer
 from mobilize.models._types import utcnow
-from mobilize.wartime import standby
+from mobilize.domain.matching import match
+from mobilize.wartime import audience, standby
 from mobilize.wartime.standby import OFFICER_RELEASE_REASON
 from tests.wartime.conftest import draft, later, people, sites
 
@@ -141,3 +142,32 @@ def test_busy_elsewhere_follows_the_order_window_as_it_is_now(rt):
     with rt.transaction() as session:
         order = session.get(Order, order_id)
         assert [c.volunteer_id for c in standby.standby_candidates(session, order)] == [volunteer.id]
+
+
+def test_the_standby_for_open_places_carries_the_skills_those_places_require_and_only_those(rt):
+    """Matching reads a candidate's skills only against the places it matches them to, so the standby read for
+    those places reads only the skills they require (none required: none read); without places, all of them."""
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        medic = people(session, 1, skills=("medical", "driving"))[0]
+        driver = people(session, 1, skills=("driving",))[0]
+    order_id = draft(rt, [(site.id, "registration", 2), (site.id, "queue_keeping", 1, "medical")])
+    with rt.transaction() as session:
+        for volunteer in (medic, driver):
+            session.add(Invitation(order_id=order_id, volunteer_id=volunteer.id, wave=1, invited_at=utcnow(),
+                                   status=InvitationStatus.accepted, answered_at=utcnow()))
+    with rt.transaction() as session:
+        order = session.get(Order, order_id)
+        slots = audience.order_slots(session, order, open_only=True)
+        unskilled = [slot for slot in slots if slot.required_skill is None]
+
+        def skills(places) -> dict[int, frozenset[str]]:
+            return {c.volunteer_id: c.skills for c in standby.standby_candidates(session, order, places)}
+
+        assert skills(None) == {medic.id: {"medical", "driving"}, driver.id: {"driving"}}
+        assert skills(slots) == {medic.id: {"medical"}, driver.id: frozenset()}
+        assert skills(unskilled) == {medic.id: frozenset(), driver.id: frozenset()}
+        # and the matching still tells who may take the medical place
+        placed = match(standby.standby_candidates(session, order, slots), slots, audience.WEIGHTS)
+        medical = {slot.demand_id for slot in slots if slot.required_skill == "medical"}
+        assert [p.volunteer_id for p in placed.placements if p.demand_id in medical] == [medic.id]
