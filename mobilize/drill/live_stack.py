@@ -23,6 +23,11 @@ from mobilize.supervisor import SIMULATED_VOLUNTEER, Stack, StackError, free_por
 log = structlog.get_logger(__name__)
 
 SENDER = "+8610690000"
+# A Ctrl-C (or SIGTERM) the drill has been asked to stop by, kept until its loop has acted on it. Python raises the
+# KeyboardInterrupt at whatever bytecode runs next, and one raised inside a finaliser (a `__del__`, a weakref
+# callback such as a connection pool's) is printed and dropped: in CI, under load, one Ctrl-C went unheard and
+# the drill ran on for a minute. `LiveStack.check`, at every poll, raises it again.
+_STOP_ASKED = threading.Event()
 
 
 @dataclass
@@ -133,7 +138,11 @@ class LiveStack(Stack):
         return SimulatorControl(self.env["SIMULATOR_URL"], timeout=120)
 
     def check(self) -> None:
-        """A child that died ends the drill (unlike `mobilize up`, which restarts it): the figures would lie."""
+        """A child that died ends the drill (unlike `mobilize up`, which restarts it): the figures would lie. So
+        does a Ctrl-C whose KeyboardInterrupt was lost on the way (see _STOP_ASKED)."""
+        if _STOP_ASKED.is_set():
+            _STOP_ASKED.clear()
+            raise KeyboardInterrupt
         for child in self.children:
             if not child.alive():
                 raise StackError(f"{child.name} exited (code {child.process.returncode}); see "
@@ -173,6 +182,7 @@ class LiveStack(Stack):
 
     def __exit__(self, *_exc: object) -> None:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
+        _STOP_ASKED.clear()  # stopping now: acted on
         try:
             self.close()
         finally:
@@ -199,19 +209,23 @@ def seed_district(database_url: str, instance: Path, volunteers: int, seed: int,
 
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the drill like Ctrl-C (the `finally` blocks stop the children); restored afterwards."""
+    """SIGTERM ends the drill like Ctrl-C (the `finally` blocks stop the children), and either is remembered until
+    the drill's loop has acted on it (_STOP_ASKED); the handlers are restored afterwards."""
 
-    def on_term(_signum: int, _frame: object) -> None:
+    def on_stop(_signum: int, _frame: object) -> None:
+        _STOP_ASKED.set()
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
-    previous = signal.signal(signal.SIGTERM, on_term)
+    _STOP_ASKED.clear()
+    previous = {signum: signal.signal(signum, on_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
