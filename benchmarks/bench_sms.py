@@ -45,6 +45,7 @@ from pathlib import Path
 
 from benchmarks.procs import (BenchmarkError, Child, Children, cpu_snapshot, group_cpu_seconds,
                               install_signal_handlers, self_cpu_seconds)
+from benchmarks.report import median_spread
 from benchmarks.sms_stack import ROOT, SENDER, SmsStack
 
 BODY = "【应急志愿】八大关街道#27：明早8点太平角检测点需要10人，回复Y27参加，N27不参加"  # 1 UCS-2 segment
@@ -596,10 +597,10 @@ def _render_pipeline(data: dict) -> list[str]:
         "delivered.",
         "\n".join(rows),
         f"Target: at least {TARGET_PIPELINE_RATIO} of the same-requests baseline. "
-        f"**{'Met' if met else 'Missed'}**: median {_median_spread(ratios_same)} over {len(runs)} runs. "
+        f"**{'Met' if met else 'Missed'}**: median {median_spread(ratios_same, 2)} over {len(runs)} runs. "
         "Against the no-callback baseline, the ceiling for a sender that asks for no delivery receipts: median "
-        f"{_median_spread([run['ratio'] for run in runs])}. What the callbacks alone cost the sending: the same "
-        f"requests ran at a median {_median_spread(callbacks_cost)} of the no-callback rate (each run against "
+        f"{median_spread([run['ratio'] for run in runs], 2)}. What the callbacks alone cost the sending: the same "
+        f"requests ran at a median {median_spread(callbacks_cost, 2)} of the no-callback rate (each run against "
         "the no-callback run just before it).",
         f"Where the CPU goes: the no-callback baseline costs about {total_bare:.1f} ms of CPU per message (client "
         f"and simulator), the same-requests baseline about {total_same:.1f} ms (client, simulator and bare "
@@ -617,10 +618,6 @@ def _render_pipeline(data: dict) -> list[str]:
         "in-process, a callback costs 0.175 ms, of which a minimal Flask handler checking the signature is 0.09 "
         "and the UPDATE 0.04 (see the webhook section for the rest).",
     ]
-
-
-def _median_spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
 def _fmt_callbacks(callbacks: dict) -> str:

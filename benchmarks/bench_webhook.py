@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 from benchmarks.procs import BenchmarkError, Children, free_port, group_cpu_seconds, install_signal_handlers
+from benchmarks.report import median_spread
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_URL = "https://mobilize.example.org"  # what the requests are signed for (PUBLIC_BASE_URL of both apps)
@@ -496,10 +497,6 @@ def run_pairs(workdir: Path, children: Children, databases: dict[str, str | None
 # the report
 
 
-def _median_spread(values: list[float], digits: int = 1) -> str:
-    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
-
-
 def render(data: dict, command: str, minutes: float) -> str:
     from benchmarks.report import machine_description
 
@@ -565,7 +562,7 @@ def render(data: dict, command: str, minutes: float) -> str:
         for index, rate in enumerate(rates):
             app_p99 = [run["rates"][index]["p99_ms"] for run in apps]
             bare_p99 = [run["rates"][index]["p99_ms"] for run in bares]
-            summary.append(f"at {rate:.0f}/s p99 {_median_spread(app_p99)} ms (bare {_median_spread(bare_p99)})")
+            summary.append(f"at {rate:.0f}/s p99 {median_spread(app_p99)} ms (bare {median_spread(bare_p99)})")
         ratios = [pair["app"]["saturation"]["rps"] / pair["bare"]["saturation"]["rps"] for pair in pairs.values()]
         target_index = rates.index(TARGET_RATE) if TARGET_RATE in rates else None
         p99_met = target_index is not None and statistics.median(
@@ -577,9 +574,9 @@ def render(data: dict, command: str, minutes: float) -> str:
         failed = [run for run in apps + bares if any(r["non_2xx"] or r["failures"] for r in run["rates"])
                   or run["saturation"]["status_errors"]]
         verdicts.append(
-            f"**{label}**: " + "; ".join(summary) + f"; saturation {_median_spread([r['saturation']['rps'] for r in apps], 0)} "
-            f"req/s, bare {_median_spread([r['saturation']['rps'] for r in bares], 0)}, ratio "
-            f"{_median_spread(ratios, 2)}. p99 at {TARGET_RATE}/s at most {TARGET_P99_MS:.0f} ms: "
+            f"**{label}**: " + "; ".join(summary) + f"; saturation {median_spread([r['saturation']['rps'] for r in apps], 0)} "
+            f"req/s, bare {median_spread([r['saturation']['rps'] for r in bares], 0)}, ratio "
+            f"{median_spread(ratios, 2)}. p99 at {TARGET_RATE}/s at most {TARGET_P99_MS:.0f} ms: "
             f"**{'met' if p99_met else 'missed'}**; throughput at least {TARGET_THROUGHPUT_RATIO} of the bare "
             f"handler: **{'met' if throughput_met else 'missed'}**."
             + ("" if not (lost or failed) else

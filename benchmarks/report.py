@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import statistics
 from pathlib import Path
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -43,3 +44,8 @@ def write_section(name: str, markdown: str) -> Path:
     text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     BENCHMARKS_MD.write_text(text)
     return BENCHMARKS_MD
+
+
+def median_spread(values: list[float], digits: int = 1) -> str:
+    """"median (min–max)", as the benchmarks give a figure measured several times."""
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"

@@ -83,7 +83,8 @@ def standby_candidates(session: Session, order: Order, slots: Collection[Slot] |
     """Standby volunteers who can be placed now, as matching candidates (with their skill codes), in id order.
     `slots`: the places they are matched to; only the skills these require are read (the others change no
     placement; none required: no read of skills at all), None: all their skills."""
-    skills = ALL_SKILLS if slots is None else frozenset(s.required_skill for s in slots) - {None}
+    required = None if slots is None else frozenset(s.required_skill for s in slots) - {None}
+    skills = ALL_SKILLS if required is None else (required or None)
     return _candidates(session, order, *_placeable_now(order), skills=skills)
 
 
@@ -167,9 +168,7 @@ def _as_candidates(session: Session, rows, skills=ALL_SKILLS) -> list[Candidate]
     """Candidates of `_candidate_rows` rows, with the skills `skills` reads (see `_candidates`)."""
     if not rows:
         return []
-    if isinstance(skills, frozenset) and not skills:
-        skills = None
-    elif skills is ALL_SKILLS or isinstance(skills, frozenset):
+    if skills is ALL_SKILLS or isinstance(skills, frozenset):
         codes = () if skills is ALL_SKILLS else (Skill.code.in_(sorted(skills)),)
         skills = (select(volunteer_skills.c.volunteer_id, Skill.code)
                   .join(Skill, Skill.id == volunteer_skills.c.skill_id)
