@@ -62,8 +62,7 @@ def idle_watches(order_id: int) -> list[Watch]:
         Volunteer,
         volunteer_skills,
     )
-    from mobilize.wartime.places import ACTIVE
-    from mobilize.wartime.standby import OFFICER_RELEASE_REASON
+    from mobilize.wartime.places import ACTIVE, OFFICER_RELEASE_REASON
 
     # an assignment holds a place (`busy_elsewhere`, any order) or keeps its volunteer out of the order's
     # standby (`standby_filter`): a change between two active statuses (a confirmation, an arrival) changes
@@ -75,7 +74,7 @@ def idle_watches(order_id: int) -> list[Watch]:
     return [
         Watch(Assignment.__table__, ("id", "order_id", "volunteer_id", "status", "end_reason"),
               ("ROW.order_id", "ROW.volunteer_id", holds, blocks)),
-        Watch(Invitation.__table__, ("id", "order_id", "volunteer_id", "status"), where=accepted),
+        Watch(Invitation.__table__, ("id", "order_id", "volunteer_id", "status", "off_standby"), where=accepted),
         Watch(Demand.__table__, ("id", "order_id", "site_id", "capacity", "filled", "required_skill_id",
                                  "accepts_provisional"), where=f"ROW.order_id = {int(order_id)}"),
         Watch(Order.__table__, ("id", "starts_at", "ends_at", "peacetime_policy", "max_distance_m")),

@@ -141,6 +141,8 @@ class Invitation(Base):
         Index("ix_invitations_volunteer_status", "volunteer_id", "status"),
         # covering the standby's and the pending invitees' reads (migration 0016)
         Index("ix_invitations_order_status_volunteer", "order_id", "status", "volunteer_id", "invited_at"),
+        # the standby's read: the order's accepted invitations no assignment keeps off it (migration 0018)
+        Index("ix_invitations_order_standby", "order_id", "status", "off_standby", "volunteer_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -155,6 +157,9 @@ class Invitation(Base):
     standby_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # on standby and said they can go at short notice: placed soon after, they are dispatched as confirmed
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # an assignment of this order keeps the volunteer off its standby (`wartime.places.keeps_off_standby`): kept
+    # by `wartime.places` with the assignments, in their transaction, never set by hand (`standby_filter`)
+    off_standby: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     order: Mapped[Order] = relationship()
     volunteer: Mapped[Volunteer] = relationship()

@@ -9,15 +9,20 @@
   neither overfill a demand nor place a volunteer twice (the CHECK constraint is the last line behind both).
 - `demands.filled` always equals the number of active assignments: it moves only with an assignment entering or
   leaving the active statuses, in the same transaction.
+- `invitations.off_standby` says whether an assignment of the order keeps the volunteer off its standby
+  (`keeps_off_standby`): set by `place`, set again from the assignments by `move_assignment`, in the same
+  transaction, so that the standby's read touches the few waiting and not the thousands placed (issue 15).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
+from types import SimpleNamespace
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from mobilize.domain.order_states import OrderAction
 from mobilize.models import (
@@ -39,6 +44,48 @@ from mobilize.wartime.messages import invite_key_prefix
 ACTIVE = tuple(AssignmentStatus(status) for status in ACTIVE_ASSIGNMENT)
 # Active but not yet on site: what a drop-out, a timeout, a no-show or an officer's release can end.
 NOT_YET_ARRIVED = (AssignmentStatus.proposed, AssignmentStatus.notified, AssignmentStatus.confirmed)
+OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the order (they may ask to come back)
+_KEEPING = aliased(Assignment)  # `off_standby_now`'s assignment (never correlated with one of the statement)
+
+
+def keeps_off_standby(assignment=Assignment):
+    """The assignment keeps its volunteer off its order's standby: it holds a place (active), or an officer took
+    them out (a no-show, a release by an officer). A timed-out dispatch or a drop-out does not: the volunteer who
+    says yes again is standby again."""
+    return or_(assignment.status.in_(list(ACTIVE) + [AssignmentStatus.no_show]),
+               and_(assignment.status == AssignmentStatus.released,
+                    assignment.end_reason == OFFICER_RELEASE_REASON))
+
+
+def off_standby_now(order_id, volunteer_id):
+    """Whether an assignment of the order keeps the volunteer off its standby, read from the assignments (SQL:
+    the arguments may be columns of the enclosing statement)."""
+    keeping = _KEEPING
+    return exists().where(keeping.order_id == order_id, keeping.volunteer_id == volunteer_id,
+                          keeps_off_standby(keeping))
+
+
+def sync_off_standby(session: Session, assignment_id: int) -> None:
+    """`invitations.off_standby` of the assignment's volunteer in its order set again from the assignments,
+    after a change of the assignment's status or end reason (in the caller's transaction)."""
+    session.execute(_off_standby_statements().sync, {"assignment_id": assignment_id})
+
+
+@lru_cache(maxsize=1)
+def _off_standby_statements() -> SimpleNamespace:
+    """The mark's two UPDATEs, built once with bound parameters: building them (their cache keys included) cost
+    several times as much as running them, at every placement and every move of an assignment."""
+    theirs = select(Assignment.order_id, Assignment.volunteer_id).where(Assignment.id == bindparam("assignment_id"))
+    now = off_standby_now(Invitation.order_id, Invitation.volunteer_id)
+    no_sync = {"synchronize_session": False}
+    return SimpleNamespace(
+        # only a mark that changes is written (a confirmation or an arrival leaves the row alone)
+        sync=update(Invitation).where(tuple_(Invitation.order_id, Invitation.volunteer_id).in_(theirs),
+                                      Invitation.off_standby != now)
+        .values(off_standby=now).execution_options(**no_sync),
+        placed=update(Invitation).where(Invitation.order_id == bindparam("placed_order_id"),
+                                        Invitation.volunteer_id == bindparam("placed_volunteer_id"))
+        .values(off_standby=True).execution_options(**no_sync))
 
 
 def lock_order(session: Session, order_id: int) -> Order:
@@ -83,6 +130,8 @@ def place(session: Session, order_id: int, demand_id: int, volunteer_id: int, no
                                     notified_at=now, confirm_by=confirm_by, notes="")
             session.add(assignment)
             session.flush()  # the partial unique index speaks here
+            session.execute(_off_standby_statements().placed,
+                            {"placed_order_id": order_id, "placed_volunteer_id": volunteer_id})
             if decision is not None and decision.release:  # issue 5: release overlapping shifts, backfill them
                 coexistence.release_for(session, order, assignment, decision, now)
     except IntegrityError:
@@ -100,7 +149,13 @@ def move_assignment(session: Session, assignment_id: int, from_statuses: Iterabl
     result = session.execute(update(Assignment)
                              .where(Assignment.id == assignment_id, Assignment.status.in_(list(from_statuses)))
                              .values(**values).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    moved = result.rowcount == 1
+    # the mark follows an assignment's end (moved into an active status, a confirmation or an arrival, the
+    # volunteer still holds a place: still marked)
+    status = values.get("status")
+    if moved and ((status is not None and status not in ACTIVE) or "end_reason" in values):
+        sync_off_standby(session, assignment_id)
+    return moved
 
 
 def end_assignment(session: Session, assignment: Assignment, status: AssignmentStatus, reason: str,

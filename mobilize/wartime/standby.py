@@ -10,13 +10,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from mobilize.domain.matching import Candidate, MatchResult, Slot, match
 from mobilize.models import (
     Assignment,
-    AssignmentStatus,
     Invitation,
     InvitationStatus,
     Order,
@@ -27,43 +26,39 @@ from mobilize.models import (
 from mobilize.peacetime.coexistence import blocked_by_roster, leaves_roster_alone
 from mobilize.wartime.audience import WEIGHTS, order_slots
 from mobilize.wartime.pacing_inputs import ages_s, stored_time
-from mobilize.wartime.places import ACTIVE
+from mobilize.wartime.places import (  # noqa: F401  (OFFICER_RELEASE_REASON: re-exported)
+    ACTIVE,
+    OFFICER_RELEASE_REASON,
+    off_standby_now,
+)
 
-OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the order (they may ask to come back)
 # The aliases of the conditions below, made once: a fresh alias builds its column proxies on first use (~2 ms
 # each), which made building the standby query cost more than running it (issue 15: ~20 ms per standby read,
 # several reads per answer). Each alias appears at most once in any statement built here.
 _PERSON = aliased(Volunteer)  # never correlated with a Volunteer of the enclosing query
 _OTHER_ASSIGNMENT, _OTHER_ORDER = aliased(Assignment), aliased(Order)
 _NO_SKILLS: frozenset[str] = frozenset()
-_PLACEABLE: dict[tuple, tuple] = {}  # (order id, window, roster policy) -> `_placeable_now`'s conditions
+_PLACEABLE: dict[tuple, Select] = {}  # (order id, window, roster policy) -> `_placeable_now`'s statement
 _PLACEABLE_KEPT = 256
-ALL_SKILLS = object()  # `_candidates`: read every skill of the candidates
+ALL_SKILLS = object()  # `_as_candidates`: read every skill of the candidates
 
 
 def standby_filter(order_id: int, volunteer_id: int | None = None):
     """Invitations of this order's standby: accepted, reachable, neither placed nor taken out by an officer (a
     no-show or an officer's release). A volunteer whose dispatch timed out or who dropped out and then says yes
     again (the invitation is accepted again) is standby again. `volunteer_id`: only theirs (one answer's check)."""
-    # An anti-join on an uncorrelated subquery, not a NOT EXISTS per accepted invitation (issue 15): the order's
-    # blocking assignments are read once (from index ix_assignments_order_volunteer_status alone) and every
-    # accepted invitation is probed against them, so that only the few left (the standby, not the thousands
-    # placed) reach the volunteer check. (volunteer_id is NOT NULL: NOT IN means "not among them".) For one
-    # volunteer the subquery is narrowed to their assignments: SQLite would otherwise materialise the order's
-    # thousands of blocking assignments to check one answer (a tenth of the drill's time in answers at 5,000
-    # places).
-    theirs = () if volunteer_id is None else (Assignment.volunteer_id == volunteer_id,)
+    # The invitation's `off_standby` mark (kept by `places` with the assignments, issue 15) narrows the read to
+    # the few waiting (index ix_invitations_order_standby) instead of every accepted invitation of the order (the
+    # thousands placed, each probed against the order's assignments at every match, wave evaluation and sweep).
+    # The assignments are still asked, for those few only: a mark the assignments contradict (an assignment
+    # written around `places`) can never put someone on the standby twice.
     their_invitation = () if volunteer_id is None else (Invitation.volunteer_id == volunteer_id,)
-    blocked = select(Assignment.volunteer_id).where(
-        Assignment.order_id == order_id, *theirs,
-        or_(Assignment.status.in_(list(ACTIVE) + [AssignmentStatus.no_show]),
-            and_(Assignment.status == AssignmentStatus.released,
-                 Assignment.end_reason == OFFICER_RELEASE_REASON)))
     person = _PERSON
     reachable = exists().where(person.id == Invitation.volunteer_id, person.opted_out_at.is_(None),
                                person.phone_invalid.is_(False))
-    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted, *their_invitation,
-                Invitation.volunteer_id.not_in(blocked), reachable)
+    return and_(Invitation.order_id == order_id, Invitation.status == InvitationStatus.accepted,
+                Invitation.off_standby.is_(False), *their_invitation,
+                ~off_standby_now(Invitation.order_id, Invitation.volunteer_id), reachable)
 
 
 def standby_count(session: Session, order_id: int) -> int:
@@ -85,21 +80,23 @@ def standby_candidates(session: Session, order: Order, slots: Collection[Slot] |
     placement; none required: no read of skills at all), None: all their skills."""
     required = None if slots is None else frozenset(s.required_skill for s in slots) - {None}
     skills = ALL_SKILLS if required is None else (required or None)
-    return _candidates(session, order, *_placeable_now(order), skills=skills)
+    return _as_candidates(session, _core_rows(session, _placeable_now(order)).all(), skills)
 
 
-def _placeable_now(order: Order) -> tuple:
-    """The conditions of `standby_candidates`, built once per order and window: SQL expressions are immutable and
-    building these cost about as much as running them (several standby reads per answer, issue 15). Only the
+def _placeable_now(order: Order) -> Select:
+    """`standby_candidates`' statement, built once per order and window: SQL expressions are immutable, and
+    building one (its cache key included, computed once per statement object) cost several times as much as
+    running it once the read touched only the waiting (issue 15: several standby reads per answer). Only the
     statement is kept, never what it reads: every read still asks the database."""
     key = (order.id, order.starts_at, order.ends_at, leaves_roster_alone(order))
-    conditions = _PLACEABLE.get(key)
-    if conditions is None:
+    statement = _PLACEABLE.get(key)
+    if statement is None:
         if len(_PLACEABLE) >= _PLACEABLE_KEPT:
             _PLACEABLE.clear()
         # issue 5: a standby volunteer the roster keeps (protected post, or any shift under `leave`) is not planned
-        conditions = _PLACEABLE[key] = (standby_filter(order.id), ~busy_elsewhere(order), ~blocked_by_roster(order))
-    return conditions
+        statement = _PLACEABLE[key] = _candidate_rows(standby_filter(order.id), ~busy_elsewhere(order),
+                                                      ~blocked_by_roster(order))
+    return statement
 
 
 @dataclass(frozen=True)
@@ -157,15 +154,9 @@ def _candidate_rows(*where):
             .order_by(Volunteer.id))
 
 
-def _candidates(session: Session, order: Order, *where, skills=ALL_SKILLS) -> list[Candidate]:
-    """Matching candidates of the volunteers `where` selects (on Volunteer joined with Invitation), in id order.
-    `skills`: the (volunteer id, skill code) pairs to read, a superset of theirs (default: all theirs, by id;
-    a set of codes: those of theirs; None: none read)."""
-    return _as_candidates(session, _core_rows(session, _candidate_rows(*where)).all(), skills)
-
-
 def _as_candidates(session: Session, rows, skills=ALL_SKILLS) -> list[Candidate]:
-    """Candidates of `_candidate_rows` rows, with the skills `skills` reads (see `_candidates`)."""
+    """Matching candidates of `_candidate_rows` rows, in their order. `skills`: the (volunteer id, skill code) pairs
+    to read, a superset of theirs (default: all theirs, by id; a set of codes: those of theirs; None: none read)."""
     if not rows:
         return []
     if skills is ALL_SKILLS or isinstance(skills, frozenset):

@@ -2,6 +2,7 @@
 assignments: every way in and out of the standby is pinned here, each volunteer in exactly one situation)."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from mobilize.models import Assignment, AssignmentStatus, Demand, Invitation, InvitationStatus, Order, Volunteer
@@ -171,3 +172,114 @@ def test_the_standby_for_open_places_carries_the_skills_those_places_require_and
         placed = match(standby.standby_candidates(session, order, slots), slots, audience.WEIGHTS)
         medical = {slot.demand_id for slot in slots if slot.required_skill == "medical"}
         assert [p.volunteer_id for p in placed.placements if p.demand_id in medical] == [medic.id]
+
+
+def _marks(session, order_id: int) -> dict[int, tuple[bool, bool]]:
+    """Per volunteer invited to the order: (its invitation's off_standby mark, what the assignments say)."""
+    from mobilize.wartime.places import off_standby_now
+
+    return {volunteer_id: (bool(mark), bool(truth)) for volunteer_id, mark, truth in session.execute(
+        select(Invitation.volunteer_id, Invitation.off_standby,
+               off_standby_now(Invitation.order_id, Invitation.volunteer_id))
+        .where(Invitation.order_id == order_id))}
+
+
+def test_the_off_standby_mark_follows_the_assignments_through_every_way_in_and_out(rt):
+    """Issue 15: the standby's read trusts `invitations.off_standby` to skip the placed, so the mark must follow
+    the assignments as `places` writes them: a placement, a confirmation, a timeout, an officer's release, a
+    no-show, a drop-out, and a placement the full demand refused (its savepoint rolled back, the mark with it)."""
+    from mobilize.wartime import places
+
+    now = utcnow()
+    with rt.transaction() as session:
+        site, _ = sites(session)
+        volunteers = people(session, 5)
+    order_id = draft(rt, [(site.id, "registration", 4)])
+    ids = [v.id for v in volunteers]
+    with rt.transaction() as session:
+        for volunteer_id in ids:
+            session.add(Invitation(order_id=order_id, volunteer_id=volunteer_id, wave=1, invited_at=now,
+                                   status=InvitationStatus.accepted, answered_at=now))
+    with rt.transaction() as session:
+        demand_id = session.scalar(select(Demand.id).where(Demand.order_id == order_id))
+        assignments = [places.place(session, order_id, demand_id, volunteer_id, now) for volunteer_id in ids[:4]]
+        assert places.place(session, order_id, demand_id, ids[4], now) is None  # full: nothing written
+
+    def after(step) -> tuple[dict, set[int]]:
+        with rt.transaction() as session:
+            step(session)
+        with rt.transaction() as session:
+            marks = _marks(session, order_id)
+            waiting = {i.volunteer_id for i in session.scalars(select(Invitation).where(
+                standby.standby_filter(order_id)))}
+        assert all(mark == truth for mark, truth in marks.values()), marks
+        return {vid: mark for vid, (mark, _truth) in marks.items()}, waiting
+
+    first, second, third, fourth = [a.id for a in assignments]
+    marks, waiting = after(lambda session: None)
+    assert marks == {**dict.fromkeys(ids[:4], True), ids[4]: False} and waiting == {ids[4]}
+
+    def end(assignment_id, status, reason):
+        return lambda session: places.end_assignment(session, session.get(Assignment, assignment_id), status,
+                                                     reason, now, from_statuses=places.ACTIVE)
+
+    confirm = lambda session: places.move_assignment(  # noqa: E731
+        session, first, [AssignmentStatus.notified], status=AssignmentStatus.confirmed, confirmed_at=now)
+    steps = [  # (what happens, whose mark it clears (True: kept off) )
+        (confirm, ids[0], True),
+        (end(second, AssignmentStatus.released, "confirmation_timeout"), ids[1], False),
+        (end(third, AssignmentStatus.released, standby.OFFICER_RELEASE_REASON), ids[2], True),
+        (end(fourth, AssignmentStatus.no_show, "officer"), ids[3], True),
+        (end(first, AssignmentStatus.declined, "dropped_out"), ids[0], False),
+    ]
+    for step, volunteer_id, kept_off in steps:
+        marks, waiting = after(step)
+        assert marks[volunteer_id] is kept_off
+        assert (volunteer_id in waiting) is not kept_off
+    assert waiting == {ids[0], ids[1], ids[4]}
+    # and the one who timed out is placed again: kept off again
+    with rt.transaction() as session:
+        assert places.place(session, order_id, demand_id, ids[1], now) is not None
+    marks, waiting = after(lambda session: None)
+    assert marks[ids[1]] is True and waiting == {ids[0], ids[4]}
+
+
+def test_the_standby_read_walks_only_the_unmarked_invitations(rt):
+    """The point of the mark: SQLite reads the standby from ix_invitations_order_standby's range of the order's
+    accepted, unmarked invitations (the thousands placed are never visited)."""
+    if rt.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite query plan")
+    statement = select(Invitation.id).where(standby.standby_filter(1))
+    sql = str(statement.compile(rt.engine, compile_kwargs={"literal_binds": True}))
+    with rt.engine.connect() as connection:
+        plan = " / ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "SEARCH invitations USING COVERING INDEX ix_invitations_order_standby " \
+           "(order_id=? AND status=? AND off_standby=?)" in plan, plan
+
+
+def test_the_migration_marks_the_invitations_already_there(rt, database_url):
+    """Migration 0018 marks existing invitations from their assignments. Here every situation above, whose
+    assignments were written around `places` (unmarked: the standby's read still asks the assignments of the
+    few it walks, so the standby was right all along), taken back down to 0017 and up again."""
+    from alembic import command
+
+    from mobilize.migrate import alembic_config, upgrade
+
+    test_the_standby_is_who_accepted_and_nothing_blocks_in_this_order(rt)
+
+    def marks_and_standby() -> tuple[list[tuple[bool, bool]], dict[int, set[int]]]:
+        with rt.transaction() as session:
+            orders = session.scalars(select(Order.id)).all()
+            marks = [pair for order_id in orders for pair in _marks(session, order_id).values()]
+            waiting = {order_id: set(session.scalars(select(Invitation.volunteer_id).where(
+                standby.standby_filter(order_id)))) for order_id in orders}
+        return marks, waiting
+
+    marks, waiting = marks_and_standby()
+    assert any(mark != truth for mark, truth in marks)
+    rt.engine.dispose()
+    command.downgrade(alembic_config(database_url), "0017")
+    upgrade(database_url)
+    marks_after, waiting_after = marks_and_standby()
+    assert waiting_after == waiting
+    assert all(mark == truth for mark, truth in marks_after) and {mark for mark, _ in marks_after} == {True, False}
