@@ -11,8 +11,9 @@ The router sits on top of its handlers: what they share with it (`Exchange`, the
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from config import Settings
@@ -28,11 +29,17 @@ from mobilize.wartime.replies import handle_order_reply
 ORDER_INTENTS = frozenset({Intent.ACCEPT, Intent.DECLINE, Intent.DROP_OUT, Intent.ARRIVED, Intent.DONE})
 
 
+@lru_cache(maxsize=1)
+def _volunteer_by_phone():
+    """The sender's volunteer, built once (every inbound message reads it)."""
+    return select(Volunteer).where(Volunteer.phone == bindparam("phone"))
+
+
 def handle_inbound(session: Session, settings: Settings, inbound: InboundMessage,
                    now: datetime | None = None) -> str:
     """Apply one inbound message; returns a short outcome for the record (also stored on the message)."""
     parsed = parse_reply(inbound.body)
-    volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == inbound.from_phone))
+    volunteer = session.scalar(_volunteer_by_phone(), {"phone": inbound.from_phone})
     exchange = Exchange(session, settings, inbound, parsed, volunteer, now or utcnow())
     inbound.volunteer_id = volunteer.id if volunteer else None
     inbound.intent = parsed.intent.value

@@ -34,9 +34,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
-from sqlalchemy import String, cast, event, func, insert, select, update
+from sqlalchemy import String, bindparam, cast, event, func, insert, select, update
 
 from mobilize.drill import changes
 from mobilize.drill.clock import SimClock, simulated
@@ -299,20 +301,21 @@ class Drill:
 
     def on_inbound(self, number: str, body: str, meant: str | None) -> None:
         """Stored as the webhook stores it, then processed as the inbound job does."""
-        from mobilize.models import InboundMessage, Volunteer
+        from mobilize.models import Volunteer
         from workers.sms import process_inbound
 
+        statements = _statements()
         with self.runtime.transaction() as session:
             # one INSERT, as the webhook stores it (an ORM object's flush cost more than the statement)
-            inbound_id = session.scalar(insert(InboundMessage).values(
-                message_sid=f"SMDRILL{next(self.inbound_sid):026d}", from_phone=number, to_phone=DRILL_FROM,
-                body=body, received_at=self.clock.now()).returning(InboundMessage.id))
+            inbound_id = session.scalar(statements.store_inbound, {
+                "message_sid": f"SMDRILL{next(self.inbound_sid):026d}", "from_phone": number,
+                "to_phone": DRILL_FROM, "body": body, "received_at": self.clock.now()})
             if number not in self.volunteer_of:  # a phone's volunteer: none is added or renumbered in a drill
                 self.volunteer_of[number] = session.scalar(select(Volunteer.id).where(Volunteer.phone == number))
             volunteer_id = self.volunteer_of[number]
         process_inbound(inbound_id)
         with self.runtime.engine.connect() as connection:  # a read only: no session, no unit of work
-            parsed = connection.scalar(select(InboundMessage.intent).where(InboundMessage.id == inbound_id))
+            parsed = connection.scalar(statements.intent, {"inbound_id": inbound_id})
         self.trace.replies[meant] += 1
         parsed_value = getattr(parsed, "value", parsed)
         if meant and parsed_value != meant and not (meant == "accept" and parsed_value == "accept"):
@@ -347,16 +350,13 @@ class Drill:
 
     def drain_outbox(self) -> None:
         """Wake the sender if it is idle and the outbox has something to send (as a commit kicks the senders)."""
-        from mobilize.models import OutboundMessage, OutboundStatus
-
         # the sender went idle on an empty outbox: only a write to it can give it something again (it looked after
         # every event while idle, a transaction each)
         if self.sending or not self.changed(OUTBOX_TABLES):
             return
         self.written -= OUTBOX_TABLES  # looked at now (`note_fill` forgets the rest when it has read them)
         with self.runtime.transaction() as session:
-            waiting = session.scalar(select(OutboundMessage.id).where(
-                OutboundMessage.status == OutboundStatus.pending).limit(1))
+            waiting = session.scalar(_statements().any_pending)
         if waiting is not None:
             self.sending = True
             self.at(max(self.sender_t, self.clock.t), "send")
@@ -365,7 +365,6 @@ class Drill:
         """One slice of the sender: hand over up to `SEND_SLICE_S` of the cap, high priority first (bulk yields to
         whatever high waits at the start of the slice), each message at the moment the cap lets it go; messages
         not taken stay pending for the next slice."""
-        from mobilize.models import OutboundMessage, OutboundStatus
         from mobilize.models.messaging import Priority
         from mobilize.wartime.messages import DISPATCH_KINDS
 
@@ -373,17 +372,13 @@ class Drill:
         t = max(self.sender_t, self.clock.t)
         until = t + SEND_SLICE_S
         limit = int(rate * SEND_SLICE_S) + 1
+        statements = _statements()
         with self.runtime.transaction() as session:
             rows = []
             for priority in (Priority.high, Priority.bulk):
                 if len(rows) >= limit:
                     break
-                rows += session.execute(select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.body,
-                                               OutboundMessage.kind, OutboundMessage.segments,
-                                               OutboundMessage.volunteer_id, OutboundMessage.dedupe_key)
-                                        .where(OutboundMessage.status == OutboundStatus.pending,
-                                               OutboundMessage.priority == priority)
-                                        .order_by(OutboundMessage.id).limit(limit - len(rows))).all()
+                rows += session.execute(statements.pending, {"priority": priority, "room": limit - len(rows)}).all()
             handed = []
             for row in rows:
                 if handed and t + row.segments / rate > until:
@@ -397,9 +392,7 @@ class Drill:
                         self.trace.reply_to_dispatch.append(t - self.accepted_at.pop(row.volunteer_id))
                 self.at(t, "deliver", row.to_phone, row.body)
             if handed:
-                session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(handed))
-                                .values(status=OutboundStatus.sent, sent_at=self.clock.now(), attempts=1)
-                                .execution_options(synchronize_session=False))
+                session.execute(statements.handed, {"handed": handed, "handed_at": self.clock.now()})
         self.sender_t = t
         self.sending = bool(handed)
         if handed:
@@ -422,7 +415,7 @@ class Drill:
         at 100k volunteers and 5,000 places): the statement hook (`note_writes`) says whether a table that
         matters was written at all (a sender slice, the bulk of the events, writes only to the outbox), the
         triggers of `drill.changes` which assignments changed and whether the idle places may have."""
-        from mobilize.models import Demand, Order
+        from mobilize.models import Order
         from mobilize.wartime import dispatch
 
         if self.changed(FILL_TABLES | IDLE_TABLES):
@@ -430,8 +423,7 @@ class Drill:
             with self.runtime.transaction() as session:
                 connection = session.connection()
                 if self.changed(FILL_TABLES):
-                    self.filled = int(session.scalar(select(func.coalesce(func.sum(Demand.filled), 0))
-                                                     .where(Demand.order_id == self.order_id)))
+                    self.filled = int(session.scalar(_statements().filled, {"order_id": self.order_id}))
                 self.note_assignments(connection, everything)
                 # while every place is taken nothing is idle: the mark waits for the next open place
                 if self.filled < self.config.places and (changes.take_idle(connection) | everything):
@@ -517,6 +509,28 @@ class Drill:
         if self.last.get(name) != count:
             self.last[name] = count
             timeline.append((self.clock.t, count))
+
+
+@lru_cache(maxsize=1)
+def _statements() -> SimpleNamespace:
+    """The drill's own statements, run at every answer, sender slice and fill check (tens of thousands at 100k
+    volunteers and 5,000 places), built once with bound parameters: building one (its cache key included) cost
+    as much as running it (issue 15)."""
+    from mobilize.models import Demand, InboundMessage, OutboundMessage, OutboundStatus
+
+    return SimpleNamespace(
+        store_inbound=insert(InboundMessage).returning(InboundMessage.id),
+        intent=select(InboundMessage.intent).where(InboundMessage.id == bindparam("inbound_id")),
+        any_pending=select(OutboundMessage.id).where(OutboundMessage.status == OutboundStatus.pending).limit(1),
+        pending=select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.body, OutboundMessage.kind,
+                       OutboundMessage.segments, OutboundMessage.volunteer_id, OutboundMessage.dedupe_key)
+        .where(OutboundMessage.status == OutboundStatus.pending, OutboundMessage.priority == bindparam("priority"))
+        .order_by(OutboundMessage.id).limit(bindparam("room")),
+        handed=update(OutboundMessage).where(OutboundMessage.id.in_(bindparam("handed", expanding=True)))
+        .values(status=OutboundStatus.sent, sent_at=bindparam("handed_at"), attempts=1)
+        .execution_options(synchronize_session=False),
+        filled=select(func.coalesce(func.sum(Demand.filled), 0)).where(Demand.order_id == bindparam("order_id")),
+    )
 
 
 def _dispatched_assignment(dedupe_key: str | None) -> int:

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from mobilize.models import (
@@ -108,8 +109,14 @@ class Decision:
 
 def share_lock_volunteer(session: Session, volunteer_id: int) -> None:
     """The volunteer's row in share mode until the transaction ends (see the module's docstring)."""
-    if session.scalar(select(Volunteer.id).where(Volunteer.id == volunteer_id).with_for_update(read=True)) is None:
+    if session.scalar(_share_lock_statement(), {"locked_volunteer_id": volunteer_id}) is None:
         raise NotFound(f"no volunteer {volunteer_id}", details={"volunteer_id": volunteer_id})
+
+
+@lru_cache(maxsize=1)
+def _share_lock_statement():
+    """`share_lock_volunteer`'s read, built once (every placement runs it)."""
+    return select(Volunteer.id).where(Volunteer.id == bindparam("locked_volunteer_id")).with_for_update(read=True)
 
 
 def before_place(session: Session, order: Order, volunteer_id: int) -> Decision:

@@ -13,9 +13,10 @@ import weakref
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mobilize.domain.geo import haversine_matrix
@@ -181,14 +182,21 @@ def _as_pool(rows) -> Pool:
 
 def order_slots(session: Session, order: Order, open_only: bool) -> list[Slot]:
     """The order's demands as matching slots (only those with a free place if `open_only`)."""
-    rows = session.execute(select(Demand.id, Site.lat, Site.lon, Site.street_id, Demand.capacity, Demand.filled,
-                                  Skill.code, Demand.accepts_provisional)
-                           .join(Site, Site.id == Demand.site_id)
-                           .outerjoin(Skill, Skill.id == Demand.required_skill_id)
-                           .where(Demand.order_id == order.id).order_by(Demand.id)).all()
+    rows = session.execute(_slots_statement(), {"order_id": order.id}).all()
     slots = [Slot(demand_id, lat, lon, street_id, capacity - filled if open_only else capacity, skill, provisional)
              for demand_id, lat, lon, street_id, capacity, filled, skill, provisional in rows]
     return [slot for slot in slots if slot.open_capacity > 0]
+
+
+@lru_cache(maxsize=1)
+def _slots_statement():
+    """`order_slots`' read, built once (every match, wave evaluation and idle check runs it; building it cost
+    as much as running it)."""
+    return (select(Demand.id, Site.lat, Site.lon, Site.street_id, Demand.capacity, Demand.filled, Skill.code,
+                   Demand.accepts_provisional)
+            .join(Site, Site.id == Demand.site_id)
+            .outerjoin(Skill, Skill.id == Demand.required_skill_id)
+            .where(Demand.order_id == bindparam("order_id")).order_by(Demand.id))
 
 
 def evaluate(session: Session, order: Order, *, open_only: bool,

@@ -68,13 +68,13 @@ def off_standby_now(order_id, volunteer_id):
 def sync_off_standby(session: Session, assignment_id: int) -> None:
     """`invitations.off_standby` of the assignment's volunteer in its order set again from the assignments,
     after a change of the assignment's status or end reason (in the caller's transaction)."""
-    session.execute(_off_standby_statements().sync, {"assignment_id": assignment_id})
+    session.execute(_statements().sync, {"assignment_id": assignment_id})
 
 
 @lru_cache(maxsize=1)
-def _off_standby_statements() -> SimpleNamespace:
-    """The mark's two UPDATEs, built once with bound parameters: building them (their cache keys included) cost
-    several times as much as running them, at every placement and every move of an assignment."""
+def _statements() -> SimpleNamespace:
+    """The statements of every placement, built once with bound parameters: building one (its cache key
+    included) cost as much as running it, or several times as much (the mark's), thousands of times an hour."""
     theirs = select(Assignment.order_id, Assignment.volunteer_id).where(Assignment.id == bindparam("assignment_id"))
     now = off_standby_now(Invitation.order_id, Invitation.volunteer_id)
     no_sync = {"synchronize_session": False}
@@ -85,13 +85,16 @@ def _off_standby_statements() -> SimpleNamespace:
         .values(off_standby=now).execution_options(**no_sync),
         placed=update(Invitation).where(Invitation.order_id == bindparam("placed_order_id"),
                                         Invitation.volunteer_id == bindparam("placed_volunteer_id"))
-        .values(off_standby=True).execution_options(**no_sync))
+        .values(off_standby=True).execution_options(**no_sync),
+        lock_order=select(Order).where(Order.id == bindparam("locked_order_id")).with_for_update()
+        .execution_options(populate_existing=True),
+        reserve=update(Demand).where(Demand.id == bindparam("reserved_demand_id"), Demand.filled < Demand.capacity)
+        .values(filled=Demand.filled + 1).execution_options(**no_sync))
 
 
 def lock_order(session: Session, order_id: int) -> Order:
     """The order, locked until the transaction ends, with fresh values (NotFound if there is none)."""
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update()
-                           .execution_options(populate_existing=True))
+    order = session.scalar(_statements().lock_order, {"locked_order_id": order_id})
     if order is None:
         raise NotFound(f"no order {order_id}", details={"order_id": order_id})
     return order
@@ -99,9 +102,7 @@ def lock_order(session: Session, order_id: int) -> Order:
 
 def reserve_place(session: Session, demand_id: int) -> bool:
     """Take one place of the demand if one is free: an atomic conditional UPDATE, True if it took one."""
-    result = session.execute(update(Demand).where(Demand.id == demand_id, Demand.filled < Demand.capacity)
-                             .values(filled=Demand.filled + 1).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return session.execute(_statements().reserve, {"reserved_demand_id": demand_id}).rowcount == 1
 
 
 def place(session: Session, order_id: int, demand_id: int, volunteer_id: int, now: datetime, *,
@@ -130,7 +131,7 @@ def place(session: Session, order_id: int, demand_id: int, volunteer_id: int, no
                                     notified_at=now, confirm_by=confirm_by, notes="")
             session.add(assignment)
             session.flush()  # the partial unique index speaks here
-            session.execute(_off_standby_statements().placed,
+            session.execute(_statements().placed,
                             {"placed_order_id": order_id, "placed_volunteer_id": volunteer_id})
             if decision is not None and decision.release:  # issue 5: release overlapping shifts, backfill them
                 coexistence.release_for(session, order, assignment, decision, now)
