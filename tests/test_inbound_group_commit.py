@@ -39,7 +39,7 @@ class Held:
         self.reader = create_engine(normalise_url(runtime.settings.database_url))
 
     def run(self) -> list:
-        with self.batcher._turn:
+        with self.batcher.held():
             threads = [threading.Thread(target=self._store, args=(index,)) for index in range(len(self.rows))]
             for thread in threads:
                 thread.start()
@@ -124,3 +124,53 @@ def test_a_retry_in_the_same_batch_as_a_failed_first_try_fails_too(runtime):  # 
     outcomes = Held(runtime, [row(runtime, sid(1)), bad, bad]).run()
     assert outcomes[0][0] == "id" and [kind for kind, _ in outcomes[1:]] == ["error", "error"]
     assert stored_sids(runtime) == [sid(1)]
+
+
+def test_a_stored_row_answers_without_waiting_for_the_next_batch(runtime, monkeypatch):  # noqa: F811
+    """A thread whose row a batch stored answers at once, even while the next writer's statement is still
+    running (the threads used to pass through the writer's turn to learn that their row was stored, so they could
+    wait for the next batch, and hold its start back). The real statements run; the test only paces when."""
+    real_store_batch, started, go_on = twilio._store_batch, [], threading.Event()
+    batcher = twilio._InboundBatcher.of(runtime.statement_engine)
+    answered: list[str] = []
+
+    def store(n: int) -> None:
+        batcher.store(row(runtime, sid(n)))
+        answered.append(sid(n))
+
+    later = threading.Thread(target=store, args=(4,))
+
+    def paced(engine, batch) -> None:
+        started.append([pending.row[0] for pending in batch])
+        if len(started) == 1:  # a message comes while the first batch is written: it goes in the second
+            later.start()
+            wait_for(lambda: len(batcher._queue) == 1)
+        else:  # the second batch's statement runs once the test has seen who answered meanwhile
+            assert go_on.wait(10)
+        real_store_batch(engine, batch)
+
+    monkeypatch.setattr(twilio, "_store_batch", paced)
+    first = [threading.Thread(target=store, args=(n,)) for n in (1, 2, 3)]
+    with batcher.held():  # three rows queue for the first batch
+        for thread in first:
+            thread.start()
+        wait_for(lambda: len(batcher._queue) == 3)
+    try:
+        wait_for(lambda: len(started) == 2)  # the second batch's writer is at work
+        wait_for(lambda: len(answered) == 3)
+        assert sorted(answered) == [sid(1), sid(2), sid(3)]
+    finally:
+        go_on.set()
+        later.join(10)
+        for thread in first:
+            thread.join(10)
+    assert started == [[sid(1), sid(2), sid(3)], [sid(4)]]
+    assert sorted(answered) == [sid(n) for n in (1, 2, 3, 4)]
+    assert stored_sids(runtime) == [sid(n) for n in (1, 2, 3, 4)]
+
+
+def wait_for(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)

@@ -15,6 +15,7 @@ import re
 import threading
 import weakref
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import lru_cache
 
 import structlog
@@ -131,22 +132,27 @@ def _store_inbound(sid: str, from_phone: str, to_phone: str, body: str) -> int |
 
 
 class _Pending:
-    """One thread's message waiting to be stored, and then what became of it."""
+    """One thread's message waiting to be stored, and then what became of it. `wake` is held from the start and
+    released once, by the writer that stored the row (or failed to) or that makes this thread the next writer."""
 
-    __slots__ = ("row", "done", "inbound_id", "error")
+    __slots__ = ("row", "done", "inbound_id", "error", "wake")
 
     def __init__(self, row: tuple) -> None:
         self.row, self.done, self.inbound_id, self.error = row, False, None, None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
     def finish(self, inbound_id: int | None = None, error: BaseException | None = None) -> None:
         self.inbound_id, self.error, self.done = inbound_id, error, True
 
 
 class _InboundBatcher:
-    """Group commit of the inbound INSERTs of one process on one engine (see _STORE_INBOUND). A thread queues its
-    row, then waits for its turn to write (one writer at a time); if its row was stored meanwhile by the writer
-    before it, it is done, else it stores every row queued so far in one statement. No thread waits for
-    others to come: a batch is what queued while the statement before it ran."""
+    """Group commit of the inbound INSERTs of one process on one engine (see _STORE_INBOUND). One writer at a
+    time: a thread that finds nobody writing stores its row at once; the others queue theirs and sleep until the
+    writer wakes them, each on its own lock: with its row stored (it answers), or made the next writer, which
+    stores every row queued meanwhile in one statement. No thread waits for others to come, and none passes
+    through the writer's turn to learn that its row was stored: woken one after another through one lock, each
+    held it while it waited for the interpreter, and the next batch waited behind them all."""
 
     _of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its batcher
     _of_lock = threading.Lock()
@@ -155,7 +161,7 @@ class _InboundBatcher:
         self._engine = weakref.ref(engine)
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
-        self._turn = threading.Lock()
+        self._writing = False  # a thread is the writer (under _queue_lock)
         self.batches = 0  # statements run for batches (a row tried alone after its batch failed not counted)
 
     @classmethod
@@ -170,20 +176,51 @@ class _InboundBatcher:
         mine = _Pending(row)
         with self._queue_lock:
             self._queue.append(mine)
-        with self._turn:
-            while not mine.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue[:INBOUND_BATCH_MAX], self._queue[INBOUND_BATCH_MAX:]
-                self.batches += 1
-                try:
-                    _store_batch(self._engine(), batch)
-                finally:  # stopped by something beyond a database error: no thread waits forever
-                    for pending in batch:
-                        if not pending.done:
-                            pending.finish(error=RuntimeError("the batch storing this message was interrupted"))
+            writer, self._writing = not self._writing, True
+        if not writer:
+            mine.wake.acquire()  # stored, or made the writer
+        if not mine.done:
+            try:
+                while not mine.done:
+                    self._write_batch()
+            finally:
+                self._hand_over()
         if mine.error is not None:
             raise mine.error
         return mine.inbound_id
+
+    def _write_batch(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue[:INBOUND_BATCH_MAX], self._queue[INBOUND_BATCH_MAX:]
+        self.batches += 1
+        try:
+            _store_batch(self._engine(), batch)
+        finally:  # stopped by something beyond a database error: no thread waits forever
+            for pending in batch:
+                if not pending.done:
+                    pending.finish(error=RuntimeError("the batch storing this message was interrupted"))
+            for pending in batch:  # its thread answers (the writer's own lock is released to nobody)
+                pending.wake.release()
+
+    def _hand_over(self) -> None:
+        """The writer is done: the first thread still queued writes next, or nobody writes until one comes."""
+        with self._queue_lock:
+            if self._queue:
+                self._queue[0].wake.release()
+            else:
+                self._writing = False
+
+    @contextmanager
+    def held(self):
+        """Be the writer without writing (tests: rows stored meanwhile queue, and go in one batch after it)."""
+        with self._queue_lock:
+            if self._writing:
+                raise RuntimeError("a writer is at work")
+            self._writing = True
+        try:
+            yield self
+        finally:
+            self._hand_over()
 
 
 def _store_batch(engine, batch: list[_Pending]) -> None:
