@@ -126,51 +126,29 @@ def test_a_retry_in_the_same_batch_as_a_failed_first_try_fails_too(runtime):  # 
     assert stored_sids(runtime) == [sid(1)]
 
 
-def test_a_stored_row_answers_without_waiting_for_the_next_batch(runtime, monkeypatch):  # noqa: F811
-    """A thread whose row a batch stored answers at once, even while the next writer's statement is still
-    running (the threads used to pass through the writer's turn to learn that their row was stored, so they could
-    wait for the next batch, and hold its start back). The real statements run; the test only paces when."""
-    real_store_batch, started, go_on = twilio._store_batch, [], threading.Event()
+
+def test_many_threads_at_once_each_get_their_row_stored_and_nobody_is_left_waiting(runtime):  # noqa: F811
+    """The writer's hand-over (the first queued thread becomes the next writer, the others are woken by the batch
+    that stored their row): 120 threads storing at once all return, each with its own row's id, every row once."""
     batcher = twilio._InboundBatcher.of(runtime.statement_engine)
-    answered: list[str] = []
+    outcomes: dict[int, object] = {}
+    start = threading.Barrier(120)
 
     def store(n: int) -> None:
-        batcher.store(row(runtime, sid(n)))
-        answered.append(sid(n))
+        start.wait(10)
+        try:
+            outcomes[n] = batcher.store(row(runtime, sid(n)))
+        except Exception as error:  # noqa: BLE001 - the test looks at it
+            outcomes[n] = error
 
-    later = threading.Thread(target=store, args=(4,))
-
-    def paced(engine, batch) -> None:
-        started.append([pending.row[0] for pending in batch])
-        if len(started) == 1:  # a message comes while the first batch is written: it goes in the second
-            later.start()
-            wait_for(lambda: len(batcher._queue) == 1)
-        else:  # the second batch's statement runs once the test has seen who answered meanwhile
-            assert go_on.wait(10)
-        real_store_batch(engine, batch)
-
-    monkeypatch.setattr(twilio, "_store_batch", paced)
-    first = [threading.Thread(target=store, args=(n,)) for n in (1, 2, 3)]
-    with batcher.held():  # three rows queue for the first batch
-        for thread in first:
-            thread.start()
-        wait_for(lambda: len(batcher._queue) == 3)
-    try:
-        wait_for(lambda: len(started) == 2)  # the second batch's writer is at work
-        wait_for(lambda: len(answered) == 3)
-        assert sorted(answered) == [sid(1), sid(2), sid(3)]
-    finally:
-        go_on.set()
-        later.join(10)
-        for thread in first:
-            thread.join(10)
-    assert started == [[sid(1), sid(2), sid(3)], [sid(4)]]
-    assert sorted(answered) == [sid(n) for n in (1, 2, 3, 4)]
-    assert stored_sids(runtime) == [sid(n) for n in (1, 2, 3, 4)]
-
-
-def wait_for(condition, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+    threads = [threading.Thread(target=store, args=(n,), daemon=True) for n in range(120)]  # a hang fails, not stalls
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads)
+    stored = ids_by_sid(runtime)
+    assert sorted(stored) == [sid(n) for n in range(120)]
+    assert outcomes == {n: stored[sid(n)] for n in range(120)}
+    assert not batcher._writing and not batcher._queue  # nobody left writing, nothing left queued
