@@ -45,7 +45,7 @@ ACTIVE = tuple(AssignmentStatus(status) for status in ACTIVE_ASSIGNMENT)
 # Active but not yet on site: what a drop-out, a timeout, a no-show or an officer's release can end.
 NOT_YET_ARRIVED = (AssignmentStatus.proposed, AssignmentStatus.notified, AssignmentStatus.confirmed)
 OFFICER_RELEASE_REASON = "released_by_officer"  # takes the volunteer out of the order (they may ask to come back)
-_KEEPING = aliased(Assignment)  # `off_standby_now`'s assignment (never correlated with one of the statement)
+_KEEPING = aliased(Assignment)  # `off_standby_now`'s (never correlated with an enclosing statement's)
 
 
 def keeps_off_standby(assignment=Assignment):
