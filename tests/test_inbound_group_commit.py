@@ -90,6 +90,34 @@ def test_rows_queued_together_go_in_one_statement_each_with_its_own_id(runtime):
     assert ids_by_sid(runtime) == stored
 
 
+def test_a_batch_of_new_and_stored_messages_tells_each_its_own_id(runtime):  # noqa: F811
+    """On SQLite the INSERT returns no rows (see twilio._STORE_INBOUND): which rows it stored, and their ids,
+    come from its row count and the last id. Rows stored meanwhile by another connection do not mix in."""
+    assert Held(runtime, [row(runtime, sid(n)) for n in (1, 3)]).run() == [("id", ids_by_sid(runtime)[sid(n)])
+                                                                          for n in (1, 3)]
+    other = create_engine(normalise_url(runtime.settings.database_url))
+    with other.begin() as connection:  # another process's rows, ids above those of sid 1 and 3
+        connection.execute(text("INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, received_at)"
+                                " VALUES ('SMother1', '+8613900000009', '+8610690000', 'x', :at), "
+                                "('SMother2', '+8613900000009', '+8610690000', 'x', :at)"), {"at": utcnow()})
+    other.dispose()
+    outcomes = Held(runtime, [row(runtime, sid(n)) for n in (6, 1, 0, 3, 2, 4, 5)]).run()
+    stored = ids_by_sid(runtime)
+    assert outcomes == [("id", None if n in (1, 3) else stored[sid(n)]) for n in (6, 1, 0, 3, 2, 4, 5)]
+    assert len(stored) == 9 and len(set(stored.values())) == 9
+    alone = Held(runtime, [row(runtime, sid(8))]).run()  # one message alone, then its retry
+    assert alone == [("id", ids_by_sid(runtime)[sid(8)])] and Held(runtime, [row(runtime, sid(8))]).run() == [
+        ("id", None)]
+
+
+def test_on_sqlite_the_insert_returns_no_rows(runtime):  # noqa: F811
+    """A statement returning rows would hold SQLite's write lock until Python read its last row, the GIL taken
+    back between rows (see twilio._STORE_INBOUND): the other web processes' writers slept behind it."""
+    dialect = runtime.statement_engine.dialect
+    sql = twilio._store_sql(dialect, 3)
+    assert ("RETURNING" in sql) == (dialect.name != "sqlite")
+
+
 def test_a_row_the_database_refuses_fails_only_its_own_request(runtime):  # noqa: F811
     rows = [row(runtime, sid(n)) for n in range(5)] + [row(runtime, sid(99), sender=None)]  # From NOT NULL
     outcomes = Held(runtime, rows).run()
@@ -124,7 +152,6 @@ def test_a_retry_in_the_same_batch_as_a_failed_first_try_fails_too(runtime):  # 
     outcomes = Held(runtime, [row(runtime, sid(1)), bad, bad]).run()
     assert outcomes[0][0] == "id" and [kind for kind, _ in outcomes[1:]] == ["error", "error"]
     assert stored_sids(runtime) == [sid(1)]
-
 
 
 def test_many_threads_at_once_each_get_their_row_stored_and_nobody_is_left_waiting(runtime):  # noqa: F811

@@ -81,9 +81,9 @@ def _message_log() -> live.Coalescer:
     return coalescer
 
 
-# Storing an inbound message: INSERT ... ON CONFLICT (message_sid) DO NOTHING RETURNING id, one statement alone
-# in autocommit on a connection of Runtime.statement_engine's pool (_autocommit below), the parameters converted
-# once as SQLAlchemy would. SQLite: its connections are in autocommit mode (see mobilize.db), so SQLite takes and
+# Storing an inbound message: INSERT ... ON CONFLICT (message_sid) DO NOTHING (RETURNING id on PostgreSQL), one
+# statement alone in autocommit on a connection of Runtime.statement_engine's pool (_autocommit below), the
+# parameters converted once as SQLAlchemy would. SQLite: its connections are in autocommit mode (see mobilize.db), so SQLite takes and
 # releases its write lock within that one call, the GIL released; through the session it ran inside BEGIN
 # IMMEDIATE ... COMMIT, which also held the lock across the Python in between, statement building included,
 # while every other writer (webhooks, callbacks, senders) slept in SQLite's busy handler: about 150
@@ -97,8 +97,18 @@ def _message_log() -> live.Coalescer:
 # PostgreSQL one WAL flush and one statement's server work instead of one each; on SQLite one write lock
 # instead of one each). Each thread answers once its own row is committed, and a thread that finds nobody
 # at work stores its message at once, alone, as before.
+#
+# On SQLite the INSERT has no RETURNING: a statement that returns rows keeps its transaction, and SQLite's write
+# lock for the whole file, open until its last row is read, and Python reads each row with the GIL taken back in
+# between (up to the interpreter's switch interval, 5 ms, while the process's other threads compute), so the
+# other processes' writers slept in SQLite's busy handler behind a lock nobody used (at saturation one web
+# process spent a quarter of its time with no thread running). Without it the statement takes and releases the
+# lock within one call, the GIL released throughout; the rows' ids follow from the rows it inserted and the last
+# one's id (see _stored_on_sqlite).
 _STORE_INBOUND = ("INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, received_at) "
-                  "VALUES {rows} ON CONFLICT (message_sid) DO NOTHING RETURNING id, message_sid")
+                  "VALUES {rows} ON CONFLICT (message_sid) DO NOTHING")
+_RETURNING_IDS = " RETURNING id, message_sid"
+_STORED_BETWEEN = "SELECT id, message_sid FROM inbound_messages WHERE id > {p} AND id <= {p}"
 INBOUND_BATCH_MAX = 64  # rows a statement at most (gunicorn runs 32 threads a process)
 
 
@@ -119,9 +129,10 @@ def _sql(dialect, template: str, marks: int = 0) -> str:
 
 @lru_cache(maxsize=INBOUND_BATCH_MAX + 2)
 def _store_sql(dialect, rows: int) -> str:
-    """_STORE_INBOUND for `rows` messages (five values each)."""
+    """_STORE_INBOUND for `rows` messages (five values each), returning the stored rows' ids but on SQLite."""
     values = _sql(dialect, "({marks})", 5)
-    return _STORE_INBOUND.format(rows=", ".join([values] * rows))
+    returning = "" if dialect.name == "sqlite" else _RETURNING_IDS
+    return _STORE_INBOUND.format(rows=", ".join([values] * rows)) + returning
 
 
 def _store_inbound(sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
@@ -265,9 +276,26 @@ def _store_alone(engine, pending: _Pending) -> None:
         pending.finish(found[0][0] if found else None)
 
 
-def _insert(engine, rows: list[_Pending]) -> list:
+def _insert(engine, rows: list[_Pending]) -> list[tuple[int, str]]:
+    """Store the rows (distinct MessageSids); (id, MessageSid) of each row stored, not of those already there."""
     params = tuple(value for pending in rows for value in pending.row)
-    return _autocommit(engine, _store_sql(engine.dialect, len(rows)), params).rows
+    done = _autocommit(engine, _store_sql(engine.dialect, len(rows)), params)
+    return _stored_on_sqlite(engine, rows, done) if engine.dialect.name == "sqlite" else done.rows
+
+
+def _stored_on_sqlite(engine, rows: list[_Pending], done: "_Done") -> list[tuple[int, str]]:
+    """The rows an INSERT without RETURNING stored, from its row count and the last stored row's id. SQLite
+    gives a row without an id one above the largest in the table, and the statement inserted its rows in order
+    holding the write lock (https://www.sqlite.org/autoinc.html): its rows have the ids from `lastrowid -
+    rowcount + 1` to `lastrowid`, in order when it stored them all; when it skipped some (their MessageSid was
+    there), the ids in that range say which it stored."""
+    if done.rowcount <= 0:
+        return []
+    if done.rowcount == len(rows):
+        first = done.lastrowid - len(rows) + 1
+        return [(first + index, pending.row[0]) for index, pending in enumerate(rows)]
+    between = (done.lastrowid - done.rowcount, done.lastrowid)
+    return _autocommit(engine, _sql(engine.dialect, _STORED_BETWEEN), between).rows
 
 
 @blueprint.post("/sms")
@@ -359,8 +387,10 @@ def _advance_by_sid(sid: str, twilio_status: str) -> bool:
 
 
 class _Done:
-    def __init__(self, rowcount: int, rows: list) -> None:
-        self.rowcount, self.rows = rowcount, rows
+    __slots__ = ("rowcount", "rows", "lastrowid")
+
+    def __init__(self, rowcount: int, rows: list, lastrowid: int | None) -> None:
+        self.rowcount, self.rows, self.lastrowid = rowcount, rows, lastrowid
 
 
 class _SqliteWriter:
@@ -426,6 +456,8 @@ def _execute(connection, sql: str, params: tuple) -> _Done:
     cursor = connection.cursor()
     try:
         cursor.execute(sql, params)
-        return _Done(cursor.rowcount, cursor.fetchall() if cursor.description else [])
+        # (psycopg's cursor has no lastrowid: only SQLite's is read, see _stored_on_sqlite)
+        return _Done(cursor.rowcount, cursor.fetchall() if cursor.description else [],
+                     getattr(cursor, "lastrowid", None))
     finally:
         cursor.close()
