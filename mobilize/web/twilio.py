@@ -81,16 +81,16 @@ def _message_log() -> live.Coalescer:
     return coalescer
 
 
-# Storing an inbound message: INSERT ... ON CONFLICT (message_sid) DO NOTHING (RETURNING id on PostgreSQL), one
-# statement alone in autocommit on a connection of Runtime.statement_engine's pool (_autocommit below), the
-# parameters converted once as SQLAlchemy would. SQLite: its connections are in autocommit mode (see mobilize.db), so SQLite takes and
-# releases its write lock within that one call, the GIL released; through the session it ran inside BEGIN
-# IMMEDIATE ... COMMIT, which also held the lock across the Python in between, statement building included,
-# while every other writer (webhooks, callbacks, senders) slept in SQLite's busy handler: about 150
-# requests/s with a p99 of seconds under gunicorn (3 x 4 threads, wrk, 12 connections). PostgreSQL: one
-# round trip instead of the session's three (BEGIN, the statement, COMMIT) and none of its Python, and no
-# pre-ping round trip before it (see _autocommit); see docs/benchmarks.md for both. The insert is atomic by
-# itself: nothing else is written with it.
+# Storing an inbound message: INSERT ... ON CONFLICT (message_sid) DO NOTHING (RETURNING id on PostgreSQL),
+# one statement alone in autocommit on a connection of Runtime.statement_engine's pool (_autocommit below),
+# the parameters converted once as SQLAlchemy would. SQLite: its connections are in autocommit mode (see
+# mobilize.db), so SQLite takes and releases its write lock within that one call, the GIL released; through
+# the session it ran inside BEGIN IMMEDIATE ... COMMIT, which also held the lock across the Python in between,
+# statement building included, while every other writer (webhooks, callbacks, senders) slept in SQLite's busy
+# handler: about 150 requests/s with a p99 of seconds under gunicorn (3 x 4 threads, wrk, 12 connections).
+# PostgreSQL: one round trip instead of the session's three (BEGIN, the statement, COMMIT) and none of its
+# Python, and no pre-ping round trip before it (see _autocommit); see docs/benchmarks.md for both. The insert
+# is atomic by itself: nothing else is written with it.
 #
 # Messages that arrive together are stored together (_InboundBatcher): while one INSERT runs, the threads that
 # come meanwhile queue, and the next of them stores them all in one statement (one round trip, one commit: on
