@@ -103,8 +103,8 @@ def _message_log() -> live.Coalescer:
 # between (up to the interpreter's switch interval, 5 ms, while the process's other threads compute), so the
 # other processes' writers slept in SQLite's busy handler behind a lock nobody used (at saturation one web
 # process spent a quarter of its time with no thread running). Without it the statement takes and releases the
-# lock within one call, the GIL released throughout; the rows' ids follow from the rows it inserted and the last
-# one's id (see _stored_on_sqlite).
+# lock within one call, the GIL released throughout; the rows' ids follow from how many rows it inserted and the
+# last one's id (see _stored_on_sqlite).
 _STORE_INBOUND = ("INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, received_at) "
                   "VALUES {rows} ON CONFLICT (message_sid) DO NOTHING")
 _RETURNING_IDS = " RETURNING id, message_sid"
