@@ -687,10 +687,13 @@ WHERE_THE_TIME_GOES = (
     "released within the call; mmap for the writer's connection; three web processes instead of two (the bare "
     "handler alike); 64 connections instead of 16 (2,269-2,341 against 3,885-4,141 req/s before this change); "
     "on PostgreSQL three group commits a process instead of one (1,672-1,792 against 1,937-2,028 req/s: more "
-    "statements of fewer rows). How wrk's 16 connections fall on the two processes moves both handlers (read "
-    "with ss: from 8/8 to 15/1; the bare handler served about 3,830 req/s with 12/4 and 14/2, about 4,600 with"
-    " 9/7 and 10/6), and on PostgreSQL the app's CPU a request with it (0.65-0.67 ms in the pairs above at "
-    "0.53-0.55 of the bare handler, 0.76-0.80 at 0.42-0.43).")
+    "statements of fewer rows); gunicorn's --reuse-port (each web process its own listening socket, the kernel"
+    " spreading the connections by their addresses; five pairs: SQLite 0.54 (0.53-0.59), PostgreSQL 0.51 "
+    "(0.49-0.54): the lopsided splits went, the ratios stayed within the spread, and the command line was left"
+    " as it is). How wrk's 16 connections fall on the two processes moves both handlers (read with ss: from "
+    "8/8 to 15/1; the bare handler served about 3,830 req/s with 12/4 and 14/2, about 4,600 with 9/7 and "
+    "10/6), and on PostgreSQL the app's CPU a request with it (0.65-0.67 ms in the pairs above at 0.53-0.55 of"
+    " the bare handler, 0.76-0.80 at 0.42-0.43).")
 
 
 def main(argv: list[str] | None = None) -> None:
