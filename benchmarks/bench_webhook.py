@@ -38,10 +38,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from benchmarks.procs import BenchmarkError, Children, free_port, group_cpu_seconds, install_signal_handlers
+from benchmarks.procs import (BenchmarkError, Children, established_by_process, free_port, group_cpu_seconds,
+                              install_signal_handlers)
 from benchmarks.report import median_spread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -444,7 +446,12 @@ def one_run(children: Children, kind: str, database: Database, redis_url: str, r
         bodies = workdir / "wrk-bodies.txt"
         available = requests.write_rest(bodies)
         cpu = group_cpu_seconds(web.pid)
+        split: list[int] = []  # how wrk's connections fell on the web processes (it moves both handlers)
+        reader = threading.Timer(1.0, lambda: split.extend(established_by_process(port, web.pid)))
+        reader.start()
         saturation = run_wrk(port, script, bodies, saturation_s)
+        reader.join()
+        saturation["split"] = split
         saturation["cpu_ms"] = 1000 * (group_cpu_seconds(web.pid) - cpu) / max(1, saturation["requests"])
         saturation["unique"] = saturation["requests"] <= available
         run["saturation"] = saturation
@@ -483,6 +490,7 @@ def run_pairs(workdir: Path, children: Children, databases: dict[str, str | None
                             + (f" ({r['failures']} failed: {', '.join(r['failure_kinds'])}; {r['non_2xx']} non-2xx)"
                                if r["failures"] or r["non_2xx"] else "")
                             for r in run["rates"]) + f"; saturation {run['saturation']['rps']:.0f} req/s"
+                            + _split(run["saturation"])
                             + (f"; rows {run['stored']}" if run["stored"] is not None else "")
                             + f" (load {run['load']})")
             finally:
@@ -495,6 +503,12 @@ def run_pairs(workdir: Path, children: Children, databases: dict[str, str | None
 
 # ==============================================================================================================
 # the report
+
+
+def _split(saturation: dict) -> str:
+    """` (9/7)`: wrk's connections held by each web process one second into the run, most first."""
+    counts = saturation.get("split")
+    return f" ({'/'.join(map(str, counts))})" if counts else ""
 
 
 def render(data: dict, command: str, minutes: float) -> str:
@@ -524,7 +538,10 @@ def render(data: dict, command: str, minutes: float) -> str:
         f"another keep-alive connection whenever all its open ones are busy. {data['duration']:.0f} s at each "
         f"rate ({', '.join(f'{rate:.0f}' for rate in rates)} requests/s), after {WARM_UP_S:.0f} s at 100/s. "
         f"Throughput: wrk, {WRK_THREADS} threads, {WRK_CONNECTIONS} keep-alive connections, "
-        f"{data['saturation_s']:.0f} s. Each round is a pair, mobilize then the bare handler, each on a freshly "
+        f"{data['saturation_s']:.0f} s; in brackets after the rate, how many of them each web process held "
+        "(read from /proc one second in: gunicorn's processes race to accept new connections, and how the "
+        "connections fall moves both handlers' rates). Each round is a pair, mobilize then the bare handler, "
+        "each on a freshly "
         f"started server, an emptied table and an emptied Redis; {data['rounds']} rounds per database, "
         "medians with the spread (min–max) across the rounds.",
         f"Machine: {machine_description()}. Shared with other work while this ran (the 1-minute load average "
@@ -554,8 +571,8 @@ def render(data: dict, command: str, minutes: float) -> str:
                           if kind == "app" else "–")
                 name = "mobilize" if kind == "app" else "bare (baseline)"
                 rows.append(f"| {label} | {number} | {name} | {run['load']} | " + " | ".join(cells)
-                            + f" | {run['saturation']['rps']:.0f} | {ratio} | {run['saturation']['cpu_ms']:.2f} | "
-                            f"{stored} |")
+                            + f" | {run['saturation']['rps']:.0f}{_split(run['saturation'])} | {ratio} | "
+                            f"{run['saturation']['cpu_ms']:.2f} | {stored} |")
         apps = [pair["app"] for pair in pairs.values()]
         bares = [pair["bare"] for pair in pairs.values()]
         summary = []
@@ -672,28 +689,31 @@ WHERE_THE_TIME_GOES = (
     "handler) and the others waiting for their rows. On SQLite the INSERT now returns nothing (the stored "
     "rows' ids follow from its row count and the last row's id: SQLite numbers new rows from the largest id "
     "up, in order, under its write lock). Three pairs, one run each: 0.53-0.56 of the bare handler (0.45 "
-    "before), idle 21% -> 14-15%; the five pairs above: 0.57 (0.54-0.61). What is left, measured the same way "
-    "(wrk as above, SQLite, one run or pair each): without the INSERT the app serves 3,400-4,100 req/s "
-    "(0.8-0.9 of the bare handler; 0.42-0.49 ms of CPU a request against 0.39-0.43); with it 2,300-2,600 "
-    "(0.61-0.67 ms: user +0.14 ms, system +0.07 ms; 16 context switches a request against 8.4 without the "
-    "INSERT and 5.6 for the bare handler). The writer's own CPU is about 45 µs a row (its thread's CPU time "
-    "around the statement); the rest is threads handing over to each other (a thread waits for its row, then "
-    "for the interpreter; the writer gives the GIL away three times a statement: sqlite3's step, last-row-id "
-    "and reset calls) and SQLite's work for two processes writing one file (about 3 preads a request: a "
-    "connection's page cache is dropped when another process wrote). On PostgreSQL a batch takes about 2.3 ms "
-    "from the writer's call to its return for about 4 rows (0.2 ms for one row on an idle machine): the "
-    "server's process waits for a core behind the web processes. Tried and not kept (within the noise, or "
-    "worse): a kernel lock (flock) queueing the two processes' writers, again now that SQLite's lock is "
-    "released within the call; mmap for the writer's connection; three web processes instead of two (the bare "
-    "handler alike); 64 connections instead of 16 (2,269-2,341 against 3,885-4,141 req/s before this change); "
-    "on PostgreSQL three group commits a process instead of one (1,672-1,792 against 1,937-2,028 req/s: more "
-    "statements of fewer rows); gunicorn's --reuse-port (each web process its own listening socket, the kernel"
-    " spreading the connections by their addresses; five pairs: SQLite 0.54 (0.53-0.59), PostgreSQL 0.51 "
-    "(0.49-0.54): the lopsided splits went, the ratios stayed within the spread, and the command line was left"
-    " as it is). How wrk's 16 connections fall on the two processes moves both handlers (read with ss: from "
-    "8/8 to 15/1; the bare handler served about 3,830 req/s with 12/4 and 14/2, about 4,600 with 9/7 and "
-    "10/6), and on PostgreSQL the app's CPU a request with it (0.65-0.67 ms in the pairs above at 0.53-0.55 of"
-    " the bare handler, 0.76-0.80 at 0.42-0.43).")
+    "before), idle 21% -> 14-15%; five pairs of the whole benchmark: SQLite 0.57 (0.54-0.61), PostgreSQL 0.43 "
+    "(0.42-0.55), and again, with the connection split recorded (the table above): SQLite 0.56 (0.53-0.59), "
+    "PostgreSQL 0.52 (0.48-0.54). What is left, measured the same way (wrk as above, SQLite, one run or pair "
+    "each): without the INSERT the app serves 3,400-4,100 req/s (0.8-0.9 of the bare handler; 0.42-0.49 ms of "
+    "CPU a request against 0.39-0.43); with it 2,300-2,600 (0.61-0.67 ms: user +0.14 ms, system +0.07 ms; 16 "
+    "context switches a request against 8.4 without the INSERT and 5.6 for the bare handler). The writer's own"
+    " CPU is about 45 µs a row (its thread's CPU time around the statement); the rest is threads handing over "
+    "to each other (a thread waits for its row, then for the interpreter; the writer gives the GIL away three "
+    "times a statement: sqlite3's step, last-row-id and reset calls) and SQLite's work for two processes "
+    "writing one file (about 3 preads a request: a connection's page cache is dropped when another process "
+    "wrote). On PostgreSQL a batch takes about 2.3 ms from the writer's call to its return for about 4 rows "
+    "(0.2 ms for one row on an idle machine): the server's process waits for a core behind the web processes. "
+    "Tried and not kept (within the noise, or worse): a kernel lock (flock) queueing the two processes' "
+    "writers, again now that SQLite's lock is released within the call; mmap for the writer's connection; "
+    "three web processes instead of two (the bare handler alike); 64 connections instead of 16 (2,269-2,341 "
+    "against 3,885-4,141 req/s before this change); on PostgreSQL three group commits a process instead of one"
+    " (1,672-1,792 against 1,937-2,028 req/s: more statements of fewer rows); gunicorn's --reuse-port (each "
+    "web process its own listening socket, the kernel spreading the connections by their addresses; five "
+    "pairs: SQLite 0.54 (0.53-0.59), PostgreSQL 0.51 (0.49-0.54): the lopsided splits went, the ratios stayed "
+    "within the spread, and the command line was left as it is). How wrk's 16 connections fall on the two "
+    "processes moves both handlers (read with ss: from 8/8 to 15/1; the bare handler served about 3,830 req/s "
+    "with 12/4 and 14/2, about 4,600 with 9/7 and 10/6), and on PostgreSQL the app's CPU a request with it "
+    "(0.65-0.67 ms in the first five pairs' rounds at 0.53-0.55 of the bare handler, 0.76-0.80 at 0.42-0.43); "
+    "the app's splits came out lopsided more often than the bare handler's (13/3 or worse in 7 of 11 runs read"
+    " with ss, against 1 of 10), for no reason found.")
 
 
 def main(argv: list[str] | None = None) -> None:
