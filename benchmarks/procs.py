@@ -143,17 +143,20 @@ def group_cpu_seconds(pgid: int) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = _stat_fields(entry) if entry.isdigit() else None
         # fields[2] is the process group; [11], [12] utime, stime (man 5 proc, counted from the state field)
-        if int(fields[2]) == pgid:
+        if fields and int(fields[2]) == pgid:
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+def _stat_fields(pid: str) -> list[str] | None:
+    """/proc/PID/stat's fields from the state on (the command's name, in brackets, can hold spaces)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile
+        return None
+    return stat[stat.rindex(")") + 2:].split()
 
 
 def cpu_snapshot(children: "Children") -> dict[str, float]:
@@ -171,7 +174,8 @@ def established_by_process(port: int, pgid: int) -> list[int]:
     inodes = _established_inodes(port)
     counts = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or _process_group(entry) != pgid:
+        fields = _stat_fields(entry) if entry.isdigit() else None
+        if not fields or int(fields[2]) != pgid:
             continue
         held = sum(target[8:-1] in inodes for target in _fd_targets(entry) if target.startswith("socket:["))
         if held:
@@ -208,11 +212,3 @@ def _established_inodes(port: int) -> set[str]:
             if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 inodes.add(fields[9])
     return inodes
-
-
-def _process_group(pid: str) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[2])
