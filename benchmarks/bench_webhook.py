@@ -713,7 +713,28 @@ WHERE_THE_TIME_GOES = (
     "with 12/4 and 14/2, about 4,600 with 9/7 and 10/6), and on PostgreSQL the app's CPU a request with it "
     "(0.65-0.67 ms in the first five pairs' rounds at 0.53-0.55 of the bare handler, 0.76-0.80 at 0.42-0.43); "
     "the app's splits came out lopsided more often than the bare handler's (13/3 or worse in 7 of 11 runs read"
-    " with ss, against 1 of 10), for no reason found.")
+    " with ss, against 1 of 10), for no reason found."
+    " Then (issue 15, the fourteenth session, another machine of the same kind: AMD EPYC, 2 cores; the "
+    "table above): the same code measured SQLite 0.61 (0.54-0.72) and PostgreSQL 0.53 (0.47-0.63) of the "
+    "bare handler; the app served about what it served on the Intel machine (1,805-2,290 req/s), the bare "
+    "handler less (2,954-3,863 against 4,205-4,536), so the SQLite ratio moved over 0.6 with no change of "
+    "ours: it follows the machine's price of the thread hand-offs, and only pairs on one machine compare. "
+    "The PostgreSQL server's own CPU for the webhook's INSERT, measured alone on one connection (its "
+    "backend's /proc stat): about 125 µs a statement and 9 µs a row (1 row 130 µs, 4 rows 147, 16 rows "
+    "267), of which the commit's WAL flush is about 50 µs (the same statement with synchronous_commit "
+    "off, as a diagnosis only: 80 µs); psycopg's side about 72 µs a statement: bigger batches would save "
+    "at most about 0.05 ms a request, not the 0.15 ms the gap needs. A server without a thread per "
+    "request, tried for both handlers alike (gunicorn's gevent worker, 1,000 connections a process; "
+    "psycopg 3 waits cooperatively under gevent; three pairs per database, the benchmark's own procedure, "
+    "one after the other on this machine): the app 2,716-2,772 req/s on SQLite and 2,809-3,074 on "
+    "PostgreSQL (33% and 49% more than the medians under gthread above), the bare handler "
+    "4,077-4,831 and 4,135-4,750; ratios SQLite 0.56-0.58 (0.59-0.68 with the writer yielding once before "
+    "each batch so that ready requests join it: the app's rate the same, 2,757-2,772, the bare handler's "
+    "moved), PostgreSQL 0.65-0.68, a much narrower spread than gthread's. Not adopted in this session: it changes the web server for every "
+    "page, not only the webhook (a CPU-bound request then holds every request of its process until it "
+    "ends, where gthread switches threads every 5 ms; the database pools and the live-stream cap are "
+    "sized for 32 threads a process; SQLite's busy handler sleeps with the whole process), which wants "
+    "its own change and its own tests.")
 
 
 def main(argv: list[str] | None = None) -> None:
