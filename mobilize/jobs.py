@@ -263,7 +263,9 @@ def drop_lost_guard(connection: Redis, key: str, guard_s: float = KICK_GUARD_S) 
     if job_id is None or guard_s - connection.ttl(key) < KICK_GRACE_S:
         return
     try:
-        status = Job.fetch(job_id.decode(), connection=connection).get_status()
+        # the status Job.fetch read with the job, not read again: a job that ends and is deleted in between would
+        # make rq's second read raise InvalidJobOperation, and the sweep calling this fail
+        status = Job.fetch(job_id.decode(), connection=connection).get_status(refresh=False)
     except NoSuchJobError:
         status = None
     if status not in WAITING_STATUSES:
