@@ -351,10 +351,17 @@ def _failed_job_view(queue_name: str, job_id: str, job: Job | None) -> dict:
         name = _NAMES_BY_PATH.get(job.func_name, job.func_name)
     except Exception:  # a job whose payload cannot be read (a renamed function, a bad pickle) is still listed
         args, name = "?", None
-    result = job.latest_result()
-    error = (result.exc_string or "").strip().splitlines()[-1:] if result is not None else []
     return {"id": job_id, "queue": queue_name, "name": name, "args": args,
-            "ended_at": job.ended_at.isoformat() if job.ended_at else None, "error": error[0][:300] if error else None}
+            "ended_at": job.ended_at.isoformat() if job.ended_at else None, "error": _last_error_line(job)}
+
+
+def _last_error_line(job: Job) -> str | None:
+    try:
+        result = job.latest_result()
+    except Exception as error:  # noqa: BLE001 - a result RQ cannot read back (damaged, another RQ's format)
+        return f"(its result cannot be read: {type(error).__name__})"
+    error_lines = (result.exc_string or "").strip().splitlines()[-1:] if result is not None else []
+    return error_lines[0][:300] if error_lines else None
 
 
 def requeue_failed(connection: Redis, queue_name: str, job_id: str) -> Job:

@@ -215,6 +215,31 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute(runtime):
         assert session.scalar(select(func.count()).select_from(ApiToken)) == 1
 
 
+def test_a_failed_job_whose_result_cannot_be_read_is_still_listed_with_the_others(clients, web_runtime):
+    """RQ keeps a failed job's traceback in its results stream, compressed; one it cannot read back (damaged, or
+    written by another RQ version) must not take the system page down, where an admin goes when things break."""
+    redis = web_runtime.redis
+    readable, damaged = _failed_job(redis), _failed_job(redis)
+    redis.delete(f"rq:results:{damaged}")
+    redis.xadd(f"rq:results:{damaged}", {"type": "2", "exc_string": "not a compressed traceback"})
+    answer = clients["admin"].get("/admin/system")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert f'data-job-id="{readable}"' in page and "ValueError" in page
+    assert f'data-job-id="{damaged}"' in page and "its result cannot be read" in page
+
+
+def test_rq_data_the_page_cannot_read_is_named_and_the_rest_still_shows(clients, web_runtime, registry):
+    redis = web_runtime.redis
+    redis.sadd("rq:workers", "rq:worker:damaged")  # a worker's registration with a heartbeat RQ cannot parse
+    redis.hset("rq:worker:damaged", mapping={"queues": "default", "last_heartbeat": "not a time"})
+    answer = clients["admin"].get("/admin/system")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "无法读取 Redis 中的 RQ 数据" in page and "ValueError" in page and "无法连接 Redis" not in page
+    assert "<b data-outbox-backlog>0</b>" in page  # the database's figures still show
+
+
 def test_the_system_page_shows_rq_times_in_local_time(clients, web_runtime):
     job_id = _failed_job(web_runtime.redis)
     ended = FailedJobRegistry(jobs.DEFAULT, connection=web_runtime.redis).get_job_ids()

@@ -50,7 +50,7 @@ def system_status() -> dict:
     session, now = db(), utcnow()
     status = {"now": now, "outbox": backlog.outbox_backlog(session, now),
               "inbox": backlog.inbox_backlog(session, now), "dead": _dead_letters(),
-              "redis_error": None, "queues": [], "workers": [], "scheduler": None, "failed": [],
+              "redis_error": None, "rq_error": None, "queues": [], "workers": [], "scheduler": None, "failed": [],
               "stale_after_s": jobs.SCHEDULER_STALE_S, "refresh_s": REFRESH_SECONDS}
     try:
         redis = runtime().redis
@@ -63,8 +63,15 @@ def system_status() -> dict:
         status["failed"] = [{**job, "ended_at": _moment(job["ended_at"])}
                             for job in jobs.failed_jobs(redis, FAILED_SHOWN)]
     except (RedisError, OSError) as error:
-        status["redis_error"] = f"{type(error).__name__}: {error}"[:200]
+        status["redis_error"] = _named(error)
+    except Exception as error:  # noqa: BLE001 - RQ's data in Redis unreadable: the rest of the page still shows
+        log.exception("admin.system_status_unreadable")
+        status["rq_error"] = _named(error)
     return status
+
+
+def _named(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:200]
 
 
 def _moment(iso: str | None) -> datetime | None:
