@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from redis import Redis, WatchError
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -308,10 +309,22 @@ def scheduler_heartbeat(connection: Redis) -> dict | None:
 
 
 def live_workers(connection: Redis) -> list[dict]:
-    """The workers registered in Redis (RQ's Worker.all): name, queues, state, last heartbeat."""
-    return [{"name": worker.name, "queues": worker.queue_names(), "state": str(worker.get_state()),
-             "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None}
-            for worker in Worker.all(connection=connection)]
+    """The workers registered in Redis (as RQ's Worker.all finds them): name, queues, state, last heartbeat. A
+    registration RQ cannot read (a damaged hash) is no sign of a live worker: left out with a warning, where
+    Worker.all would raise and hide every other worker (the health check and the system page read this)."""
+    found = []
+    for key in Worker.all_keys(connection=connection):
+        try:
+            worker = Worker.find_by_key(key, connection=connection)
+        except (RedisError, OSError):
+            raise
+        except Exception as error:  # noqa: BLE001 - one damaged registration, the others still count
+            log.warning("jobs.worker_unreadable", key=key, error=f"{type(error).__name__}: {error}"[:200])
+            continue
+        if worker is not None:  # (gone since the listing)
+            found.append({"name": worker.name, "queues": worker.queue_names(), "state": str(worker.get_state()),
+                          "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None})
+    return found
 
 
 def failed_job_counts(connection: Redis) -> dict[str, int]:

@@ -7,7 +7,7 @@ import csv
 import io
 from datetime import datetime, timedelta, timezone
 
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, Worker
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
@@ -229,15 +229,29 @@ def test_a_failed_job_whose_result_cannot_be_read_is_still_listed_with_the_other
     assert f'data-job-id="{damaged}"' in page and "its result cannot be read" in page
 
 
-def test_rq_data_the_page_cannot_read_is_named_and_the_rest_still_shows(clients, web_runtime, registry):
+def test_a_damaged_worker_registration_hides_no_live_worker(clients, web_runtime):
     redis = web_runtime.redis
-    redis.sadd("rq:workers", "rq:worker:damaged")  # a worker's registration with a heartbeat RQ cannot parse
+    live = Worker([Queue(jobs.HIGH, connection=redis)], connection=redis, name="worker-live")
+    live.register_birth()
+    live.heartbeat()
+    redis.sadd("rq:workers", "rq:worker:damaged")  # a registration whose heartbeat RQ cannot parse
     redis.hset("rq:worker:damaged", mapping={"queues": "default", "last_heartbeat": "not a time"})
+    assert [worker["name"] for worker in jobs.live_workers(redis)] == ["worker-live"]  # Worker.all raised here
+    page = clients["admin"].get("/admin/system").get_data(as_text=True)
+    assert "<b data-workers>1</b>" in page and "worker-live" in page and "damaged" not in page
+
+
+def test_data_the_page_cannot_read_is_named_and_the_other_parts_still_show(clients, web_runtime):
+    redis = web_runtime.redis
+    live = Worker([Queue(jobs.HIGH, connection=redis)], connection=redis, name="worker-live")
+    live.register_birth()
+    redis.hset(jobs.SCHEDULER_HEARTBEAT_KEY, mapping={"name": "scheduler-1", "at": "not a number"})
     answer = clients["admin"].get("/admin/system")
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200
-    assert "无法读取 Redis 中的 RQ 数据" in page and "ValueError" in page and "无法连接 Redis" not in page
-    assert "<b data-outbox-backlog>0</b>" in page  # the database's figures still show
+    assert "Redis 中的部分数据无法读取" in page and "scheduler: ValueError" in page and "无法连接 Redis" not in page
+    assert "worker-live" in page and '<tr data-queue="high">' in page  # the other parts
+    assert "<b data-outbox-backlog>0</b>" in page  # and the database's figures
 
 
 def test_the_system_page_shows_rq_times_in_local_time(clients, web_runtime):

@@ -54,20 +54,34 @@ def system_status() -> dict:
               "stale_after_s": jobs.SCHEDULER_STALE_S, "refresh_s": REFRESH_SECONDS}
     try:
         redis = runtime().redis
-        sizes, scheduled, failed = (jobs.queue_sizes(redis), jobs.scheduled_job_counts(redis),
-                                    jobs.failed_job_counts(redis))
-        status["queues"] = [QueueRow(name, sizes[name], scheduled[name], failed[name]) for name in jobs.QUEUE_NAMES]
-        status["workers"] = [{**worker, "last_heartbeat": _moment(worker["last_heartbeat"])}
-                             for worker in jobs.live_workers(redis)]
-        status["scheduler"] = jobs.scheduler_heartbeat(redis)
-        status["failed"] = [{**job, "ended_at": _moment(job["ended_at"])}
-                            for job in jobs.failed_jobs(redis, FAILED_SHOWN)]
+        status["queues"] = _part(status, "queues", lambda: _queue_rows(redis), [])
+        status["workers"] = _part(status, "workers", lambda: [
+            {**worker, "last_heartbeat": _moment(worker["last_heartbeat"])} for worker in jobs.live_workers(redis)], [])
+        status["scheduler"] = _part(status, "scheduler", lambda: jobs.scheduler_heartbeat(redis), None)
+        status["failed"] = _part(status, "failed jobs", lambda: [
+            {**job, "ended_at": _moment(job["ended_at"])} for job in jobs.failed_jobs(redis, FAILED_SHOWN)], [])
     except (RedisError, OSError) as error:
         status["redis_error"] = _named(error)
-    except Exception as error:  # noqa: BLE001 - RQ's data in Redis unreadable: the rest of the page still shows
-        log.exception("admin.system_status_unreadable")
-        status["rq_error"] = _named(error)
     return status
+
+
+def _queue_rows(redis) -> list[QueueRow]:
+    sizes, scheduled, failed = (jobs.queue_sizes(redis), jobs.scheduled_job_counts(redis),
+                                jobs.failed_job_counts(redis))
+    return [QueueRow(name, sizes[name], scheduled[name], failed[name]) for name in jobs.QUEUE_NAMES]
+
+
+def _part(status: dict, what: str, read, unknown):
+    """One part of the status read from Redis. Data there that cannot be read is named (`rq_error`) and that part
+    shown as unknown, the others as they are; Redis itself failing goes up (then all of it is unknown)."""
+    try:
+        return read()
+    except (RedisError, OSError):
+        raise
+    except Exception as error:  # noqa: BLE001 - damaged data: the page an admin opens when things break stays up
+        log.exception("admin.system_status_unreadable", part=what)
+        status["rq_error"] = status["rq_error"] or f"{what}: {_named(error)}"
+        return unknown
 
 
 def _named(error: Exception) -> str:
