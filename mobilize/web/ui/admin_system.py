@@ -73,7 +73,7 @@ def _queue_rows(redis) -> list[QueueRow]:
 
 def _part(status: dict, what: str, read, unknown):
     """One part of the status read from Redis. Data there that cannot be read is named (`rq_error`) and that part
-    shown as unknown, the others as they are; Redis itself failing goes up (then all of it is unknown)."""
+    left empty, the others shown as they are; Redis itself failing goes up (then all of it is unknown)."""
     try:
         return read()
     except (RedisError, OSError):
