@@ -141,13 +141,16 @@ class Children:
 def group_cpu_seconds(pgid: int) -> float:
     """user + system CPU seconds of the live processes in a process group (from /proc; 0 where unreadable)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    # fields [11], [12] are utime, stime (man 5 proc, counted from the state field)
+    return sum((int(fields[11]) + int(fields[12])) / ticks for _pid, fields in _group_members(pgid))
+
+
+def _group_members(pgid: int):
+    """(pid, /proc/PID/stat fields) of each live process in the process group (fields[2] is the group)."""
     for entry in os.listdir("/proc"):
         fields = _stat_fields(entry) if entry.isdigit() else None
-        # fields[2] is the process group; [11], [12] utime, stime (man 5 proc, counted from the state field)
         if fields and int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+            yield entry, fields
 
 
 def _stat_fields(pid: str) -> list[str] | None:
@@ -173,11 +176,8 @@ def established_by_process(port: int, pgid: int) -> list[int]:
     (a pre-forked server's processes, each with the connections it accepted); from /proc, no tools needed."""
     inodes = _established_inodes(port)
     counts = []
-    for entry in os.listdir("/proc"):
-        fields = _stat_fields(entry) if entry.isdigit() else None
-        if not fields or int(fields[2]) != pgid:
-            continue
-        held = sum(target[8:-1] in inodes for target in _fd_targets(entry) if target.startswith("socket:["))
+    for pid, _fields in _group_members(pgid):
+        held = sum(target[8:-1] in inodes for target in _fd_targets(pid) if target.startswith("socket:["))
         if held:
             counts.append(held)
     return sorted(counts, reverse=True)
