@@ -22,6 +22,7 @@ import structlog
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.datastructures import MultiDict
 
 from mobilize import live
 from mobilize.db import Base
@@ -57,16 +58,17 @@ def _validator(token: str) -> RequestValidator:
 def require_twilio_signature() -> None:
     token = runtime().settings.twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not token or not signature or not _signature_valid(_validator(token), signed_url(),
-                                                          _FormParams(request.form.lists()), signature):
+    if not token or not signature or not signature_valid(_validator(token), signed_url(), request.form, signature):
         log.warning("twilio.bad_signature", path=request.path, remote=request.remote_addr)
         abort(403)
 
 
-def _signature_valid(validator: RequestValidator, url: str, params: _FormParams, signature: str) -> bool:
-    """Twilio signs the URL it requested, which is ours as configured: that one HMAC is checked first.
-    `validate` also tries the URL with its default port added and removed (two HMACs a request, ~0.1 ms at
-    two status callbacks per message sent), which it gets to only when the first check fails."""
+def signature_valid(validator: RequestValidator, url: str, form: MultiDict, signature: str) -> bool:
+    """Whether `signature` is Twilio's for `url` and the posted `form`. Twilio signs the URL it requested, which
+    is ours as configured: that one HMAC is checked first. `validate` also tries the URL with its default port
+    added and removed (two HMACs a request, ~0.1 ms at two status callbacks per message sent), which it gets
+    to only when the first check fails."""
+    params = _FormParams(form.lists())
     expected = validator.compute_signature(url, params)
     return hmac.compare_digest(expected.encode(), signature.encode()) or validator.validate(url, params, signature)
 
@@ -135,9 +137,10 @@ def _store_sql(dialect, rows: int) -> str:
     return _STORE_INBOUND.format(rows=", ".join([values] * rows)) + returning
 
 
-def _store_inbound(sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
-    """The stored message's id; None when a message with this MessageSid is already stored."""
-    engine = runtime().statement_engine
+def store_inbound(engine, sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
+    """Store an inbound message on `engine` (Runtime.statement_engine), committed when this returns: the stored
+    message's id; None when a message with this MessageSid is already stored. (Also the benchmark's store-only
+    baseline: benchmarks.bench_webhook.stored_webhook_app.)"""
     received_at = _to_db(engine.dialect, "inbound_messages", "received_at")(utcnow())
     return _InboundBatcher.of(engine).store((sid, from_phone, to_phone, body, received_at))
 
@@ -311,7 +314,8 @@ def inbound_sms():
         log.warning("twilio.inbound_refused", message_sid=sid, reason="bad From")
         return _refused(f"From must be a phone number in E.164 form (like +8613900000001), got {sender[:40]!r}"
                         if sender else "From is empty: a message needs the sender's phone number")
-    inbound_id = _store_inbound(sid, sender, form.get("To", "")[:20], form.get("Body", ""))
+    inbound_id = store_inbound(runtime().statement_engine, sid, sender, form.get("To", "")[:20],
+                               form.get("Body", ""))
     if inbound_id is None:
         log.info("twilio.inbound_duplicate", message_sid=sid)
     else:
