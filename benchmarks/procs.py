@@ -138,6 +138,25 @@ class Children:
             signal.signal(signal.SIGINT, previous)
 
 
+class StealMeter:
+    """The share of the machine's CPU time the hypervisor gave to other guests meanwhile (steal, /proc/stat):
+    on a shared virtual machine it comes and goes, and a run during which it was high ran on less machine."""
+
+    def __init__(self) -> None:
+        self.start = _cpu_ticks()
+
+    def percent(self) -> float:
+        (total, steal), (total_before, steal_before) = _cpu_ticks(), self.start
+        return 100 * (steal - steal_before) / max(1, total - total_before)
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(all CPU ticks, steal ticks) since boot, of every core: /proc/stat's first line (man 5 proc)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    return sum(ticks[:8]), ticks[7]  # user nice system idle iowait irq softirq steal (guest time is in user)
+
+
 def group_cpu_seconds(pgid: int) -> float:
     """user + system CPU seconds of the live processes in a process group (from /proc; 0 where unreadable)."""
     ticks = os.sysconf("SC_CLK_TCK")
