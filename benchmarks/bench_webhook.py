@@ -668,9 +668,11 @@ def render(data: dict, command: str, minutes: float) -> str:
         "statement, group commit and engine) before the same answer, nothing else. mobilize / store only is "
         "the app's own cost beyond that promise, store only / bare what the promise costs on this machine and "
         "database (and the bare handler's slower check). "
-        "mobilize's handler also checks the form, stores the message (`INSERT ... ON CONFLICT (message_sid) DO "
-        "NOTHING RETURNING id`, one autocommit statement), asks its process's kicker thread for an inbox-drain "
-        "kick (not waited for: one SET NX of the drain's guard key in Redis per 10 ms at most) and adds it to the command center's live event (coalesced).",
+        "mobilize's handler also checks the form, stores the message (`web.twilio.store_inbound`: `INSERT ... "
+        "ON CONFLICT (message_sid) DO NOTHING` in autocommit, one statement for the messages that arrive "
+        "together), asks its process's kicker thread for an inbox-drain kick (not waited for: one SET NX of the "
+        "drain's guard key in Redis per 10 ms at most) and adds it to the command center's live event "
+        "(coalesced).",
         f"Every request is signed for `PUBLIC_BASE_URL` + path and has its own MessageSid (pre-signed). "
         f"Latency: a paced open-loop client (asyncio, in the benchmark's process): request i is due at "
         f"t0 + i / rate, and its latency runs from that due time to the end of its answer, so a server that "
