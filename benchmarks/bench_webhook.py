@@ -50,7 +50,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.procs import (BenchmarkError, Children, StealMeter, established_by_process, free_port,
                               group_cpu_seconds, install_signal_handlers)
@@ -132,7 +134,7 @@ def stored_webhook_app():
     return _minimal_webhook_app("stored_webhook", check_and_store)
 
 
-def _minimal_webhook_app(name: str, handle):
+def _minimal_webhook_app(name: str, handle: Callable[[Any, str], bool]):
     """A Flask app answering POST /twilio/sms with an empty TwiML response once `handle(validator, signed URL)`
     returned True (403 when it returned False)."""
     from flask import Flask, Response, abort, request

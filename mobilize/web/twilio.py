@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import structlog
 from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy import Engine
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import MultiDict
@@ -137,7 +138,7 @@ def _store_sql(dialect, rows: int) -> str:
     return _STORE_INBOUND.format(rows=", ".join([values] * rows)) + returning
 
 
-def store_inbound(engine, sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
+def store_inbound(engine: Engine, sid: str, from_phone: str, to_phone: str, body: str) -> int | None:
     """Store an inbound message on `engine` (Runtime.statement_engine), committed when this returns: the stored
     message's id; None when a message with this MessageSid is already stored. (Also the benchmark's store-only
     baseline: benchmarks.bench_webhook.stored_webhook_app.)"""
