@@ -886,13 +886,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--time-limit", type=float, default=3600, help="abort after this many seconds [3600]")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
-                        help=f"the runs' figures are written there as JSON [{DEFAULT_RESULTS}]")
+    parser.add_argument("--results", type=Path, default=None,
+                        help=f"the runs' figures are written there as JSON [{DEFAULT_RESULTS}; with --no-write, "
+                             "only when given: a trial run leaves the published figures alone]")
     parser.add_argument("--table-only", action="store_true",
                         help="write the section from --results (a run measured before) without measuring")
     options = parser.parse_args(argv)
     if options.table_only:
-        saved = json.loads(options.results.read_text())
+        saved = json.loads((options.results or DEFAULT_RESULTS).read_text())
         return _publish(saved["data"], saved["command"], saved["minutes"], options.no_write)
     rates = [float(rate) for rate in options.rates.split(",") if rate.strip()]
     wrk_binary()  # fail before starting anything
@@ -920,8 +921,10 @@ def main(argv: list[str] | None = None) -> None:
     command = "scripts/bench webhook" if defaults else \
         "python -m benchmarks.bench_webhook " + " ".join(argv if argv is not None else sys.argv[1:])
     minutes = (time.time() - started) / 60
-    options.results.parent.mkdir(parents=True, exist_ok=True)
-    options.results.write_text(json.dumps({"data": data, "command": command, "minutes": minutes}))
+    results = options.results or (None if options.no_write else DEFAULT_RESULTS)
+    if results is not None:
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps({"data": data, "command": command, "minutes": minutes}))
     _publish(data, command, minutes, options.no_write)
 
 
