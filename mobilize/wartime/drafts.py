@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -112,6 +112,17 @@ def discard_draft(session: Session, order_id: int, actor: Actor, now: datetime) 
     session.delete(order)
     session.flush()
     return details
+
+
+DEFAULT_WINDOW = timedelta(hours=6)
+
+
+def default_window(now: datetime) -> tuple[datetime, datetime]:
+    """The window a new order's form offers before the commander picks one: from now (to the minute) to about six
+    hours later, on the hour. It crosses midnight when it must: late in the evening a window cut at 23:59 would be
+    minutes long, or empty, and the form would refuse its own defaults."""
+    starts_at = now.replace(second=0, microsecond=0)
+    return starts_at, (starts_at + DEFAULT_WINDOW).replace(minute=0)
 
 
 def spec_of(session: Session, order: Order) -> OrderSpec:

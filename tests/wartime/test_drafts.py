@@ -1,7 +1,8 @@
 """Drafting orders: validation that names every problem, reply codes, editing while a draft, the audit trail."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -50,6 +51,21 @@ def test_invalid_orders_are_refused_with_the_problem_named(srt, site_ids, demand
     with srt.transaction() as session:  # nothing half-written
         assert session.scalar(select(func.count()).select_from(Order)) == 0
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+@pytest.mark.parametrize("clock", ["00:00:00", "09:15:30", "17:00:00", "18:30:00", "23:00:00", "23:50:00",
+                                   "23:58:59", "23:59:59"])
+def test_the_forms_default_window_is_hours_long_and_accepted_at_any_time_of_day(srt, site_ids, clock):
+    """Late in the evening the form used to offer a window ending at 23:59: minutes long, or (from 23:59) empty,
+    so that saving the form untouched was refused."""
+    now = datetime.fromisoformat(f"2026-12-07T{clock}").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    starts_at, ends_at = drafts.default_window(now)
+    assert starts_at == now.replace(second=0) and (starts_at.second, ends_at.minute, ends_at.second) == (0, 0, 0)
+    assert timedelta(hours=5) < ends_at - starts_at <= timedelta(hours=6)
+    with srt.transaction() as session:
+        order = drafts.create_draft(session, spec([(site_ids[0], "registration", 1)], starts_at=starts_at,
+                                                  ends_at=ends_at), COMMANDER, now)
+        assert order.ends_at - order.starts_at == ends_at - starts_at
 
 
 def test_all_problems_are_named_at_once(srt, site_ids):

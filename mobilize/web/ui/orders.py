@@ -161,10 +161,8 @@ def _render_form(form, problems: dict, status: int = 200, order=None):
     session = db()
     sites = queries.sites_of(session)
     streets = session.scalars(select(Street).order_by(Street.id)).all()
-    now = datetime.now(ZoneInfo(_zone())).replace(second=0, microsecond=0)
-    defaults = {"starts_at": now.strftime("%Y-%m-%dT%H:%M"),
-                "ends_at": now.replace(hour=min(now.hour + 6, 23), minute=59 if now.hour >= 17 else 0)
-                .strftime("%Y-%m-%dT%H:%M")}
+    window = drafts.default_window(datetime.now(ZoneInfo(_zone())))
+    defaults = dict(zip(("starts_at", "ends_at"), (moment.strftime("%Y-%m-%dT%H:%M") for moment in window)))
     return render_template("order_new.html", sites=sites, streets=streets, form=form, problems=problems,
                            site_kinds=sorted({site.kind for site in sites}, key=lambda kind: kind.value),
                            defaults=defaults, channel=COMMAND, order=order,
