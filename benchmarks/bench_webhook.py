@@ -871,7 +871,23 @@ WHERE_THE_TIME_GOES = (
     "core by its interpreter lock and leaves the other to the database server, where with two the bare "
     "handler has both cores to itself and the store shares them with the database server. So on PostgreSQL "
     "both keep mobilize below 0.6 of the bare handler: the store's price (0.56-0.63 of the bare handler "
-    "alone) and about 15% of mobilize's own (0.83-0.96 of the store), the lopsided splits part of it.")
+    "alone) and about 15% of mobilize's own (0.83-0.96 of the store), the lopsided splits part of it."
+    " Then (issue 15, the sixteenth session, the same kind of 2-core machine): where mobilize's 15% over the "
+    "store goes, and two ways to take some of it that did not. py-spy sampling the interpreter lock's holder in "
+    "both web processes (200 Hz, 8 s of wrk, PostgreSQL, one pair on a quiet machine): the lock was held 0.74 ms "
+    "a request in mobilize (1,263 req/s) and 0.49 ms in the store-only baseline (1,754 req/s). What only mobilize"
+    " does made 12% of its samples: the kicker thread about 0.03 ms a request, the app's hooks (CSRF, the "
+    "security headers, the session's teardown) about 0.04 ms, the NUL middleware, the kick's request and the live"
+    " update the rest. In that pair the code both share (the form's parsing, the signature, the store) also held "
+    "the lock 30-50% longer a request in mobilize's processes; two repeats, on a machine busy with other work, "
+    "did not show it (0.28 against 0.24 ms in all, and 0.20 against 0.24): read the 12% as the measured part. It "
+    "is not the size of the app: the store-only baseline in a process that had also built mobilize's app served "
+    "1.09 of the plain baseline (median of six interleaved pairs, 0.61-1.25). Tried and not kept: the kick made "
+    "by the request whose turn it is once its answer is sent (a watcher thread only for the last messages of a "
+    "burst, so no thread wakes every 10 ms under load; the in-process measurement above suggested 25-75 µs a "
+    "request): 0.95 and 0.99 of the kicker thread's throughput (medians of 5 and 9 interleaved pairs, 0.78-1.10),"
+    " and its kick holds the next request on the same keep-alive connection; a GIL switch interval of 20 ms "
+    "instead of 5: 1.04 of the app without it (7 pairs, 0.75-1.09), within the noise.")
 
 
 def main(argv: list[str] | None = None) -> None:
