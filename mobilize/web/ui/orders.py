@@ -50,6 +50,8 @@ def _verify(session, assignment, actor: Actor, now: datetime):
     return open_call.verify_volunteer(session, assignment.volunteer_id, actor, now)
 
 
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, in the district's zone
+
 BOARD_ACTIONS = {"arrive": board.officer_arrive, "no-show": board.officer_no_show,
                  "release": board.officer_release, "verify": _verify}
 
@@ -161,8 +163,8 @@ def _render_form(form, problems: dict, status: int = 200, order=None):
     session = db()
     sites = queries.sites_of(session)
     streets = session.scalars(select(Street).order_by(Street.id)).all()
-    window = drafts.default_window(datetime.now(ZoneInfo(_zone())))
-    defaults = dict(zip(("starts_at", "ends_at"), (moment.strftime("%Y-%m-%dT%H:%M") for moment in window)))
+    starts_at, ends_at = drafts.default_window(datetime.now(ZoneInfo(_zone())))
+    defaults = {"starts_at": starts_at.strftime(LOCAL_FORMAT), "ends_at": ends_at.strftime(LOCAL_FORMAT)}
     return render_template("order_new.html", sites=sites, streets=streets, form=form, problems=problems,
                            site_kinds=sorted({site.kind for site in sites}, key=lambda kind: kind.value),
                            defaults=defaults, channel=COMMAND, order=order,
@@ -176,7 +178,7 @@ def _spec_from_form(form) -> tuple[OrderSpec | None, dict]:
 
     def when(name: str):
         try:
-            return datetime.strptime(form.get(name, ""), "%Y-%m-%dT%H:%M").replace(tzinfo=zone)
+            return datetime.strptime(form.get(name, ""), LOCAL_FORMAT).replace(tzinfo=zone)
         except ValueError:
             problems[name] = _("Give a date and a time.")
             return None
