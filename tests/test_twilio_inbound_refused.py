@@ -54,3 +54,16 @@ def test_a_good_from_is_still_stored_and_queued(client, runtime, redis_client):
     response = signed_post(client, "/twilio/sms", inbound_form(sender="+14155552345"))
     assert response.status_code == 200
     assert count(runtime, InboundMessage) == 1 and queue_sizes(redis_client)["high"] == 1
+
+
+@pytest.mark.parametrize("accept", [None, "text/html,application/xhtml+xml,*/*;q=0.8"])
+@pytest.mark.parametrize("path, status", [("/twilio/sms", 405), ("/twilio/status", 405), ("/twilio/voice", 404)])
+def test_a_webhook_url_opened_in_a_browser_gets_its_http_error_not_a_500(client, runtime, path, status, accept):
+    """Someone checking the webhook URL opens it (GET), with or without a browser's Accept: the webhooks have no
+    session (see web.NoSessionForWebhooks), so the UI's error page, which puts a CSRF token in the session,
+    raised there and the answer was a 500 with a traceback in the log. Now the plain HTTP error."""
+    response = client.get(path, headers={"Accept": accept} if accept else {})
+    assert response.status_code == status
+    if status == 405:
+        assert "POST" in response.headers["Allow"]
+    assert count(runtime, InboundMessage) == 0
