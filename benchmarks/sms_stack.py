@@ -97,10 +97,10 @@ class SmsStack:
         return self._gunicorn(name, port, app, self.env(PUBLIC_BASE_URL=url, **env)), url
 
     def _gunicorn(self, name: str, port: int, app: str, env: dict[str, str]) -> Child:
+        from mobilize.supervisor import web_server_command
+
         workers, threads = self.web_serving
-        child = self.children.start(name, [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--threads", str(threads), "--graceful-timeout", "5", "--no-control-socket", app], env, cwd=ROOT)
+        child = self.children.start(name, web_server_command(f"127.0.0.1:{port}", workers, threads, app), env, cwd=ROOT)
         self.children.wait_port(port, child)
         return child
 

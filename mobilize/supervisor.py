@@ -33,6 +33,13 @@ SIMULATOR_TIME_SCALE = 0.1
 SIMULATED_VOLUNTEER = "mobilize.drill.responder:drill_responder"
 
 
+def web_server_command(bind: str, processes: int, threads: int, app: str = "mobilize.app:create_app()") -> list[str]:
+    """gunicorn as `mobilize up` runs it (the benchmarks serve their baselines the same way): gthread, its hooks in
+    mobilize.web.gunicorn_conf."""
+    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(processes), "--threads", str(threads),
+            "--graceful-timeout", "5", "--no-control-socket", "--config", "python:mobilize.web.gunicorn_conf", app]
+
+
 class StackError(RuntimeError):
     pass
 
@@ -147,10 +154,7 @@ class Stack:
             sim_port = env["SIMULATOR_URL"].rsplit(":", 1)[1]
             children.append(Child("simulator", mobilize + ["simulator", "--host", self.host, "--port", sim_port,
                                                            "--time-scale", str(self.simulator_time_scale)]))
-        children.append(Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{self.host}:{self.port}",
-                                      "--workers", str(self.web_workers), "--threads", str(WEB_THREADS),
-                                      "--graceful-timeout", "5", "--no-control-socket",
-                                      "mobilize.app:create_app()"]))
+        children.append(Child("web", web_server_command(f"{self.host}:{self.port}", self.web_workers, WEB_THREADS)))
         for number in range(self.worker_count):
             # no --with-scheduler: `mobilize scheduler` moves the delayed jobs too, under its lease, and a worker's
             # forked RQ scheduler is one more process that could outlive its worker

@@ -64,7 +64,7 @@ def up_env(tmp_path):
     return env
 
 
-def test_up_serves_health_and_api_and_stops_cleanly_on_ctrl_c(up_env):
+def test_up_serves_health_and_api_and_stops_cleanly_on_ctrl_c(up_env, tmp_path):
     mobilize = [sys.executable, "-m", "mobilize"]
     subprocess.run(mobilize + ["seed", "demo", "--volunteers", "60"], env=up_env, check=True, capture_output=True)
     subprocess.run(mobilize + ["users", "create", "--username", "cmd", "--password", "password-1",
@@ -100,6 +100,11 @@ def test_up_serves_health_and_api_and_stops_cleanly_on_ctrl_c(up_env):
     assert re.search(r"simulator at http://127\.0\.0\.1:\d+; \d\d volunteers' phones answer like people", output)
     time.sleep(0.5)
     assert [pid for pid in children if alive(pid)] == [], output
+    # the web process and the worker froze what they had built (mobilize.heap): full garbage collections walked it
+    for log_name, event in (("web.log", "web.heap_frozen"), ("worker-1.log", "worker.heap_frozen")):
+        logged = (tmp_path / "instance" / "logs" / log_name).read_text()
+        frozen = re.findall(re.escape(event) + r"\s+objects=(\d+)", logged)
+        assert len(frozen) == 1 and int(frozen[0]) > 50_000, (log_name, frozen)
 
 
 def test_a_demo_start_prints_what_a_person_needs_and_logs_the_rest(up_env, tmp_path):

@@ -180,7 +180,8 @@ class ResilientSimpleWorker(ResilientWorkerMixin, SimpleWorker):
 
 
 def run_worker(runtime: Runtime, queues: tuple[str, ...] = QUEUE_NAMES, burst: bool = False,
-               with_scheduler: bool = False, fork: bool = False, name: str | None = None) -> bool:
+               with_scheduler: bool = False, fork: bool = False, name: str | None = None,
+               freeze_heap: bool = False) -> bool:
     """Listen on the queues, highest priority first. SimpleWorker runs jobs in-process (no fork per job):
     our jobs are short database transactions, and forking costs more than the jobs themselves.
 
@@ -192,6 +193,8 @@ def run_worker(runtime: Runtime, queues: tuple[str, ...] = QUEUE_NAMES, burst: b
     app = create_app(runtime=runtime)  # built once; jobs that need URLs or templates use its context
     worker_class = ResilientWorker if fork else ResilientSimpleWorker
     redis = runtime.redis
+    if freeze_heap:  # a worker process of its own (`mobilize worker`), not a test's burst
+        log.info("worker.heap_frozen", objects=_freeze_with_the_jobs_loaded())
     worker = None
     worked = False
     while True:
@@ -219,6 +222,15 @@ def run_worker(runtime: Runtime, queues: tuple[str, ...] = QUEUE_NAMES, burst: b
             except REDIS_DOWN:
                 pass
             worker = None
+
+
+def _freeze_with_the_jobs_loaded() -> int:
+    """mobilize.heap.freeze_startup_heap once the jobs' modules are loaded (the matching's numpy and scipy among
+    them), so that what the first jobs would load is frozen too."""
+    from mobilize.heap import freeze_startup_heap
+
+    periodic_jobs()  # imports every module of workers' jobs
+    return freeze_startup_heap()
 
 
 # --- the scheduler --------------------------------------------------------------------------------------------

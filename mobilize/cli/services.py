@@ -20,7 +20,8 @@ def worker_command(context: CliContext, queues: str, burst: bool, with_scheduler
 
     names = tuple(part.strip() for part in queues.split(",") if part.strip())
     try:
-        run_worker(context.runtime, names, burst=burst, with_scheduler=with_scheduler, fork=fork, name=name)
+        run_worker(context.runtime, names, burst=burst, with_scheduler=with_scheduler, fork=fork, name=name,
+                   freeze_heap=True)
     except (RedisUnavailable, ValueError) as error:
         raise click.ClickException(str(error)) from None
 
