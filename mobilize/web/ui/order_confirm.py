@@ -31,6 +31,7 @@ from mobilize.web.converters import is_row_id
 from mobilize.web.ui import i18n
 from mobilize.web.ui.access import COMMAND_ROLES, roles_required
 from mobilize.web.ui.orders import (
+    LOCAL_FORMAT,
     _actor,
     _order_action,
     _order_or_404,
@@ -266,7 +267,7 @@ def form_of(spec: drafts.OrderSpec, zone: str) -> MultiDict:
     local = ZoneInfo(zone)
 
     def when(value: datetime) -> str:
-        return value.astimezone(local).strftime("%Y-%m-%dT%H:%M")
+        return value.astimezone(local).strftime(LOCAL_FORMAT)
 
     def number(value: float) -> str:
         return f"{value:g}"
