@@ -3,6 +3,8 @@ garbage collector's full collections."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def freeze_startup_heap() -> int:
@@ -19,3 +21,17 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """freeze_startup_heap for the block only: a long computation in a process that also runs other things (the
+    drill: in a test process, or a command that returns). What was frozen before the block (a process that froze
+    its own start) stays frozen after it; otherwise everything frozen here goes back in the collector's reach."""
+    frozen_before = gc.get_freeze_count()
+    freeze_startup_heap()
+    try:
+        yield
+    finally:
+        if frozen_before == 0:
+            gc.unfreeze()
