@@ -286,10 +286,10 @@ def percentile(values: list[float], share: float) -> float:
 def paced_load(port: int, requests: list[bytes], rate: float) -> dict:
     """Offer `requests` at `rate` per second, each due at a fixed time; latency from the due time.
 
-    The client's garbage collector is off while it runs: a full collection of this process took 60-70 ms, every
+    The client's garbage collector is off while it runs: a full collection of this process took 55-70 ms, every
     request due meanwhile was charged for it, and one fell in most of mobilize's runs at 500/s (timed with the
     collector's callbacks: at the very second where the run's 60 slowest requests fell, the p99 going from about
-    5 ms to 16-40 ms)."""
+    5 ms to 16-54 ms)."""
     gc.collect()
     gc.disable()
     try:
@@ -917,7 +917,7 @@ WHERE_THE_TIME_GOES = (
     " and its kick holds the next request on the same keep-alive connection; a GIL switch interval of 20 ms "
     "instead of 5: 1.04 of the app without it (7 pairs, 0.75-1.09), within the noise. Then (issue 15, the "
     "seventeenth session): two pauses of 60-130 ms, one in the benchmark and one in the product, found by "
-    "timing each request against its due time. The paced client's own full garbage collections (60-70 ms, "
+    "timing each request against its due time. The paced client's own full garbage collections (55-70 ms, "
     "timed with the collector's callbacks) fell in most of mobilize's runs at 500/s, at the very second where "
     "the run's 60 slowest requests fell: in quick PostgreSQL rounds p99 16-54 ms with one, 5-6 ms without "
     "(the published PostgreSQL runs before: 3.8-61.0 ms); the client now runs each rate with its collector off. "
