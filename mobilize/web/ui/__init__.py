@@ -88,10 +88,9 @@ def _register_error_pages(app: Flask) -> None:
         status = error.code or 500
         if is_api_request():
             return api_http_error(error)
-        # by path for webhooks: a request no route took (a GET on /twilio/sms: 405) has no blueprint, and the
-        # page below puts a CSRF token in a session the webhooks do not have (web.NoSessionForWebhooks)
-        if request.blueprint in ("twilio", "events", "health") or request.path.startswith(WEBHOOK_PREFIX) \
-                or not _wants_html():
+        # webhooks by path, as web.NoSessionForWebhooks decides: a request no route took (a GET on /twilio/sms:
+        # 405) has no blueprint, and the page below puts a CSRF token in a session the webhooks do not have
+        if request.path.startswith(WEBHOOK_PREFIX) or request.blueprint in ("events", "health") or not _wants_html():
             return error
         # the error's own headers go with the page: a 405's Allow above all
         return render_template("error.html", status=status, description=_describe(error)), status, \
